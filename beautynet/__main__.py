@@ -1,0 +1,5 @@
+import sys
+
+from beautynet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,6 @@
+"""pix2pix networks: the U-Net generator and the PatchGAN discriminator."""
+
+from .patchgan import DiscriminatorConfig, PatchDiscriminator
+from .unet import GeneratorConfig, UnetGenerator
+
+__all__ = ["DiscriminatorConfig", "GeneratorConfig", "PatchDiscriminator", "UnetGenerator"]
