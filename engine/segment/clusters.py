@@ -1,0 +1,92 @@
+"""`clusters`: the analogue of Mathematica's Colorize[ClusteringComponents[img, k]].
+
+k-means on pixel colours in Lab, fitted on a pixel subsample and assigned to every pixel.
+Clusters are ranked by lightness and painted with a fixed palette, so the same scene always
+gives the same colours, whatever order k-means found the clusters in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+
+from .base import Segmentation
+from .color import lab_to_rgb, rgb_to_lab
+from .filters import gaussian_blur
+from .kmeans import assign, fit_centroids, sample_pixels
+
+MAX_K = 32
+_GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+
+
+@dataclass(frozen=True)
+class ClustersConfig:
+    """Parameters of the clusters segmenter; stored inside every model file."""
+
+    kind: Literal["clusters"] = "clusters"
+    k: int = 7
+    blur_sigma: float = 0.0
+    sample_pixels: int = 4096
+    iterations: int = 30
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.k <= MAX_K:
+            raise ValueError(f"k must be between 2 and {MAX_K}, got {self.k}")
+        if self.blur_sigma < 0:
+            raise ValueError(f"blur_sigma must be >= 0, got {self.blur_sigma}")
+        if self.sample_pixels < self.k:
+            raise ValueError(f"sample_pixels must be >= k, got {self.sample_pixels}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def palette(k: int) -> torch.Tensor:
+    """(k, 3) sRGB colours, darkest first: rank i of the lightness order gets colour i."""
+    rank = torch.arange(k, dtype=torch.float32)
+    lightness = 25 + 65 * rank / max(k - 1, 1)
+    hue = rank * _GOLDEN_ANGLE  # successive ranks get far-apart hues
+    lab = torch.stack([lightness, 55 * torch.cos(hue), 55 * torch.sin(hue)], dim=1)
+    return lab_to_rgb(lab.T.reshape(1, 3, k, 1)).reshape(3, k).T
+
+
+class ClustersSegmenter:
+    """k-means colour clusters painted with a lightness-ordered palette."""
+
+    def __init__(self, config: ClustersConfig) -> None:
+        self.config = config
+        self._palette = palette(config.k)
+
+    def segment(
+        self,
+        images: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        state: torch.Tensor | None = None,
+    ) -> Segmentation:
+        """Paint each pixel of (B, 3, H, W) with its cluster's colour; state = centroids."""
+        batch, _, height, width = images.shape
+        lab = rgb_to_lab(gaussian_blur(images.float(), self.config.blur_sigma))
+        pixels = lab.flatten(2).transpose(1, 2)  # (B, H*W, 3)
+        centroids = self.fit(pixels, mask, init=state)
+        labels = assign(pixels, centroids)  # (B, H*W), indices into the ordered centroids
+        colours = self._palette.to(images.device)[labels]  # (B, H*W, 3)
+        painted = colours.transpose(1, 2).reshape(batch, 3, height, width)
+        return Segmentation(painted.to(images.dtype), centroids)
+
+    def fit(
+        self, pixels: torch.Tensor, mask: torch.Tensor | None, init: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Centroids (B, k, 3) of Lab pixels (B, N, 3), sorted by lightness."""
+        cfg = self.config
+        generator = torch.Generator().manual_seed(cfg.seed)
+        flat_mask = None if mask is None else mask.flatten(1)
+        samples = sample_pixels(pixels, cfg.sample_pixels, generator, flat_mask)
+        if init is not None and init.shape[0] != pixels.shape[0]:
+            init = init[-1:].expand(pixels.shape[0], -1, -1)  # warm start from the last frame
+        centroids = fit_centroids(samples, cfg.k, generator, init, cfg.iterations)
+        order = centroids[..., 0].argsort(dim=1)
+        return centroids.gather(1, order.unsqueeze(-1).expand(-1, -1, 3))

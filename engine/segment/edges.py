@@ -1,0 +1,109 @@
+"""`edges`: the analogue of Mathematica's EdgeDetect[ImageAdjust[img]].
+
+ImageAdjust stretches the contrast to the full range; EdgeDetect is a Canny detector
+(Gaussian smoothing, Sobel gradients, non-maximum suppression, hysteresis thresholds).
+White edges on black, as Mathematica draws them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from .base import Segmentation
+from .filters import gaussian_blur, grayscale, masked_min_max
+
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+# Neighbour offsets (dy, dx) across the edge for gradient directions 0, 45, 90 and 135 degrees.
+_ACROSS = ((0, 1), (1, 1), (1, 0), (1, -1))
+
+
+@dataclass(frozen=True)
+class EdgesConfig:
+    """Parameters of the edges segmenter; stored inside every model file."""
+
+    kind: Literal["edges"] = "edges"
+    sigma: float = 1.5
+    low: float = 0.08  # hysteresis thresholds, as fractions of the image's strongest gradient
+    high: float = 0.2
+    max_hysteresis_steps: int = 64
+
+    def __post_init__(self) -> None:
+        if self.sigma < 0:
+            raise ValueError(f"sigma must be >= 0, got {self.sigma}")
+        if not 0 < self.low <= self.high < 1:
+            raise ValueError(f"need 0 < low <= high < 1, got low={self.low} high={self.high}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _shift(values: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """values shifted by (dy, dx), zeros entering at the border."""
+    padded = F.pad(values, (1, 1, 1, 1))
+    height, width = values.shape[-2:]
+    return padded[..., 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+
+
+class EdgesSegmenter:
+    """Contrast stretch, then Canny edges."""
+
+    def __init__(self, config: EdgesConfig) -> None:
+        self.config = config
+
+    def segment(
+        self,
+        images: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        state: torch.Tensor | None = None,
+    ) -> Segmentation:
+        """White edges on black (B, 3, H, W); stateless, so state is ignored."""
+        gray = self.adjust(grayscale(images.float()), mask)
+        magnitude, direction = self._gradients(gaussian_blur(gray, self.config.sigma))
+        thin = self._non_maximum_suppression(magnitude, direction)
+        if mask is not None:
+            thin = thin * mask
+        edges = self._hysteresis(thin)
+        return Segmentation(edges.expand(-1, 3, -1, -1).to(images.dtype))
+
+    @staticmethod
+    def adjust(gray: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """ImageAdjust: stretch each image's (masked) range to [0, 1]."""
+        low, high = masked_min_max(gray, mask)
+        return ((gray - low) / (high - low).clamp(min=1e-6)).clamp(0, 1)
+
+    @staticmethod
+    def _gradients(gray: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sobel magnitude and direction index 0..3 (0, 45, 90, 135 degrees)."""
+        kernels = torch.stack([_SOBEL_X, _SOBEL_X.T]).unsqueeze(1).to(gray)
+        grad = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), kernels)
+        gx, gy = grad[:, :1], grad[:, 1:]
+        angle = torch.rad2deg(torch.atan2(gy, gx)) % 180
+        direction = ((angle + 22.5) // 45).long() % 4
+        return torch.hypot(gx, gy), direction
+
+    @staticmethod
+    def _non_maximum_suppression(magnitude: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+        """Keep only pixels that are local maxima across the edge."""
+        keep = torch.zeros_like(magnitude, dtype=torch.bool)
+        for index, (dy, dx) in enumerate(_ACROSS):
+            is_max = (magnitude >= _shift(magnitude, dy, dx)) & (
+                magnitude >= _shift(magnitude, -dy, -dx)
+            )
+            keep |= (direction == index) & is_max
+        return magnitude * keep
+
+    def _hysteresis(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """Strong edges, grown along connected weak ones; (B, 1, H, W) in {0, 1}."""
+        peak = magnitude.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1, 1)
+        weak = magnitude > self.config.low * peak
+        edges = magnitude > self.config.high * peak
+        for _ in range(self.config.max_hysteresis_steps):
+            grown = weak & (F.max_pool2d(edges.float(), 3, 1, 1) > 0)
+            if torch.equal(grown, edges):
+                break
+            edges = grown
+        return edges.float()

@@ -1,0 +1,41 @@
+"""Small image filters on (B, C, H, W) tensors, shared by the segmenters."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders; sigma <= 0 returns the input."""
+    if sigma <= 0:
+        return images
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    channels = images.shape[1]
+    # Reflect padding needs pad < size; replicate works for any size.
+    mode = "reflect" if min(images.shape[-2:]) > radius else "replicate"
+    out = F.pad(images, (radius, radius, 0, 0), mode=mode)
+    out = F.conv2d(out, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    out = F.pad(out, (0, 0, radius, radius), mode=mode)
+    return F.conv2d(out, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def grayscale(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) sRGB -> (B, 1, H, W) luma (Rec. 601 weights)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
+    return (images * weights.view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
+def masked_min_max(values: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    """Per-image min and max of (B, 1, H, W) values over mask (B, 1, H, W), shaped (B, 1, 1, 1)."""
+    if mask is None:
+        mask = torch.ones_like(values, dtype=torch.bool)
+    flat, keep = values.flatten(1), mask.flatten(1)
+    low = flat.masked_fill(~keep, math.inf).amin(1)
+    high = flat.masked_fill(~keep, -math.inf).amax(1)
+    return low.view(-1, 1, 1, 1), high.view(-1, 1, 1, 1)
