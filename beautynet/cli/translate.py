@@ -1,0 +1,146 @@
+"""`beautynet translate`: images (files or folders) -> side-by-side interpretations."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from beautynet.settings import Settings
+from engine.errors import EngineError
+from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
+from engine.pipeline import ImageTranslator, TranslateOptions
+
+from .common import add_device_argument, build_engine
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+DEFAULT_OUT = Path("beautynet-out")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "translate", help="translate images through a model, side by side with the originals"
+    )
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help=f"output file (one input) or folder (default: ./{DEFAULT_OUT})",
+    )
+    parser.add_argument("--model", help="model name, or NAME@VERSION (default: the default model)")
+    parser.add_argument("--k", type=int, help="number of clusters (clusters models only)")
+    parser.add_argument(
+        "--panels",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="2: original | interpretation; 3: adds the segmentation",
+    )
+    parser.add_argument(
+        "--size", type=int, help="long side fed to the network (default: the model's)"
+    )
+    parser.add_argument("--format", choices=("png", "jpeg", "webp"), help="output format")
+    parser.add_argument("--batch-size", type=int, default=0, help="images per network call")
+    add_device_argument(parser)
+    parser.set_defaults(func=translate_command)
+
+
+def collect_inputs(paths: Sequence[Path]) -> Iterator[Path]:
+    """Named files as they are; folders searched recursively for image-named files."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
+        else:
+            yield path
+
+
+class TranslateRun:
+    """One `beautynet translate` invocation: writes results, remembers failures."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        translator: ImageTranslator,
+        limits: ImageLimits,
+        options: TranslateOptions,
+        total: int,
+    ) -> None:
+        self.args, self.translator, self.limits, self.options = args, translator, limits, options
+        self.single = total == 1
+        self.done = 0
+        self.failures: list[tuple[Path, str]] = []
+        self._taken: set[Path] = set()
+
+    def output_path(self, source: Path) -> Path:
+        """Where the result for `source` goes; never overwrites another result of this run."""
+        if self.single and self.args.output is not None and self.args.output.suffix:
+            return Path(self.args.output)
+        folder = self.args.output or DEFAULT_OUT
+        suffix = "." + (self.args.format or "png").replace("jpeg", "jpg")
+        candidate, counter = folder / f"{source.stem}{suffix}", 1
+        while candidate in self._taken:
+            counter += 1
+            candidate = folder / f"{source.stem}-{counter}{suffix}"
+        self._taken.add(candidate)
+        return candidate
+
+    def decode(self, chunk: list[Path]) -> list[tuple[Path, Image.Image]]:
+        """Decoded images of the chunk; the others are recorded as failures."""
+        decoded = []
+        for path in chunk:
+            try:
+                decoded.append((path, read_image(path, self.limits)))
+            except EngineError as exc:
+                self.failures.append((path, str(exc)))
+            except OSError as exc:
+                self.failures.append((path, exc.strerror or "cannot read the file"))
+        return decoded
+
+    def translate(self, chunk: list[Path]) -> None:
+        """Decode, translate and write one chunk of inputs."""
+        decoded = self.decode(chunk)
+        if not decoded:
+            return
+        results = self.translator.translate([image for _, image in decoded], self.options)
+        for (path, _), result in zip(decoded, results, strict=True):
+            target = self.output_path(path)
+            fmt = self.args.format or format_from_path(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(encode_image(result.compose(self.options.panels), fmt))
+            self.done += 1
+
+
+def translate_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Translate every input; bad ones are reported on one line each, the rest still run."""
+    try:
+        options = TranslateOptions(k=args.k, panels=args.panels, size=args.size)
+        engine = build_engine(settings, args.device, args.batch_size)
+        translator = engine.translator(args.model)
+        translator.segmenter_for(options)  # reject --k on an edges model before any work
+    except (EngineError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sources = list(collect_inputs(args.inputs))
+    run = TranslateRun(args, translator, engine.limits, options, len(sources))
+    step = translator.batch_size
+    with tqdm(total=len(sources), unit="img", disable=len(sources) < 2, file=sys.stderr) as bar:
+        for start in range(0, len(sources), step):
+            run.translate(sources[start : start + step])
+            bar.update(len(sources[start : start + step]))
+    for path, reason in run.failures:
+        print(f"{path}: {reason}", file=sys.stderr)
+    failed = f"; {len(run.failures)} failed" if run.failures else ""
+    print(f"translated {run.done} of {len(sources)}{failed}")
+    return 1 if run.failures or not sources else 0

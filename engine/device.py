@@ -1,0 +1,51 @@
+"""Device and numeric precision: CUDA when present, bf16 where the hardware runs it fast."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but no CUDA GPU is available")
+        return torch.device(name)
+    raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
+
+
+def _cpu_has_fast_bf16() -> bool:
+    """AMX or AVX-512 BF16 make bf16 convolutions about twice as fast as fp32 on CPU."""
+    cpu = torch.cpu
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
+def resolve_precision(device: torch.device, requested: Precision = "auto") -> Precision:
+    """The precision to run the generator in on this device."""
+    if requested != "auto":
+        if requested == "fp16" and device.type == "cpu":
+            raise ValueError("precision 'fp16' needs a CUDA device; use bf16 or fp32 on CPU")
+        return requested
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if _cpu_has_fast_bf16() else "fp32"
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
+    """Mixed precision for the generator's convolutions; a no-op in fp32."""
+    dtype = _DTYPES.get(precision)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        yield

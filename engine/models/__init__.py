@@ -1,0 +1,16 @@
+"""Model files and the registry that finds them."""
+
+from .modelfile import Model, ModelMeta, ModelSpec, load_model, read_spec, save_model
+from .registry import ModelEntry, ModelRegistry, parse_model_ref
+
+__all__ = [
+    "Model",
+    "ModelEntry",
+    "ModelMeta",
+    "ModelRegistry",
+    "ModelSpec",
+    "load_model",
+    "parse_model_ref",
+    "read_spec",
+    "save_model",
+]

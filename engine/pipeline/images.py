@@ -1,0 +1,115 @@
+"""The image path: fit -> pad -> segment -> translate -> crop -> compose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+from PIL import Image
+
+from engine.device import Precision, autocast, resolve_precision
+from engine.imaging import fit_long_side, side_by_side, to_image, to_tensor
+from engine.models import Model
+from engine.segment import ClustersConfig, Segmenter, build_segmenter
+
+from .batching import crop_batch, pad_batch
+
+Panels = Literal[2, 3]
+MIN_SIZE, MAX_SIZE = 64, 2048
+
+
+@dataclass(frozen=True)
+class TranslateOptions:
+    """Per-request choices; None means "what the model was trained with"."""
+
+    k: int | None = None
+    panels: Panels = 2
+    size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.panels not in (2, 3):
+            raise ValueError(f"panels must be 2 or 3, got {self.panels}")
+        if self.size is not None and not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE}, got {self.size}")
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One input's original (fitted to the model size), segmentation and interpretation."""
+
+    original: Image.Image
+    segmentation: Image.Image
+    interpretation: Image.Image
+
+    def compose(self, panels: Panels = 2) -> Image.Image:
+        """original | interpretation, or original | segmentation | interpretation."""
+        if panels == 3:
+            return side_by_side([self.original, self.segmentation, self.interpretation])
+        return side_by_side([self.original, self.interpretation])
+
+
+class ImageTranslator:
+    """Runs one model on batches of images, on its device, in eval mode."""
+
+    def __init__(self, model: Model, precision: Precision = "auto", batch_size: int = 0) -> None:
+        self.model = model
+        self.device = next(model.generator.parameters()).device
+        self.precision = resolve_precision(self.device, precision)
+        self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
+        self._default_segmenter = build_segmenter(model.spec.segmenter)
+
+    def segmenter_for(self, options: TranslateOptions) -> Segmenter:
+        """The model's own segmenter, with k overridden when the caller asks."""
+        config = self.model.spec.segmenter
+        if options.k is None or (isinstance(config, ClustersConfig) and options.k == config.k):
+            return self._default_segmenter
+        if not isinstance(config, ClustersConfig):
+            raise ValueError(
+                f"k applies only to clusters models; {self.model.spec.label} uses {config.kind}"
+            )
+        return build_segmenter(replace(config, k=options.k))
+
+    def translate(
+        self, images: Sequence[Image.Image], options: TranslateOptions = TranslateOptions()
+    ) -> list[Translation]:
+        """Translate RGB images, `batch_size` at a time."""
+        segmenter = self.segmenter_for(options)
+        size = options.size or self.model.spec.size
+        results: list[Translation] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = [
+                fit_long_side(image, size) for image in images[start : start + self.batch_size]
+            ]
+            results += self._translate_chunk(chunk, segmenter)
+        return results
+
+    def _translate_chunk(
+        self, images: list[Image.Image], segmenter: Segmenter
+    ) -> list[Translation]:
+        tensors = [to_tensor(image).to(self.device) for image in images]
+        batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
+        segmentation, output, _ = self.run(batch, mask, segmenter)
+        sizes = [(image.height, image.width) for image in images]
+        return [
+            Translation(image, to_image(seg), to_image(out))
+            for image, seg, out in zip(
+                images, crop_batch(segmentation, sizes), crop_batch(output, sizes), strict=True
+            )
+        ]
+
+    @torch.inference_mode()
+    def run(
+        self,
+        batch: torch.Tensor,
+        mask: torch.Tensor | None,
+        segmenter: Segmenter,
+        state: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(B, 3, H, W) photos in [0, 1] -> segmentation, interpretation (both in [0, 1]), state."""
+        segmented = segmenter.segment(batch, mask, state)
+        net_input = (segmented.images * 2 - 1).contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.precision):
+            output = self.model.generator(net_input)
+        return segmented.images, (output.float() + 1) / 2, segmented.state
