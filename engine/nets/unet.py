@@ -56,7 +56,8 @@ def _width(cfg: GeneratorConfig, level: int) -> int:
 
 class _Down(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, norm: NormKind | None, activation: bool) -> None:
-        layers: list[nn.Module] = [nn.LeakyReLU(0.2)] if activation else []  # not in place: x is a skip
+        # Not in place: the input is also a skip connection.
+        layers: list[nn.Module] = [nn.LeakyReLU(0.2)] if activation else []
         layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm is None))
         if norm is not None:
             layers.append(make_norm(norm, c_out))

@@ -48,7 +48,9 @@ def _update(samples: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor
     )
     counts = torch.zeros(centroids.shape[:2], device=samples.device, dtype=samples.dtype)
     counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=samples.dtype))
-    return torch.where(counts.unsqueeze(-1) > 0, sums / counts.clamp(min=1).unsqueeze(-1), centroids)
+    return torch.where(
+        counts.unsqueeze(-1) > 0, sums / counts.clamp(min=1).unsqueeze(-1), centroids
+    )
 
 
 def fit_centroids(
