@@ -16,7 +16,7 @@ import torch
 from .base import Segmentation
 from .color import lab_to_rgb, rgb_to_lab
 from .filters import gaussian_blur
-from .kmeans import assign, fit_centroids, sample_pixels
+from .kmeans import assign, fit_centroids, refine, sample_pixels
 
 MAX_K = 32
 _GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
@@ -31,6 +31,7 @@ class ClustersConfig:
     blur_sigma: float = 0.0
     sample_pixels: int = 4096
     iterations: int = 30
+    refine_iterations: int = 1  # Lloyd steps on all pixels after fitting the subsample
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -88,5 +89,6 @@ class ClustersSegmenter:
         if init is not None and init.shape[0] != pixels.shape[0]:
             init = init[-1:].expand(pixels.shape[0], -1, -1)  # warm start from the last frame
         centroids = fit_centroids(samples, cfg.k, generator, init, cfg.iterations)
+        centroids = refine(pixels, centroids, cfg.refine_iterations, flat_mask)
         order = centroids[..., 0].argsort(dim=1)
         return centroids.gather(1, order.unsqueeze(-1).expand(-1, -1, 3))

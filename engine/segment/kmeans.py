@@ -6,6 +6,8 @@ fraction of clustering all pixels, for nearly the same inertia.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -20,18 +22,28 @@ def sample_pixels(
 
 
 def _kmeans_plus_plus(samples: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k-means++ seeding: (B, N, C) -> (B, k, C) centroids."""
+    """Greedy k-means++ seeding (as scikit-learn does it): (B, N, C) -> (B, k, C) centroids.
+
+    Each new centroid is the best of a few candidates drawn in proportion to the squared
+    distance to the nearest chosen centroid, which avoids most bad seedings.
+    """
     batch, n, _ = samples.shape
+    trials = 2 + int(math.log(k))
+    rows = torch.arange(batch, device=samples.device)
     first = torch.randint(n, (batch,), generator=generator).to(samples.device)
-    chosen = [samples[torch.arange(batch, device=samples.device), first]]  # k x (B, C)
-    nearest = torch.full((batch, n), float("inf"), device=samples.device)
+    chosen = [samples[rows, first]]  # k x (B, C)
+    nearest = (samples - chosen[0].unsqueeze(1)).square().sum(-1)  # (B, N)
     for _ in range(1, k):
-        distance = (samples - chosen[-1].unsqueeze(1)).square().sum(-1)
-        nearest = torch.minimum(nearest, distance)
         # A tiny floor keeps sampling defined for flat images, where every distance is 0.
         weights = (nearest + 1e-9).cpu()
-        index = torch.multinomial(weights, 1, generator=generator).squeeze(1).to(samples.device)
-        chosen.append(samples[torch.arange(batch, device=samples.device), index])
+        candidates = torch.multinomial(weights, trials, replacement=True, generator=generator)
+        candidates = candidates.to(samples.device)  # (B, T)
+        points = samples.gather(1, candidates.unsqueeze(-1).expand(-1, -1, samples.shape[-1]))
+        distance = torch.cdist(points, samples).square()  # (B, T, N)
+        potential = torch.minimum(nearest.unsqueeze(1), distance)
+        best = potential.sum(-1).argmin(1)  # (B,)
+        chosen.append(points[rows, best])
+        nearest = potential[rows, best]
     return torch.stack(chosen, dim=1)
 
 
@@ -40,17 +52,25 @@ def assign(pixels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
     return torch.cdist(pixels, centroids).argmin(-1)
 
 
-def _update(samples: torch.Tensor, labels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
-    """One Lloyd step: each centroid moves to the mean of its members; empty ones stay."""
+def _update(
+    samples: torch.Tensor,
+    labels: torch.Tensor,
+    centroids: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One Lloyd step: each centroid moves to the (weighted) mean of its members.
+
+    Empty clusters keep their centroid; weights (B, N) of 0 leave a sample out.
+    """
     channels = samples.shape[-1]
-    sums = torch.zeros_like(centroids).scatter_add_(
-        1, labels.unsqueeze(-1).expand(-1, -1, channels), samples
-    )
+    if weights is None:
+        weights = torch.ones(labels.shape, device=samples.device, dtype=samples.dtype)
+    index = labels.unsqueeze(-1).expand(-1, -1, channels)
+    sums = torch.zeros_like(centroids).scatter_add_(1, index, samples * weights.unsqueeze(-1))
     counts = torch.zeros(centroids.shape[:2], device=samples.device, dtype=samples.dtype)
-    counts.scatter_add_(1, labels, torch.ones_like(labels, dtype=samples.dtype))
-    return torch.where(
-        counts.unsqueeze(-1) > 0, sums / counts.clamp(min=1).unsqueeze(-1), centroids
-    )
+    counts.scatter_add_(1, labels, weights)
+    mean = sums / counts.clamp(min=1e-9).unsqueeze(-1)
+    return torch.where(counts.unsqueeze(-1) > 0, mean, centroids)
 
 
 def fit_centroids(
@@ -69,6 +89,16 @@ def fit_centroids(
         centroids = moved
         if shift.item() < tolerance:
             break
+    return centroids
+
+
+def refine(
+    pixels: torch.Tensor, centroids: torch.Tensor, iterations: int, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """Lloyd steps on every pixel (B, N, C) where mask (B, N): fixes what sampling missed."""
+    weights = None if mask is None else mask.to(pixels.dtype)
+    for _ in range(iterations):
+        centroids = _update(pixels, assign(pixels, centroids), centroids, weights)
     return centroids
 
 

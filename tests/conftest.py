@@ -1,0 +1,108 @@
+"""Fixtures shared by the whole suite: tiny seeded models and generated images."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.models import ModelMeta, ModelSpec, save_model
+from engine.nets import GeneratorConfig, UnetGenerator
+from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
+
+TINY_GENERATOR = GeneratorConfig(ngf=4, depth=6)
+
+MakeModel = Callable[..., Path]
+
+
+@pytest.fixture
+def make_model(tmp_path: Path) -> MakeModel:
+    """Write a tiny seeded random model file; returns its path."""
+
+    def make(
+        name: str = "tiny",
+        segmenter: SegmenterConfig | None = None,
+        version: int = 1,
+        directory: Path | None = None,
+        size: int = 64,
+        seed: int = 0,
+    ) -> Path:
+        torch.manual_seed(seed)
+        spec = ModelSpec(
+            ModelMeta(name, version=version, description=f"tiny {name}"),
+            TINY_GENERATOR,
+            segmenter or ClustersConfig(),
+            size=size,
+        )
+        path = (directory or tmp_path / "models") / f"{name}-v{version}.pt"
+        save_model(path, spec, UnetGenerator(TINY_GENERATOR))
+        return path
+
+    return make
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model: MakeModel) -> Path:
+    """A data directory holding a tiny clusters model and a tiny edges model, set in the env."""
+    root = tmp_path / "data"
+    make_model("tiny", directory=root / "models")
+    make_model("tiny-edges", EdgesConfig(), directory=root / "models")
+    monkeypatch.setenv("BEAUTYNET_DATA_DIR", str(root))
+    monkeypatch.setenv("BEAUTYNET_DEVICE", "cpu")
+    return root
+
+
+def photo_like(width: int = 160, height: int = 120, seed: int = 0) -> Image.Image:
+    """A smooth random colour field with a few shapes: cheap, yet photo-like for k-means."""
+    rng = np.random.default_rng(seed)
+    small = rng.uniform(0, 255, size=(4, 5, 3)).astype(np.uint8)
+    image = Image.fromarray(small).resize((width, height), Image.Resampling.BICUBIC)
+    array = np.asarray(image).astype(np.int16)
+    array[height // 4 : height // 2, width // 4 : width // 2] = rng.integers(0, 255, 3)
+    noise = rng.normal(0, 4, array.shape)
+    return Image.fromarray(np.clip(array + noise, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def photo() -> Callable[..., Image.Image]:
+    return photo_like
+
+
+def encoded(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims width x height pixels (a decompression bomb's header)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def bad_inputs() -> dict[str, tuple[bytes, str]]:
+    """Bad files by name: (content, a fragment of the expected error message)."""
+    jpeg = encoded(photo_like(), "JPEG", quality=90)
+    return {
+        "empty.png": (b"", "empty"),
+        "text.png": (b"this is not an image at all\n", "not an image"),
+        "truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated"),
+        "bomb.png": (png_declaring(40000, 40000), "too large"),
+    }
