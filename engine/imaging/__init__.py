@@ -1,9 +1,9 @@
-"""Image input and output: decoding untrusted bytes, conversion, composition, encoding."""
+"""Image I/O for the engine: robust decoding, composition, encoding and tensor conversion."""
 
-from .compose import grid, side_by_side
-from .convert import fit_long_side, to_image, to_tensor
-from .decode import ImageLimits, decode_image, read_image
-from .encode import ImageFormat, encode_image, format_from_path
+from engine.imaging.compose import grid, side_by_side
+from engine.imaging.convert import fit_long_side, to_image, to_tensor
+from engine.imaging.decode import ImageLimits, decode_image, read_image
+from engine.imaging.encode import ImageFormat, encode_image, format_from_path
 
 __all__ = [
     "ImageFormat",

@@ -1,99 +1,146 @@
-"""Decode untrusted bytes into RGB images, refusing what is not an image or too big.
-
-The pixel limit is checked on the declared size, before any pixel is decoded, so a
-decompression bomb costs a header read, not gigabytes of memory.
-"""
+"""Decode untrusted image bytes into plain 8-bit RGB, refusing bombs and non-images."""
 
 from __future__ import annotations
 
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageCms, ImageOps
 
 from engine.errors import InputError
 
-MiB = 1024 * 1024
+log = logging.getLogger(__name__)
+
+# Only plain raster formats: PIL's others include EPS (runs Ghostscript) and rarely fuzzed codecs.
+ALLOWED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF")  # JPEG includes MPO
+_WHITE = (255, 255, 255, 255)
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """Upper bounds on untrusted images."""
+    """Caps applied before decoding: encoded size and declared pixel count."""
 
-    max_bytes: int = 25 * MiB
+    max_bytes: int = 25 * 1024 * 1024
     max_pixels: int = 40_000_000
 
     def __post_init__(self) -> None:
-        if self.max_bytes <= 0 or self.max_pixels <= 0:
-            raise ValueError(f"limits must be positive, got {self}")
+        if self.max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {self.max_bytes}")
+        if self.max_pixels <= 0:
+            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
 
 
-def _check_size(width: int, height: int, limits: ImageLimits) -> None:
-    if width * height > limits.max_pixels:
-        raise InputError(
-            f"image is too large: {width}x{height} pixels "
-            f"(limit {limits.max_pixels / 1e6:.0f} megapixels)"
-        )
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
 
 
-def _open(data: bytes, limits: ImageLimits) -> Image.Image:
-    if not data:
-        raise InputError("file is empty")
-    if len(data) > limits.max_bytes:
-        raise InputError(
-            f"file is too big: {len(data) / MiB:.1f} MiB (limit {limits.max_bytes / MiB:.0f} MiB)"
-        )
-    try:
-        with warnings.catch_warnings():
-            # Our own pixel limit applies; PIL's global bomb check is a second line of defence.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise InputError("not an image (unknown or unsupported format)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError("image is truncated or corrupt") from exc
-    _check_size(*image.size, limits)
-    return image
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any mode -> 8-bit RGB; transparency is flattened onto white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale the full range down to 8 bits.
-        high = 65535 if image.mode.startswith("I;16") or (image.getextrema()[1] or 0) > 255 else 255
-        image = image.point(lambda value: value * (255 / high)).convert("L")
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+def _check_byte_count(size: int, limits: ImageLimits) -> None:
+    if size == 0:
+        raise InputError("empty file")
+    if size > limits.max_bytes:
+        raise InputError(f"file too large ({_mib(size)}, limit {_mib(limits.max_bytes)})")
 
 
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Image:
-    """Decode untrusted bytes into an 8-bit RGB image, upright, first frame if animated."""
-    image = _open(data, limits)
-    try:
-        image.seek(0)
-        image.load()
-        image = ImageOps.exif_transpose(image) or image
-        return _to_rgb(image)
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InputError("image is truncated or corrupt") from exc
-    except Image.DecompressionBombError:
-        raise InputError("image is too large to decode safely") from None
+    """Decode untrusted bytes into an RGB image (mode 'RGB', 8-bit)."""
+    _check_byte_count(len(data), limits)
+    # PIL warns (and past 2x raises) on huge images; both must end up as InputError, and
+    # the global MAX_IMAGE_PIXELS stays untouched.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+                _check_pixels(image.size, limits)
+                _load(image)
+                return _to_rgb(_orient(image))
+        except InputError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise InputError("image too large (decompression bomb)") from exc
+        except Image.UnidentifiedImageError as exc:
+            raise InputError("not an image (could not identify format)") from exc
+        except Exception as exc:  # any other PIL failure is a bad file, never a crash
+            log.debug("decode failed", exc_info=True)
+            raise InputError("image is truncated or corrupt") from exc
 
 
 def read_image(path: Path, limits: ImageLimits = ImageLimits()) -> Image.Image:
-    """Read and decode a file, refusing one over the byte limit before reading it."""
-    if path.is_dir():
-        raise InputError("is a folder, not an image")
-    size = path.stat().st_size
-    if size > limits.max_bytes:
+    """Read and decode an image file, checking its size before reading it whole."""
+    try:
+        _check_byte_count(path.stat().st_size, limits)
+        with path.open("rb") as f:
+            data = f.read(limits.max_bytes + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or type(exc).__name__})") from exc
+    return decode_image(data, limits)
+
+
+def _check_pixels(size: tuple[int, int], limits: ImageLimits) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise InputError("image has no pixels")
+    if width * height > limits.max_pixels:
         raise InputError(
-            f"file is too big: {size / MiB:.1f} MiB (limit {limits.max_bytes / MiB:.0f} MiB)"
+            f"image too large ({width}x{height} pixels, limit {limits.max_pixels:,} pixels)"
         )
-    return decode_image(path.read_bytes(), limits)
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError("image is truncated or corrupt") from exc
+
+
+def _orient(image: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation; a broken EXIF block is ignored, not fatal."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:
+        log.debug("ignoring unreadable EXIF orientation", exc_info=True)
+        return image.copy()
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in _SIXTEEN_BIT_MODES:
+        return _sixteen_bit_to_rgb(image)
+    if mode in _ALPHA_MODES or "transparency" in image.info:
+        return _flatten_alpha(image.convert("RGBA"))
+    if mode == "P" and image.palette is not None and image.palette.mode == "RGBA":
+        return _flatten_alpha(image.convert("RGBA"))
+    icc = image.info.get("icc_profile")
+    if icc and mode in ("RGB", "CMYK"):
+        converted = _icc_to_srgb(image, icc)
+        if converted is not None:
+            return converted
+    return image if mode == "RGB" else image.convert("RGB")
+
+
+def _sixteen_bit_to_rgb(image: Image.Image) -> Image.Image:
+    # PIL's convert("L") clips 16-bit values at 255 instead of scaling them.
+    values = np.asarray(image).astype(np.float32)
+    gray = np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
+def _flatten_alpha(rgba: Image.Image) -> Image.Image:
+    background = Image.new("RGBA", rgba.size, _WHITE)
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def _icc_to_srgb(image: Image.Image, icc: bytes) -> Image.Image | None:
+    """Convert through the embedded colour profile (CMYK, Display P3...); None if unusable."""
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        srgb = ImageCms.createProfile("sRGB")
+        return ImageCms.profileToProfile(image, source, srgb, outputMode="RGB")
+    except Exception:
+        log.debug("ignoring unusable ICC profile", exc_info=True)
+        return None

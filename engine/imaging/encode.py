@@ -1,15 +1,19 @@
-"""Encode results as PNG, JPEG or WebP."""
+"""Encode images to PNG, JPEG or WebP bytes."""
 
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from PIL import Image
 
+log = logging.getLogger(__name__)
+
 ImageFormat = Literal["png", "jpeg", "webp"]
-_BY_SUFFIX: dict[str, ImageFormat] = {
+FORMATS: tuple[ImageFormat, ...] = get_args(ImageFormat)
+_SUFFIXES: dict[str, ImageFormat] = {
     ".png": "png",
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
@@ -17,23 +21,29 @@ _BY_SUFFIX: dict[str, ImageFormat] = {
 }
 
 
-def format_from_path(path: Path) -> ImageFormat:
-    """The output format a file name asks for."""
-    try:
-        return _BY_SUFFIX[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(f"unknown image suffix {path.suffix!r}; use .png, .jpg or .webp") from None
-
-
 def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90) -> bytes:
-    """Encoded bytes of an RGB image."""
+    """Encode an image; `quality` (1-100) applies to JPEG and WebP."""
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be between 1 and 100, got {quality}")
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
     buffer = io.BytesIO()
     if fmt == "png":
-        image.save(buffer, "PNG", optimize=False, compress_level=6)
+        image.save(buffer, format="PNG")
     elif fmt == "jpeg":
-        image.convert("RGB").save(buffer, "JPEG", quality=quality, optimize=True)
-    elif fmt == "webp":
-        image.save(buffer, "WEBP", quality=quality, method=4)
+        image.save(buffer, format="JPEG", quality=quality)
     else:
-        raise ValueError(f"format must be png, jpeg or webp, got {fmt!r}")
+        image.save(buffer, format="WEBP", quality=quality)
     return buffer.getvalue()
+
+
+def format_from_path(path: Path) -> ImageFormat:
+    """The output format a file name asks for, from its suffix."""
+    suffix = path.suffix.lower()
+    try:
+        return _SUFFIXES[suffix]
+    except KeyError:
+        known = ", ".join(_SUFFIXES)
+        raise ValueError(f"unknown image suffix {suffix!r} in {path} (use {known})") from None
