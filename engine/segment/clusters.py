@@ -83,12 +83,17 @@ class ClustersSegmenter:
     ) -> torch.Tensor:
         """Centroids (B, k, 3) of Lab pixels (B, N, 3), sorted by lightness."""
         cfg = self.config
-        generator = torch.Generator().manual_seed(cfg.seed)
         flat_mask = None if mask is None else mask.flatten(1)
-        samples = sample_pixels(pixels, cfg.sample_pixels, generator, flat_mask)
         if init is not None and init.shape[0] != pixels.shape[0]:
             init = init[-1:].expand(pixels.shape[0], -1, -1)  # warm start from the last frame
-        centroids = fit_centroids(samples, cfg.k, generator, init, cfg.iterations)
-        centroids = refine(pixels, centroids, cfg.refine_iterations, flat_mask)
+        # One generator per image, so that an image's clusters never depend on its batch.
+        fitted = []
+        for i in range(pixels.shape[0]):
+            generator = torch.Generator().manual_seed(cfg.seed)
+            item_mask = None if flat_mask is None else flat_mask[i : i + 1]
+            samples = sample_pixels(pixels[i : i + 1], cfg.sample_pixels, generator, item_mask)
+            item_init = None if init is None else init[i : i + 1]
+            fitted.append(fit_centroids(samples, cfg.k, generator, item_init, cfg.iterations))
+        centroids = refine(pixels, torch.cat(fitted), cfg.refine_iterations, flat_mask)
         order = centroids[..., 0].argsort(dim=1)
         return centroids.gather(1, order.unsqueeze(-1).expand(-1, -1, 3))

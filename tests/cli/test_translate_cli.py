@@ -1,0 +1,100 @@
+"""`beautynet translate` and `beautynet models` end to end, with tiny models."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from beautynet.cli import main
+
+
+def write_inputs(folder: Path, photo, bad_inputs: dict[str, tuple[bytes, str]]) -> None:  # noqa: ANN001
+    folder.mkdir()
+    photo(200, 100).save(folder / "wide.jpg")
+    photo(80, 160, seed=1).save(folder / "tall.png")
+    for name, (content, _) in bad_inputs.items():
+        (folder / name).write_bytes(content)
+
+
+def test_translate_reports_each_bad_input_and_processes_the_rest(
+    data_dir: Path,
+    tmp_path: Path,
+    photo,
+    bad_inputs,
+    capsys: pytest.CaptureFixture[str],  # noqa: ANN001
+) -> None:
+    write_inputs(tmp_path / "in", photo, bad_inputs)
+    out = tmp_path / "out"
+    code = main(["translate", str(tmp_path / "in"), "-o", str(out), "--panels", "3"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["tall.png", "wide.png"]
+    assert Image.open(out / "wide.png").size == (3 * 64 + 8, 32)
+    assert "translated 2 of 6; 4 failed" in captured.out
+    error_lines = [line for line in captured.err.splitlines() if line.startswith(str(tmp_path))]
+    assert len(error_lines) == 4
+    for name, (_, message) in bad_inputs.items():
+        assert any(name in line and message in line for line in error_lines), name
+    assert "Traceback" not in captured.err
+
+
+def test_single_input_to_a_named_file(data_dir: Path, tmp_path: Path, photo) -> None:  # noqa: ANN001
+    photo().save(tmp_path / "a.png")
+    target = tmp_path / "result.webp"
+    assert (
+        main(["translate", str(tmp_path / "a.png"), "-o", str(target), "--model", "tiny-edges"])
+        == 0
+    )
+    with Image.open(target) as image:
+        assert image.format == "WEBP"
+
+
+def test_bad_options_are_refused_before_any_work(
+    data_dir: Path,
+    tmp_path: Path,
+    photo,
+    capsys: pytest.CaptureFixture[str],  # noqa: ANN001
+) -> None:
+    photo().save(tmp_path / "a.png")
+    assert main(["translate", str(tmp_path / "a.png"), "--model", "tiny-edges", "--k", "3"]) == 2
+    assert "k applies only to clusters models" in capsys.readouterr().err
+    assert main(["translate", str(tmp_path / "a.png"), "--model", "nope"]) == 2
+    assert "no model called 'nope'" in capsys.readouterr().err
+
+
+def test_models_lists_what_is_installed(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "VER", "SEGMENTER"]
+    assert any(line.split()[:4] == ["tiny", "1", "clusters", "k=7"] for line in lines)
+    assert any(line.split()[:3] == ["tiny-edges", "1", "edges"] for line in lines)
+
+
+def test_console_script_exit_code_and_no_traceback(
+    data_dir: Path, tmp_path: Path, bad_inputs
+) -> None:  # noqa: ANN001
+    content, message = bad_inputs["truncated.jpg"]
+    (tmp_path / "t.jpg").write_bytes(content)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "beautynet",
+            "translate",
+            str(tmp_path / "t.jpg"),
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,89 @@
+"""Model files and the registry: round trips, clear errors, versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.errors import ModelError
+from engine.models import ModelMeta, ModelRegistry, ModelSpec, load_model, read_spec, save_model
+from engine.nets import GeneratorConfig, UnetGenerator
+from engine.segment import ClustersConfig, EdgesConfig
+
+CPU = torch.device("cpu")
+
+
+def spec(name: str = "m", ngf: int = 4) -> ModelSpec:
+    meta = ModelMeta(name, description="test", licence="GPL-2+", metrics={"psnr": 20.5})
+    return ModelSpec(meta, GeneratorConfig(ngf=ngf, depth=6), ClustersConfig(k=5), size=64)
+
+
+def test_checkpoint_round_trip_keeps_config_and_outputs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    original = spec()
+    generator = UnetGenerator(original.generator).eval()
+    path = tmp_path / "m.pt"
+    save_model(path, original, generator, dtype=torch.float32)
+    loaded = load_model(path, CPU)
+    assert loaded.spec == original
+    assert not loaded.generator.training
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.allclose(loaded.generator(x), generator(x), atol=1e-6)
+
+
+def test_fp16_storage_halves_the_file_and_stays_close(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    generator = UnetGenerator(spec(ngf=8).generator).eval()
+    save_model(tmp_path / "32.pt", spec(ngf=8), generator, dtype=torch.float32)
+    save_model(tmp_path / "16.pt", spec(ngf=8), generator)
+    assert (tmp_path / "16.pt").stat().st_size < 0.6 * (tmp_path / "32.pt").stat().st_size
+    x = torch.rand(1, 3, 64, 64)
+    out = load_model(tmp_path / "16.pt", CPU).generator(x)
+    assert torch.allclose(out, generator(x), atol=2e-2)
+
+
+def test_weights_that_do_not_match_the_config_give_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.pt"
+    save_model(path, spec(), UnetGenerator(GeneratorConfig(ngf=8, depth=6)))  # ngf 8, says 4
+    with pytest.raises(ModelError, match="does not match its config"):
+        load_model(path, CPU)
+
+
+def test_foreign_files_are_not_models(tmp_path: Path) -> None:
+    (tmp_path / "text.pt").write_text("hello")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    for name in ("text.pt", "other.pt"):
+        with pytest.raises(ModelError, match="not a beautynet model file"):
+            read_spec(tmp_path / name)
+    with pytest.raises(ModelError, match="does not exist"):
+        read_spec(tmp_path / "missing.pt")
+
+
+def test_registry_lists_models_and_resolves_versions(tmp_path: Path, make_model) -> None:  # noqa: ANN001
+    models = tmp_path / "user"
+    make_model("nature", version=1, directory=models)
+    make_model("nature", version=2, directory=models)
+    make_model("lines", EdgesConfig(), directory=models)
+    (models / "broken.pt").write_bytes(b"\x00" * 10)  # skipped, not fatal
+    registry = ModelRegistry(models, bundled_dir=tmp_path / "none")
+    assert [(e.name, e.version) for e in registry.entries()] == [
+        ("lines", 1),
+        ("nature", 1),
+        ("nature", 2),
+    ]
+    assert registry.get().name == "nature" and registry.get().version == 2
+    assert registry.get("nature", 1).version == 1
+    with pytest.raises(ModelError, match="no model called 'sky'; available: lines, nature"):
+        registry.get("sky")
+
+
+def test_empty_registry_says_how_to_get_a_model(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="beautynet train"):
+        ModelRegistry(tmp_path, bundled_dir=tmp_path).get()
+
+
+def test_model_meta_validates_names() -> None:
+    with pytest.raises(ValueError, match="model name"):
+        ModelMeta("../etc/passwd")

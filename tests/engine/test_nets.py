@@ -1,0 +1,58 @@
+"""Networks: shapes, parameter counts, eval determinism, config validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.nets import DiscriminatorConfig, GeneratorConfig, PatchDiscriminator, UnetGenerator
+
+
+def test_unet_256_has_the_paper_parameter_count() -> None:
+    generator = UnetGenerator(GeneratorConfig(ngf=64, depth=8, norm="batch"))
+    assert sum(p.numel() for p in generator.parameters()) == pytest.approx(54.41e6, rel=1e-3)
+
+
+@pytest.mark.parametrize(("depth", "size"), [(6, 64), (7, 128)])
+def test_generator_keeps_shape_and_range(depth: int, size: int) -> None:
+    generator = UnetGenerator(GeneratorConfig(ngf=4, depth=depth)).eval()
+    out = generator(torch.rand(2, 3, size, size * 2) * 2 - 1)
+    assert out.shape == (2, 3, size, size * 2)
+    assert out.abs().max() <= 1
+
+
+def test_eval_mode_is_deterministic_and_train_mode_is_not() -> None:
+    torch.manual_seed(0)
+    generator = UnetGenerator(GeneratorConfig(ngf=4, depth=6))
+    x = torch.rand(2, 3, 64, 64)
+    generator.eval()
+    assert torch.equal(generator(x), generator(x))
+    generator.train()
+    assert not torch.equal(generator(x), generator(x))  # dropout noise
+
+
+def test_eval_output_does_not_depend_on_the_batch() -> None:
+    generator = UnetGenerator(GeneratorConfig(ngf=4, depth=6)).eval()
+    batch = torch.rand(3, 3, 64, 64)
+    together = generator(batch)
+    alone = torch.cat([generator(batch[i : i + 1]) for i in range(3)])
+    assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_patch_discriminator_scores_70px_patches() -> None:
+    discriminator = PatchDiscriminator(DiscriminatorConfig(ndf=8))
+    scores = discriminator(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256))
+    assert scores.shape == (2, 1, 30, 30)  # the 30x30 grid of 70x70 patches, as in pix2pix
+
+
+def test_configs_round_trip_and_validate() -> None:
+    config = GeneratorConfig(ngf=16, depth=7, norm="batch", dropout=0.0)
+    assert GeneratorConfig.from_dict(config.to_dict()) == config
+    assert config.multiple == 128
+    assert DiscriminatorConfig.from_dict(DiscriminatorConfig().to_dict()) == DiscriminatorConfig()
+    with pytest.raises(ValueError, match="depth"):
+        GeneratorConfig(depth=3)
+    with pytest.raises(ValueError, match="ngf"):
+        GeneratorConfig(ngf=0)
+    with pytest.raises(ValueError, match="norm"):
+        UnetGenerator(GeneratorConfig(norm="group"))  # type: ignore[arg-type]
