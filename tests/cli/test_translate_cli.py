@@ -13,7 +13,7 @@ from PIL import Image
 from beautynet.cli import main
 
 
-def write_inputs(folder: Path, photo, bad_inputs: dict[str, tuple[bytes, str]]) -> None:  # noqa: ANN001
+def write_inputs(folder: Path, photo, bad_inputs: dict[str, tuple[bytes, str]]) -> None:
     folder.mkdir()
     photo(200, 100).save(folder / "wide.jpg")
     photo(80, 160, seed=1).save(folder / "tall.png")
@@ -26,7 +26,7 @@ def test_translate_reports_each_bad_input_and_processes_the_rest(
     tmp_path: Path,
     photo,
     bad_inputs,
-    capsys: pytest.CaptureFixture[str],  # noqa: ANN001
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     write_inputs(tmp_path / "in", photo, bad_inputs)
     out = tmp_path / "out"
@@ -43,7 +43,7 @@ def test_translate_reports_each_bad_input_and_processes_the_rest(
     assert "Traceback" not in captured.err
 
 
-def test_single_input_to_a_named_file(data_dir: Path, tmp_path: Path, photo) -> None:  # noqa: ANN001
+def test_single_input_to_a_named_file(data_dir: Path, tmp_path: Path, photo) -> None:
     photo().save(tmp_path / "a.png")
     target = tmp_path / "result.webp"
     assert (
@@ -58,7 +58,7 @@ def test_bad_options_are_refused_before_any_work(
     data_dir: Path,
     tmp_path: Path,
     photo,
-    capsys: pytest.CaptureFixture[str],  # noqa: ANN001
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     photo().save(tmp_path / "a.png")
     assert main(["translate", str(tmp_path / "a.png"), "--model", "tiny-edges", "--k", "3"]) == 2
@@ -77,7 +77,7 @@ def test_models_lists_what_is_installed(data_dir: Path, capsys: pytest.CaptureFi
 
 def test_console_script_exit_code_and_no_traceback(
     data_dir: Path, tmp_path: Path, bad_inputs
-) -> None:  # noqa: ANN001
+) -> None:
     content, message = bad_inputs["truncated.jpg"]
     (tmp_path / "t.jpg").write_bytes(content)
     result = subprocess.run(

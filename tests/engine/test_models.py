@@ -61,7 +61,7 @@ def test_foreign_files_are_not_models(tmp_path: Path) -> None:
         read_spec(tmp_path / "missing.pt")
 
 
-def test_registry_lists_models_and_resolves_versions(tmp_path: Path, make_model) -> None:  # noqa: ANN001
+def test_registry_lists_models_and_resolves_versions(tmp_path: Path, make_model) -> None:
     models = tmp_path / "user"
     make_model("nature", version=1, directory=models)
     make_model("nature", version=2, directory=models)

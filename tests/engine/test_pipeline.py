@@ -20,7 +20,7 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture
-def translator(make_model) -> ImageTranslator:  # noqa: ANN001
+def translator(make_model) -> ImageTranslator:
     return ImageTranslator(load_model(make_model(), CPU), precision="fp32", batch_size=4)
 
 
@@ -34,7 +34,7 @@ def test_pad_and_crop_are_inverse() -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), [(300, 100), (90, 200), (10, 7), (64, 64)])
-def test_aspect_ratio_is_kept(translator: ImageTranslator, photo, width: int, height: int) -> None:  # noqa: ANN001
+def test_aspect_ratio_is_kept(translator: ImageTranslator, photo, width: int, height: int) -> None:
     (result,) = translator.translate([photo(width, height)])
     expected = (
         (64, round(64 * height / width)) if width >= height else (round(64 * width / height), 64)
@@ -45,7 +45,7 @@ def test_aspect_ratio_is_kept(translator: ImageTranslator, photo, width: int, he
     assert result.compose(3).size == (3 * expected[0] + 8, expected[1])
 
 
-def test_batched_results_equal_one_at_a_time(translator: ImageTranslator, photo) -> None:  # noqa: ANN001
+def test_batched_results_equal_one_at_a_time(translator: ImageTranslator, photo) -> None:
     images = [photo(120, 80, seed=i) for i in range(5)]
     batched = translator.translate(images)
     for image, result in zip(images, batched, strict=True):
@@ -57,19 +57,19 @@ def test_batched_results_equal_one_at_a_time(translator: ImageTranslator, photo)
         assert difference.abs().max() <= 1
 
 
-def test_same_input_same_output(translator: ImageTranslator, photo) -> None:  # noqa: ANN001
+def test_same_input_same_output(translator: ImageTranslator, photo) -> None:
     first = translator.translate([photo()])[0].interpretation.tobytes()
     assert translator.translate([photo()])[0].interpretation.tobytes() == first
 
 
-def test_k_option_changes_the_segmentation(translator: ImageTranslator, photo) -> None:  # noqa: ANN001
+def test_k_option_changes_the_segmentation(translator: ImageTranslator, photo) -> None:
     (three,) = translator.translate([photo()], TranslateOptions(k=3))
     (seven,) = translator.translate([photo()])
     assert len(three.segmentation.getcolors()) == 3
     assert len(seven.segmentation.getcolors()) == 7
 
 
-def test_size_option_and_validation(translator: ImageTranslator, photo) -> None:  # noqa: ANN001
+def test_size_option_and_validation(translator: ImageTranslator, photo) -> None:
     (result,) = translator.translate([photo(200, 100)], TranslateOptions(size=128))
     assert result.original.size == (128, 64)
     with pytest.raises(ValueError, match="size must be between"):
@@ -78,7 +78,7 @@ def test_size_option_and_validation(translator: ImageTranslator, photo) -> None:
         TranslateOptions(panels=4)  # type: ignore[arg-type]
 
 
-def test_k_is_refused_for_an_edges_model(make_model) -> None:  # noqa: ANN001
+def test_k_is_refused_for_an_edges_model(make_model) -> None:
     model = load_model(make_model("lines", EdgesConfig()), CPU)
     translator = ImageTranslator(model, precision="fp32")
     with pytest.raises(ValueError, match="k applies only to clusters models"):
@@ -89,7 +89,7 @@ def test_engine_translates_bytes_and_rejects_bad_ones(
     make_model,
     photo,
     bad_inputs: dict[str, tuple[bytes, str]],
-    tmp_path: Path,  # noqa: ANN001
+    tmp_path: Path,
 ) -> None:
     make_model("tiny", directory=tmp_path / "models")
     engine = Engine(ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none"), CPU)
@@ -103,7 +103,7 @@ def test_engine_translates_bytes_and_rejects_bad_ones(
             engine.translate_bytes(content)
 
 
-def test_bf16_on_cpu_stays_close_to_fp32(make_model, photo) -> None:  # noqa: ANN001
+def test_bf16_on_cpu_stays_close_to_fp32(make_model, photo) -> None:
     model = load_model(make_model(), CPU)
     fp32 = ImageTranslator(model, precision="fp32").translate([photo()])[0].interpretation
     bf16 = ImageTranslator(model, precision="bf16").translate([photo()])[0].interpretation
@@ -112,7 +112,7 @@ def test_bf16_on_cpu_stays_close_to_fp32(make_model, photo) -> None:  # noqa: AN
     assert (a - b).abs().mean() < 3
 
 
-def test_translation_images_are_rgb(translator: ImageTranslator, photo) -> None:  # noqa: ANN001
+def test_translation_images_are_rgb(translator: ImageTranslator, photo) -> None:
     (result,) = translator.translate([photo()])
     assert all(
         isinstance(p, Image.Image) and p.mode == "RGB"
