@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 async models, engines, migrations, the request log and queries."""

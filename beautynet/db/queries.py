@@ -1,0 +1,114 @@
+"""The read queries the bot needs, written once for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Date, Subquery, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .models import Request, RequestStage, TrainingRun, TrainingStatus
+
+DEFAULT_PERCENTILES = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class StageLatency:
+    """Nearest-rank percentiles (seconds) of one stage's durations."""
+
+    stage: str
+    count: int
+    percentiles: dict[int, float]
+
+
+async def recent_requests(
+    session: AsyncSession, user_id: int, *, limit: int = 10, guild_id: int | None = None
+) -> list[Request]:
+    """A user's latest requests, newest first (optionally only in one guild)."""
+    if limit <= 0:
+        raise ValueError(f"limit={limit!r}: must be positive")
+    query = select(Request).where(Request.user_id == user_id)
+    if guild_id is not None:
+        query = query.where(Request.guild_id == guild_id)
+    query = query.order_by(Request.queued_at.desc(), Request.id.desc()).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def counts_by_model(
+    session: AsyncSession, guild_id: int, *, since: datetime | None = None
+) -> list[tuple[str, int]]:
+    """A guild's request count per model, most used first."""
+    count = func.count(Request.id)
+    query = select(Request.model, count).where(*_guild_filter(guild_id, since))
+    query = query.group_by(Request.model).order_by(count.desc(), Request.model)
+    return [(model, int(n)) for model, n in (await session.execute(query)).all()]
+
+
+async def counts_by_day(
+    session: AsyncSession, guild_id: int, *, since: datetime | None = None
+) -> list[tuple[date, int]]:
+    """A guild's request count per UTC day, oldest first (days without requests left out)."""
+    day = func.date(Request.queued_at, type_=Date)  # SQLite's text date is parsed by Date
+    query = select(day, func.count(Request.id)).where(*_guild_filter(guild_id, since))
+    query = query.group_by(day).order_by(day)
+    return [(d, int(n)) for d, n in (await session.execute(query)).all()]
+
+
+def _guild_filter(guild_id: int, since: datetime | None) -> list[ColumnElement[bool]]:
+    where = [Request.guild_id == guild_id]
+    return where if since is None else [*where, Request.queued_at >= since]
+
+
+async def stage_latencies(
+    session: AsyncSession,
+    *,
+    guild_id: int | None = None,
+    since: datetime | None = None,
+    percentiles: Sequence[int] = DEFAULT_PERCENTILES,
+) -> list[StageLatency]:
+    """Latency percentiles per stage, computed in the database with window functions."""
+    for p in percentiles:
+        if not 1 <= p <= 100:
+            raise ValueError(f"percentiles={list(percentiles)!r}: each must be in 1..100")
+    ranked = _ranked_stages(guild_id, since)
+    columns = [
+        # Nearest rank: the ceil(p * n / 100)-th smallest value, in integer arithmetic.
+        func.max(case((ranked.c.rank == (p * ranked.c.n + 99) // 100, ranked.c.seconds)))
+        for p in percentiles
+    ]
+    query = select(ranked.c.stage, func.max(ranked.c.n), *columns).group_by(ranked.c.stage)
+    rows = (await session.execute(query.order_by(ranked.c.stage))).all()
+    return [
+        StageLatency(stage, int(n), dict(zip(percentiles, map(float, values), strict=True)))
+        for stage, n, *values in rows
+    ]
+
+
+def _ranked_stages(guild_id: int | None, since: datetime | None) -> Subquery:
+    by_stage = RequestStage.stage
+    query = select(
+        RequestStage.stage,
+        RequestStage.seconds,
+        func.row_number().over(partition_by=by_stage, order_by=RequestStage.seconds).label("rank"),
+        func.count().over(partition_by=by_stage).label("n"),
+    ).join(Request, Request.id == RequestStage.request_id)
+    if guild_id is not None:
+        query = query.where(Request.guild_id == guild_id)
+    if since is not None:
+        query = query.where(Request.queued_at >= since)
+    return query.subquery()
+
+
+async def current_training_run(
+    session: AsyncSession, *, guild_id: int | None = None
+) -> TrainingRun | None:
+    """The training run in progress (else the next one queued), or None."""
+    active = (TrainingStatus.RUNNING, TrainingStatus.QUEUED)
+    running_first = case((TrainingRun.status == TrainingStatus.RUNNING, 0), else_=1)
+    query = select(TrainingRun).where(TrainingRun.status.in_(active))
+    if guild_id is not None:
+        query = query.where(TrainingRun.guild_id == guild_id)
+    query = query.order_by(running_first, TrainingRun.created_at, TrainingRun.id).limit(1)
+    return (await session.scalars(query)).first()

@@ -1,0 +1,268 @@
+"""The durable request log: a row before work starts, always finished, recovered after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .models import (
+    FINAL_REQUEST_STATUSES,
+    Request,
+    RequestKind,
+    RequestSource,
+    RequestStage,
+    RequestStatus,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Timer = Callable[[], float]
+TOTAL_STAGE = "total"
+RESTART_REASON = "interrupted: the bot restarted while this request was running"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class RequestLogError(RuntimeError):
+    """A request row is missing or already finished."""
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """What is known about a request before any work is done."""
+
+    user_id: int
+    source: RequestSource
+    kind: RequestKind
+    model: str
+    guild_id: int | None = None
+    channel_id: int | None = None
+    message_id: int | None = None
+    model_version: int | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    input_bytes: int | None = None
+    input_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+
+
+def input_hash(data: bytes) -> str:
+    """The SHA-256 hex digest stored in place of the input itself."""
+    return hashlib.sha256(data).hexdigest()
+
+
+class RequestLog:
+    """Writes request rows; every call is one short transaction of its own."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        worker: str | None = None,
+        clock: Clock = utcnow,
+        timer: Timer = time.perf_counter,
+    ) -> None:
+        self.sessions = sessions
+        self.worker = worker
+        self.clock = clock
+        self.timer = timer
+
+    async def create(self, new: NewRequest) -> int:
+        """Insert a `queued` row and return its id (call before any work starts)."""
+        values = {**asdict(new), "status": RequestStatus.QUEUED, "queued_at": self.clock()}
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                insert(Request)
+                .values(worker=self.worker, attempts=0, **values)
+                .returning(Request.id)
+            )
+            return int(result.scalar_one())
+
+    async def start(self, request_id: int) -> None:
+        """Mark a queued request `running`."""
+        await self._transition(
+            request_id,
+            (RequestStatus.QUEUED,),
+            status=RequestStatus.RUNNING,
+            started_at=self.clock(),
+            worker=self.worker,
+            attempts=Request.attempts + 1,
+        )
+
+    async def finish(
+        self,
+        request_id: int,
+        status: RequestStatus = RequestStatus.DONE,
+        *,
+        reason: str | None = None,
+        output_bytes: int | None = None,
+        stages: dict[str, float] | None = None,
+    ) -> None:
+        """Finish a request (done, failed or cancelled) and record its stage timings."""
+        if status not in FINAL_REQUEST_STATUSES:
+            raise ValueError(f"status={status!r}: finish needs done, failed or cancelled")
+        if status is not RequestStatus.DONE and not reason:
+            raise ValueError(f"reason={reason!r}: a {status.value} request needs a reason")
+        async with self.sessions.begin() as session:
+            await self._transition_in(
+                session,
+                request_id,
+                (RequestStatus.QUEUED, RequestStatus.RUNNING),
+                status=status,
+                reason=reason,
+                finished_at=self.clock(),
+                output_bytes=output_bytes,
+            )
+            await _add_stages(session, request_id, stages or {})
+
+    async def record_stage(self, request_id: int, stage: str, seconds: float) -> None:
+        """Record one stage's duration now (for stages reported by a remote engine)."""
+        async with self.sessions.begin() as session:
+            await _add_stages(session, request_id, {stage: seconds})
+
+    async def store_content(
+        self,
+        request_id: int,
+        *,
+        allowed: bool,
+        input_content: bytes | None,
+        output_content: bytes | None,
+    ) -> bool:
+        """Keep the image bytes only if `allowed` (see `content_allowed`); True if stored."""
+        if not allowed:
+            return False
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Request)
+                .where(Request.id == request_id)
+                .values(input_content=input_content, output_content=output_content)
+            )
+        return True
+
+    @asynccontextmanager
+    async def track(self, request_id: int) -> AsyncIterator[StageTimer]:
+        """Run a request: start it, time its stages, and always finish it with a status."""
+        await self.start(request_id)
+        timer = StageTimer(self.timer)
+        try:
+            yield timer
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._finish_quietly(request_id, RequestStatus.CANCELLED, "cancelled", timer)
+            )
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            await self._finish_quietly(request_id, RequestStatus.FAILED, reason, timer)
+            raise
+        await self.finish(request_id, stages=timer.with_total(), output_bytes=timer.output_bytes)
+
+    async def recover(
+        self, *, retry: bool = False, max_attempts: int = 2, reason: str = RESTART_REASON
+    ) -> list[Request]:
+        """Settle rows left `running` by a crash: fail them, or requeue them when `retry`.
+
+        Only this log's `worker` rows are touched (all rows when `worker` is None), so one
+        process restarting does not fail the work of others sharing the database. Returns the
+        recovered rows, with their new status, so that users can be told.
+        """
+        async with self.sessions.begin() as session:
+            query = select(Request).where(Request.status == RequestStatus.RUNNING)
+            if self.worker is not None:
+                query = query.where(Request.worker == self.worker)
+            rows = list((await session.scalars(query.with_for_update())).all())
+            for row in rows:
+                _settle(
+                    row,
+                    retry=retry and row.attempts < max_attempts,
+                    reason=reason,
+                    now=self.clock(),
+                )
+        if rows:
+            log.warning("recovered %d interrupted request(s)", len(rows))
+        return rows
+
+    async def _finish_quietly(
+        self, request_id: int, status: RequestStatus, reason: str, timer: StageTimer
+    ) -> None:
+        try:
+            await self.finish(request_id, status, reason=reason, stages=timer.with_total())
+        except Exception:
+            log.exception("could not record the end of request %d", request_id)
+
+    async def _transition(
+        self, request_id: int, allowed: tuple[RequestStatus, ...], **values: Any
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await self._transition_in(session, request_id, allowed, **values)
+
+    @staticmethod
+    async def _transition_in(
+        session: AsyncSession, request_id: int, allowed: tuple[RequestStatus, ...], **values: Any
+    ) -> None:
+        result = await session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.status.in_(allowed))
+            .values(**values)
+            .returning(Request.id)
+        )
+        if result.first() is None:
+            status = await session.scalar(select(Request.status).where(Request.id == request_id))
+            state = "does not exist" if status is None else f"is already {status.value}"
+            raise RequestLogError(f"request {request_id} {state}")
+
+
+def _settle(row: Request, *, retry: bool, reason: str, now: datetime) -> None:
+    if retry:
+        row.status, row.started_at, row.reason = RequestStatus.QUEUED, None, reason
+    else:
+        row.status, row.finished_at, row.reason = RequestStatus.FAILED, now, reason
+
+
+async def _add_stages(session: AsyncSession, request_id: int, stages: dict[str, float]) -> None:
+    if stages:
+        rows = [{"request_id": request_id, "stage": k, "seconds": v} for k, v in stages.items()]
+        await session.execute(insert(RequestStage), rows)
+
+
+class StageTimer:
+    """Collects per-stage durations of one request: `with timer.stage("segment"): ...`."""
+
+    def __init__(self, timer: Timer) -> None:
+        self._timer = timer
+        self._begin = timer()
+        self.stages: dict[str, float] = {}
+        self.output_bytes: int | None = None
+
+    def with_total(self) -> dict[str, float]:
+        """The stages plus `total`, the whole request's time so far (unless set by hand)."""
+        return {TOTAL_STAGE: self._timer() - self._begin, **self.stages}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block and add its duration to stage `name`."""
+        begin = self._timer()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + self._timer() - begin
+
+
+def content_allowed(operator_allows: bool, guild_allows: bool | None) -> bool:
+    """Image bytes are kept only when the operator and the guild's admins both allow it."""
+    return operator_allows and bool(guild_allows)

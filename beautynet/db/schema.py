@@ -1,0 +1,93 @@
+"""Alembic from code: upgrade, downgrade, current revision, and the start-up schema check."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+UPGRADE_HINT = "run `beautynet db upgrade`"
+
+
+class SchemaError(RuntimeError):
+    """The database schema does not match the code: refuse to start."""
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration, pointing at `migrations/` wherever the project lives."""
+    if not MIGRATIONS_DIR.is_dir():
+        raise SchemaError(f"migrations folder {MIGRATIONS_DIR} is missing")
+    config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def head_revision() -> str:
+    """The revision the code needs: the single head of the migration scripts."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise SchemaError("the migrations folder holds no revision")
+    return head
+
+
+def _known_revision(revision: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(rev.revision == revision for rev in script.walk_revisions())
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_current_revision)
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Raise `SchemaError`, saying how to fix it, unless the database is at the code's head."""
+    current, head = await current_revision(engine), head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise SchemaError(f"database schema is empty, code needs {head}: {UPGRADE_HINT}")
+    if not _known_revision(current):
+        raise SchemaError(
+            f"database schema is at {current}, which this code does not know (it was "
+            f"migrated by a newer beautynet), code needs {head}: run the newer beautynet, "
+            f"or downgrade with it (`beautynet db downgrade {head}`)"
+        )
+    raise SchemaError(f"database schema is at {current}, code needs {head}: {UPGRADE_HINT}")
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate the database up to `revision` (default: the code's head)."""
+    log.info("upgrading database to %s", revision)
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, command.upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Migrate the database down to `revision` (`base` empties it)."""
+    log.info("downgrading database to %s", revision)
+    async with engine.begin() as conn:
+        await conn.run_sync(_run, command.downgrade, revision)
+
+
+def _run(connection: Connection, action: Callable[[Config, str], None], revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection  # migrations/env.py runs on this connection
+    action(config, revision)
