@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from beautynet.settings import Settings
 
-from . import models, run, translate
+from . import db, models, run, translate
 
-COMMAND_GROUPS = (run, translate, models)
+COMMAND_GROUPS = (run, translate, models, db)
 
 
 def build_parser() -> argparse.ArgumentParser:
