@@ -28,7 +28,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/images.py
+	$(BIN)/python -m bench.images
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

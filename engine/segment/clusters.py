@@ -29,8 +29,8 @@ class ClustersConfig:
     kind: Literal["clusters"] = "clusters"
     k: int = 7
     blur_sigma: float = 0.0
-    sample_pixels: int = 4096
-    iterations: int = 30
+    sample_pixels: int = 2048
+    iterations: int = 10
     refine_iterations: int = 1  # Lloyd steps on all pixels after fitting the subsample
     seed: int = 0
 

@@ -1,0 +1,123 @@
+"""Images/s: a naive pix2pix pipeline against the engine, same model, same inputs.
+
+(a) naive, as the seed's author would write it: per image, scikit-image Lab and
+    scikit-learn KMeans(7) on all pixels, palette painting in numpy, one fp32 generator
+    call, Pillow composition.
+(b) the engine's ImageTranslator: subsampled k-means in torch, batches, channels-last,
+    bf16 where the CPU has AMX / AVX-512 BF16 (fp16/bf16 on CUDA).
+
+Run from the repository root: .venv/bin/python -m bench.images [--images 64] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.color import rgb2lab
+from sklearn.cluster import KMeans
+
+from bench.common import describe_machine, interleaved_medians, photo_like
+from engine.device import resolve_device
+from engine.imaging import fit_long_side, side_by_side, to_tensor
+from engine.models import Model, ModelMeta, ModelSpec
+from engine.nets import GeneratorConfig, UnetGenerator
+from engine.pipeline import ImageTranslator, TranslateOptions
+from engine.segment import ClustersConfig
+from engine.segment.clusters import palette
+
+SIZE = 256
+K = 7
+
+
+def build_model(device: torch.device) -> Model:
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=64, depth=8)
+    generator = UnetGenerator(config).to(device).eval()
+    spec = ModelSpec(ModelMeta("bench"), config, ClustersConfig(k=K), size=SIZE)
+    return Model(spec, generator)
+
+
+def naive_kmeans(image: Image.Image) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lab pixels (N, 3), their labels ordered by lightness, and the inertia."""
+    lab = rgb2lab(np.asarray(image)).reshape(-1, 3)
+    kmeans = KMeans(K, random_state=0).fit(lab)
+    rank = np.argsort(np.argsort(kmeans.cluster_centers_[:, 0]))
+    return lab, rank[kmeans.labels_], float(kmeans.inertia_)
+
+
+def naive_one(image: Image.Image, generator: UnetGenerator, colours: np.ndarray) -> Image.Image:
+    small = fit_long_side(image, SIZE)
+    _, labels, _ = naive_kmeans(small)
+    painted = colours[labels].reshape(small.height, small.width, 3)
+    canvas = np.zeros((SIZE, SIZE, 3), np.float32)  # the U-Net wants 256 x 256
+    canvas[: small.height, : small.width] = painted
+    x = torch.from_numpy(canvas).permute(2, 0, 1).unsqueeze(0) * 2 - 1
+    with torch.no_grad():
+        y = generator(x.to(next(generator.parameters()).device))[0].cpu()
+    out = ((y.permute(1, 2, 0).numpy() + 1) * 127.5).clip(0, 255).astype(np.uint8)
+    interpretation = Image.fromarray(out[: small.height, : small.width])
+    return side_by_side([small, interpretation])
+
+
+def inertia_ratio(images: list[Image.Image], translator: ImageTranslator) -> float:
+    """Engine inertia / scikit-learn inertia, summed over images, on the same Lab pixels."""
+    ours_total = theirs_total = 0.0
+    segmenter = translator.segmenter_for(TranslateOptions())
+    for image in images:
+        small = fit_long_side(image, SIZE)
+        lab, _, theirs = naive_kmeans(small)
+        state = segmenter.segment(to_tensor(small).unsqueeze(0)).state
+        assert state is not None
+        centroids = state[0].cpu().double().numpy()
+        distances = ((lab[:, None, :] - centroids[None]) ** 2).sum(-1).min(1)
+        ours_total += float(distances.sum())
+        theirs_total += theirs
+    return ours_total / theirs_total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    model = build_model(device)
+    images = [photo_like(640, 480, seed) for seed in range(args.images)]
+    translator = ImageTranslator(model)
+    colours = palette(K).numpy()
+    print(describe_machine())
+    print(f"{args.images} images 640x480 -> model size {SIZE}, ngf=64, median of {args.repeats}")
+
+    def naive() -> None:
+        for image in images:
+            naive_one(image, model.generator, colours)
+
+    def engine() -> None:
+        for result in translator.translate(images):
+            result.compose(2)
+
+    medians = interleaved_medians({"naive": naive, "engine": engine}, args.repeats)
+    naive_rate, engine_rate = (args.images / medians[name] for name in ("naive", "engine"))
+    print(f"(a) naive:  {naive_rate:7.2f} images/s")
+    print(
+        f"(b) engine: {engine_rate:7.2f} images/s "
+        f"(batch {translator.batch_size}, {translator.precision}, {device})"
+    )
+    print(f"ratio (b)/(a): {engine_rate / naive_rate:.2f}x")
+    checked = images[:16]
+    ratio = inertia_ratio(checked, translator)
+    print(f"k-means inertia (b)/(a) on {len(checked)} images: {ratio:.4f}")
+    if ratio > 1.02:
+        print("FAIL: engine k-means inertia is more than 2% above scikit-learn's")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
