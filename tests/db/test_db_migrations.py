@@ -1,0 +1,121 @@
+"""Migrations match the models, go up and down, and the start-up check refuses a stale schema."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Column, Connection, Integer, MetaData, String, inspect, text
+
+from beautynet.db import schema
+from beautynet.db.models import Base
+from beautynet.db.session import Database, open_database
+from beautynet.settings import Settings
+
+TABLES = set(Base.metadata.tables)
+
+
+def _diff(connection: Connection, metadata: MetaData = Base.metadata) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_autogenerate_finds_no_difference(db: Database) -> None:
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_autogenerate_comparison_notices_a_change(db: Database) -> None:
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["requests"].append_column(Column("extra", Integer))
+    changed.tables["models"].c.name.type = String(10)
+    async with db.engine.connect() as conn:
+        diff = await conn.run_sync(_diff, changed)
+    assert [d[0] for d in diff if isinstance(d, tuple)] == ["add_column"]
+    assert any(isinstance(d, list) and d[0][0] == "modify_type" for d in diff)
+
+
+async def test_models_cover_the_issue_tables() -> None:
+    assert {
+        "guild_settings",
+        "watched_channels",
+        "user_preferences",
+        "requests",
+        "request_stages",
+        "models",
+        "datasets",
+        "training_runs",
+        "audit_log",
+    } <= TABLES
+
+
+async def test_upgrade_empty_database_to_head_and_back(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    try:
+        assert await schema.current_revision(db.engine) is None
+        await schema.upgrade(db.engine)
+        assert await schema.current_revision(db.engine) == schema.head_revision()
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) == TABLES | {"alembic_version"}
+        await schema.downgrade(db.engine, "base")
+        assert await schema.current_revision(db.engine) is None
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(_tables) <= {"alembic_version"}
+        await schema.upgrade(db.engine)  # and up again: the downgrade left nothing behind
+        await schema.check_schema(db.engine)
+    finally:
+        await db.dispose()
+
+
+async def test_check_refuses_an_empty_database(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    try:
+        with pytest.raises(schema.SchemaError, match=r"empty, code needs .*beautynet db upgrade"):
+            await schema.check_schema(db.engine)
+    finally:
+        await db.dispose()
+
+
+async def test_check_refuses_an_older_schema(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    current = schema.head_revision()
+    monkeypatch.setattr(schema, "head_revision", lambda: "9999")
+    expected = f"database schema is at {current}, code needs 9999: run `beautynet db upgrade`"
+    with pytest.raises(schema.SchemaError) as caught:
+        await schema.check_schema(db.engine)
+    assert str(caught.value) == expected
+
+
+async def test_check_refuses_a_newer_unknown_schema(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    with pytest.raises(schema.SchemaError, match="at f00dcafe, which this code does not know"):
+        await schema.check_schema(db.engine)
+
+
+async def test_open_database_checks_and_creates_only_when_asked(db_url: str, tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with pytest.raises(schema.SchemaError):
+        async with open_database(settings):
+            pass
+    async with open_database(settings, create_if_empty=True) as db:
+        assert await schema.current_revision(db.engine) == schema.head_revision()
+    async with open_database(settings) as db:  # now passes the check
+        assert db.sessions is not None
+
+
+async def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path) -> None:
+    db = Database.from_url(f"sqlite:///{tmp_path / 'deep' / 'er' / 'b.sqlite3'}")
+    try:
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 30_000
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+    finally:
+        await db.dispose()
+    assert (tmp_path / "deep" / "er" / "b.sqlite3").exists()
