@@ -1,0 +1,116 @@
+"""A dataset's manifest: what was stored (hash, source, size) and what was refused, and why."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+IMAGES_DIR = "images"
+FORMAT_VERSION = 1
+# Keep the refusal log bounded: a dataset re-added many times must not grow without end.
+MAX_REJECTED = 10_000
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def validate_name(name: str) -> str:
+    """Return `name` if it is a valid dataset name, else raise ValueError naming it."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(
+            f"invalid dataset name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def now_iso() -> str:
+    """The current UTC time, to the second, in ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored image; `hash` is the SHA-256 of its decoded pixels."""
+
+    hash: str
+    file: str  # relative to the dataset folder
+    source: str
+    width: int
+    height: int
+    bytes: int
+    added: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input that was refused, with a short reason."""
+
+    source: str
+    reason: str
+
+
+@dataclass
+class Manifest:
+    """Everything known about a dataset, as stored in its `manifest.json`."""
+
+    name: str
+    created: str = field(default_factory=now_iso)
+    updated: str = field(default_factory=now_iso)
+    entries: list[Entry] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of all stored images."""
+        return sum(entry.bytes for entry in self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict, with a format version."""
+        return {"format": FORMAT_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        """Parse what `to_json` wrote; KeyError/TypeError on a malformed manifest."""
+        return cls(
+            name=data["name"],
+            created=data["created"],
+            updated=data["updated"],
+            entries=[Entry(**entry) for entry in data["entries"]],
+            rejected=[Rejection(**item) for item in data.get("rejected", [])],
+        )
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Load `folder/manifest.json` (OSError, ValueError, KeyError or TypeError if unusable)."""
+    data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{folder / MANIFEST_NAME} is not a JSON object")
+    return Manifest.from_json(data)
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    """Write the manifest atomically, so readers never see half of it."""
+    manifest.rejected = manifest.rejected[-MAX_REJECTED:]
+    text = json.dumps(manifest.to_json(), indent=1, ensure_ascii=False)
+    atomic_write(folder / MANIFEST_NAME, text.encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
