@@ -109,13 +109,13 @@ def postgres_server() -> Iterator[URL]:
 def _throwaway_cluster(bindir: Path, root: Path) -> Iterator[URL]:
     prefix, data, port = _run_as_prefix(root), root / "data", _free_port()
     initdb = [str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]
-    _check(prefix + [*initdb, "--no-sync", "-E", "UTF8"], "initdb")
+    _check([*prefix, *initdb, "--no-sync", "-E", "UTF8"], "initdb")
     options = (
         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
     )
     pg_ctl = [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log")]
-    _check(prefix + [*pg_ctl, "-w", "-t", "60", "-o", options, "start"], "pg_ctl start")
+    _check([*prefix, *pg_ctl, "-w", "-t", "60", "-o", options, "start"], "pg_ctl start")
     try:
         yield URL.create(
             "postgresql+asyncpg",
@@ -125,7 +125,7 @@ def _throwaway_cluster(bindir: Path, root: Path) -> Iterator[URL]:
             database="postgres",
         )
     finally:
-        subprocess.run(prefix + [*pg_ctl, "-m", "fast", "stop"], capture_output=True, check=False)
+        subprocess.run([*prefix, *pg_ctl, "-m", "fast", "stop"], capture_output=True, check=False)
 
 
 def _check(command: list[str], what: str) -> None:
