@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
+from torch import nn
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -49,3 +50,13 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
     dtype = _DTYPES.get(precision)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         yield
+
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def place(module: ModuleT, device: torch.device) -> ModuleT:
+    """Move a network to `device` in channels-last layout, which oneDNN and cuDNN run fastest."""
+    module.to(device)
+    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return module

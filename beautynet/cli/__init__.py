@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from beautynet.settings import Settings
 
-from . import dataset, db, models, run, translate
+from . import dataset, db, models, run, train, translate
 
-COMMAND_GROUPS = (run, translate, models, dataset, db)
+COMMAND_GROUPS = (run, translate, models, dataset, train, db)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,14 +6,14 @@ The file is a plain `torch.save` dict of tensors and builtins, read with
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.atomic import atomic_torch_save
+from engine.device import place
 from engine.errors import ModelError
 from engine.nets import GeneratorConfig, UnetGenerator
 from engine.segment import SegmenterConfig, segmenter_config_from_dict
@@ -93,15 +93,7 @@ def save_model(
     }
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, **spec.to_dict()}
     payload["state_dict"] = state
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_torch_save(payload, path)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -144,6 +136,6 @@ def load_model(path: Path, device: torch.device) -> Model:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         detail = lines[1] if len(lines) > 1 else (lines[0] if lines else repr(exc))
         raise ModelError(f"{path.name} does not match its config: {detail[:300]}") from exc
-    generator = generator.to(device, memory_format=torch.channels_last).eval()
+    generator = place(generator, device).eval()
     generator.requires_grad_(False)
     return Model(spec, generator, path)

@@ -1,19 +1,31 @@
-"""Model registry: the bundled models plus those in the user's models directory."""
+"""Model registry: the bundled models plus those in the user's models directory.
+
+A name has versions. A new version (a finished training run) is only registered; it is
+served for that name once promoted, and promotion also makes the name the default model.
+Until a name has a promotion, its bundled version (or else its first) is served, so a
+new or failed run never replaces a working model. State lives in `registry.json`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from engine.atomic import atomic_write
 from engine.errors import ModelError
+from engine.nets import UnetGenerator
 
-from .modelfile import MODEL_SUFFIX, ModelSpec, read_spec
+from .modelfile import MODEL_SUFFIX, ModelSpec, read_spec, save_model
 
 log = logging.getLogger(__name__)
 
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "bundled" / "models"
 DEFAULT_MODEL_NAME = "nature"
+STATE_FILE = "registry.json"
 
 
 @dataclass(frozen=True)
@@ -32,14 +44,46 @@ class ModelEntry:
     def version(self) -> int:
         return self.spec.meta.version
 
+    @property
+    def sample_sheet(self) -> Path | None:
+        """The validation sample sheet saved next to the weights, if any."""
+        sheet = self.path.with_suffix(".png")
+        return sheet if sheet.is_file() else None
+
+
+def parse_model_ref(ref: str) -> tuple[str, int | None]:
+    """'nature' -> ('nature', None); 'nature@3' -> ('nature', 3)."""
+    name, _, version = ref.partition("@")
+    if version and not version.isdigit():
+        raise ValueError(f"model version must be a number, got {ref!r}")
+    return name, int(version) if version else None
+
 
 class ModelRegistry:
-    """Finds model files; a name resolves to its newest version unless one is asked for."""
+    """Finds model files, resolves names to versions, registers and promotes versions."""
 
     def __init__(self, user_dir: Path | None, bundled_dir: Path = BUNDLED_MODELS_DIR) -> None:
         self.user_dir = user_dir
         self.bundled_dir = bundled_dir
 
+    # ---- state ---------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        path = self.user_dir / STATE_FILE if self.user_dir else None
+        if path is None or not path.is_file():
+            return {"default": None, "promoted": {}}
+        return json.loads(path.read_text())
+
+    def _save_state(self, state: dict[str, Any]) -> None:
+        directory = self._require_user_dir()
+        text = json.dumps(state, indent=2, sort_keys=True).encode()
+        atomic_write(directory / STATE_FILE, lambda handle: handle.write(text))
+
+    def _require_user_dir(self) -> Path:
+        if self.user_dir is None:
+            raise ModelError("no models directory is configured")
+        return self.user_dir
+
+    # ---- lookup --------------------------------------------------------------------
     def entries(self) -> list[ModelEntry]:
         """Every readable model, sorted by name then version; unreadable files are logged."""
         found: list[ModelEntry] = []
@@ -57,28 +101,95 @@ class ModelRegistry:
         """Distinct model names."""
         return sorted({entry.name for entry in self.entries()})
 
-    def get(self, name: str | None = None, version: int | None = None) -> ModelEntry:
-        """The model called `name` (default: the bundled default), newest version by default."""
-        entries = self.entries()
+    def default_name(self, entries: list[ModelEntry] | None = None) -> str:
+        """The last promoted name, else the bundled default, else the first name."""
+        entries = self.entries() if entries is None else entries
         if not entries:
             raise ModelError("no models are installed; train one with `beautynet train`")
-        if name is None:
-            name = (
-                DEFAULT_MODEL_NAME
-                if any(e.name == DEFAULT_MODEL_NAME for e in entries)
-                else entries[0].name
-            )
-        matches = [e for e in entries if e.name == name and version in (None, e.version)]
+        names = {entry.name for entry in entries}
+        chosen = self._state().get("default")
+        if chosen in names:
+            return str(chosen)
+        return DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names else entries[0].name
+
+    def current_version(self, name: str, entries: list[ModelEntry] | None = None) -> int:
+        """The version served for `name`: promoted, else bundled, else the first."""
+        versions = [e for e in (self.entries() if entries is None else entries) if e.name == name]
+        if not versions:
+            raise ModelError(f"no model called {name!r}")
+        available = {e.version for e in versions}
+        promoted = [v for v in self._state()["promoted"].get(name, []) if v in available]
+        if promoted:
+            return int(promoted[-1])
+        bundled = [e.version for e in versions if e.bundled]
+        return max(bundled) if bundled else min(available)
+
+    def get(self, name: str | None = None, version: int | None = None) -> ModelEntry:
+        """The model called `name` (default: the default model), current version by default."""
+        entries = self.entries()
+        name = name or self.default_name(entries)
+        matches = [e for e in entries if e.name == name]
         if not matches:
-            known = ", ".join(sorted({e.name for e in entries}))
-            wanted = name if version is None else f"{name} v{version}"
-            raise ModelError(f"no model called {wanted!r}; available: {known}")
-        return matches[-1]
+            known = ", ".join(sorted({e.name for e in entries})) or "none"
+            raise ModelError(f"no model called {name!r}; available: {known}")
+        wanted = self.current_version(name, entries) if version is None else version
+        for entry in matches:
+            if entry.version == wanted:
+                return entry
+        have = ", ".join(str(e.version) for e in matches)
+        raise ModelError(f"model {name!r} has no version {wanted}; versions: {have}")
 
+    # ---- changes -------------------------------------------------------------------
+    def register(
+        self, spec: ModelSpec, generator: UnetGenerator, sample_sheet: Path | None = None
+    ) -> ModelEntry:
+        """Save a new version of `spec.meta.name` (not served until promoted)."""
+        directory = self._require_user_dir()
+        taken = [e.version for e in self.entries() if e.name == spec.meta.name]
+        version = max(taken, default=0) + 1
+        spec = replace(spec, meta=replace(spec.meta, version=version))
+        path = directory / f"{spec.meta.name}-v{version}{MODEL_SUFFIX}"
+        save_model(path, spec, generator)
+        if sample_sheet is not None:
+            shutil.copyfile(sample_sheet, path.with_suffix(".png"))
+        return ModelEntry(spec, path, bundled=False)
 
-def parse_model_ref(ref: str) -> tuple[str, int | None]:
-    """'nature' -> ('nature', None); 'nature@3' -> ('nature', 3)."""
-    name, _, version = ref.partition("@")
-    if version and not version.isdigit():
-        raise ValueError(f"model version must be a number, got {ref!r}")
-    return name, int(version) if version else None
+    def promote(self, name: str, version: int | None = None) -> ModelEntry:
+        """Serve `version` (default: the newest) for `name`, and make `name` the default."""
+        entries = [e for e in self.entries() if e.name == name]
+        if not entries:
+            raise ModelError(f"no model called {name!r}")
+        entry = entries[-1] if version is None else self.get(name, version)
+        state = self._state()
+        history = [v for v in state["promoted"].get(name, []) if v != entry.version]
+        state["promoted"][name] = [*history, entry.version]
+        state["default"] = name
+        self._save_state(state)
+        return entry
+
+    def rollback(self, name: str) -> ModelEntry:
+        """Undo the last promotion of `name`; serves what was served before it."""
+        state = self._state()
+        history = state["promoted"].get(name, [])
+        if not history:
+            raise ModelError(f"model {name!r} has no promotion to roll back")
+        state["promoted"][name] = history[:-1]
+        self._save_state(state)
+        return self.get(name)
+
+    def delete(self, name: str, version: int) -> None:
+        """Remove a user model version; bundled and currently served versions are kept."""
+        entry = self.get(name, version)
+        if entry.bundled:
+            raise ModelError(f"{entry.spec.label} is bundled and cannot be deleted")
+        if (
+            self.current_version(name) == version
+            and len([e for e in self.entries() if e.name == name]) > 1
+        ):
+            raise ModelError(f"{entry.spec.label} is being served; promote another version first")
+        entry.path.unlink()
+        entry.path.with_suffix(".png").unlink(missing_ok=True)
+        state = self._state()
+        if name in state["promoted"]:
+            state["promoted"][name] = [v for v in state["promoted"][name] if v != version]
+            self._save_state(state)

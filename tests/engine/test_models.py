@@ -73,10 +73,40 @@ def test_registry_lists_models_and_resolves_versions(tmp_path: Path, make_model)
         ("nature", 1),
         ("nature", 2),
     ]
-    assert registry.get().name == "nature" and registry.get().version == 2
-    assert registry.get("nature", 1).version == 1
+    # A newer version is not served until it is promoted.
+    assert (registry.get().name, registry.get().version) == ("nature", 1)
+    assert registry.get("nature", 2).version == 2
     with pytest.raises(ModelError, match="no model called 'sky'; available: lines, nature"):
         registry.get("sky")
+    with pytest.raises(ModelError, match="has no version 7; versions: 1, 2"):
+        registry.get("nature", 7)
+
+
+def test_register_promote_rollback_delete(tmp_path: Path, make_model) -> None:
+    bundled, user = tmp_path / "bundled", tmp_path / "user"
+    make_model("nature", directory=bundled)
+    make_model("lines", EdgesConfig(), directory=user)
+    registry = ModelRegistry(user, bundled_dir=bundled)
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"png")
+    new = registry.register(spec("nature"), UnetGenerator(spec().generator), sheet)
+    assert new.version == 2 and new.sample_sheet is not None
+    assert registry.get().version == 1  # the bundled version stays the default
+    registry.promote("lines")
+    assert registry.get().name == "lines"  # promotion makes the name the default
+    registry.promote("nature", 2)
+    assert (registry.get().name, registry.get().version) == ("nature", 2)
+    with pytest.raises(ModelError, match="being served"):
+        registry.delete("nature", 2)
+    assert registry.rollback("nature").version == 1
+    with pytest.raises(ModelError, match="no promotion to roll back"):
+        registry.rollback("nature")
+    registry.delete("nature", 2)
+    assert not new.path.exists() and [
+        e.version for e in registry.entries() if e.name == "nature"
+    ] == [1]
+    with pytest.raises(ModelError, match="bundled"):
+        registry.delete("nature", 1)
 
 
 def test_empty_registry_says_how_to_get_a_model(tmp_path: Path) -> None:

@@ -1,0 +1,148 @@
+"""`beautynet train`: teach a model a new kind of beauty from a dataset."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from beautynet.settings import Settings
+from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
+from engine.device import resolve_device
+from engine.errors import EngineError
+from engine.models import ModelRegistry
+from engine.nets import GeneratorConfig
+from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
+from engine.training import (
+    Progress,
+    TrainConfig,
+    TrainerCallback,
+    TrainingData,
+    Validation,
+    parse_duration,
+    run_training,
+)
+
+from .common import add_device_argument
+
+
+class ProgressBar(TrainerCallback):
+    """tqdm bar with the losses; one line per validation."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def on_step(self, progress: Progress) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=progress.total_steps, initial=progress.step - 1, unit="step")
+        self.bar.update(1)
+        self.bar.set_postfix(
+            epoch=progress.epoch,
+            img_s=f"{progress.images_per_s:.1f}",
+            eta=f"{(progress.eta_s or 0) / 60:.0f}m",
+            **{k: f"{v:.3f}" for k, v in progress.losses.items()},
+        )
+
+    def on_validation(self, validation: Validation) -> None:
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in validation.metrics.items())
+        tqdm.write(f"epoch {validation.epoch} step {validation.step}: {metrics}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a model on a dataset (pix2pix)")
+    parser.add_argument("--dataset", required=True, help="dataset name (see `beautynet dataset`)")
+    parser.add_argument("--name", required=True, help="model name; a new version is registered")
+    parser.add_argument("--segmenter", choices=("clusters", "edges"), default="clusters")
+    parser.add_argument("--k", type=int, default=7, help="clusters (clusters segmenter)")
+    parser.add_argument("--size", type=int, default=256, help="training crop side")
+    parser.add_argument("--ngf", type=int, default=64, help="generator width")
+    parser.add_argument(
+        "--depth", type=int, help="U-Net levels (default: 8, fewer for crops under 256)"
+    )
+    parser.add_argument("--batch-size", type=int, default=1)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="epochs (default 100 without --time-budget)")
+    length.add_argument("--time-budget", help="train for this long, e.g. 2h or 90m")
+    parser.add_argument("--epoch-samples", type=int, default=256, help="crops per epoch")
+    parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--run-dir", help="where checkpoints and samples go")
+    parser.add_argument("--description", default="", help="shown in model listings")
+    parser.add_argument("--licence", default="", help="licence of the training images")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    add_device_argument(parser)
+    parser.set_defaults(func=train_command)
+
+
+def default_depth(size: int) -> int:
+    """unet_256 has 8 levels; a smaller crop gets as many as it can halve through."""
+    depth = 8
+    while depth > 5 and size % 2**depth:
+        depth -= 1
+    return depth
+
+
+def build_config(args: argparse.Namespace) -> TrainConfig:
+    """TrainConfig from the command line; ValueError names a bad argument."""
+    segmenter: SegmenterConfig = (
+        ClustersConfig(k=args.k) if args.segmenter == "clusters" else EdgesConfig()
+    )
+    budget = parse_duration(args.time_budget) if args.time_budget else None
+    return TrainConfig(
+        model_name=args.name,
+        segmenter=segmenter,
+        generator=GeneratorConfig(ngf=args.ngf, depth=args.depth or default_depth(args.size)),
+        size=args.size,
+        batch_size=args.batch_size,
+        epochs=args.epochs if args.epochs or budget else 100,
+        time_budget_s=budget,
+        epoch_samples=args.epoch_samples,
+        checkpoint_interval_s=parse_duration(args.checkpoint_every),
+        seed=args.seed,
+    )
+
+
+def train_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Train and register a new model version; say how to promote it."""
+    try:
+        config = build_config(args)
+        manifest = load_manifest(settings.datasets_dir, args.dataset)
+        paths = image_paths(settings.datasets_dir, args.dataset)
+        device = resolve_device(args.device or settings.device)
+    except (ValueError, DatasetNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", args.licence)
+    run_dir = Path(args.run_dir) if args.run_dir else settings.data_dir / "runs" / args.name
+    bar = ProgressBar()
+    try:
+        result = run_training(
+            config,
+            data,
+            run_dir,
+            ModelRegistry(settings.models_dir),
+            device,
+            resume=args.resume,
+            callbacks=[bar],
+            precision=args.precision,
+            description=args.description,
+        )
+    except (ValueError, EngineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        bar.close()
+    if result.model is None:
+        return 0 if result.outcome.status == "finished" else 1  # not the main process
+    metrics = " ".join(f"{k}={v}" for k, v in result.model.spec.meta.metrics.items())
+    print(f"registered {result.model.spec.label} ({metrics})")
+    print(f"sample sheet: {result.model.sample_sheet}")
+    print(f"serve it with: beautynet models promote {result.model.name}@{result.model.version}")
+    return 0

@@ -1,0 +1,73 @@
+"""Training hyper-parameters: one dataclass, saved inside every checkpoint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.segment import ClustersConfig, SegmenterConfig, segmenter_config_from_dict
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
+
+
+def parse_duration(text: str) -> float:
+    """'2h', '90m', '1h30m', '45s' or plain seconds -> seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    match = _DURATION.fullmatch(text)
+    if not text or not match or not any(match.groups()):
+        raise ValueError(f"duration must look like 2h, 90m, 1h30m or 45s, got {text!r}")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (pix2pix defaults from Isola et al. 2017)."""
+
+    model_name: str
+    segmenter: SegmenterConfig = field(default_factory=ClustersConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    size: int = 256
+    batch_size: int = 1
+    epochs: int | None = 100
+    time_budget_s: float | None = None
+    epoch_samples: int = 256  # random crops per epoch: the dataset is small, crops are many
+    lr: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 100.0
+    val_fraction: float = 0.1
+    min_crop_fraction: float = 0.35  # smallest crop side, relative to the image's short side
+    checkpoint_interval_s: float = 300.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs is None and self.time_budget_s is None:
+            raise ValueError("give epochs or time_budget_s")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.size % self.generator.multiple:
+            raise ValueError(
+                f"size must be a multiple of {self.generator.multiple} (2**depth), got {self.size}"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["segmenter"] = self.segmenter.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["segmenter"] = segmenter_config_from_dict(data["segmenter"])
+        data["generator"] = GeneratorConfig.from_dict(data["generator"])
+        data["discriminator"] = DiscriminatorConfig.from_dict(data["discriminator"])
+        return cls(**data)

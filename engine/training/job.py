@@ -1,0 +1,119 @@
+"""A whole training job: data, the trainer, and registering the model when it finishes.
+
+The same entry point runs alone or under `torchrun --nproc-per-node N`; only the main
+process writes checkpoints, samples and the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from engine.device import Precision
+from engine.imaging import ImageLimits
+from engine.models import ModelEntry, ModelMeta, ModelRegistry, ModelSpec
+
+from .callbacks import TrainerCallback
+from .config import TrainConfig
+from .data import load_photos, split_holdout
+from .distributed import device_for, init_distributed, shutdown
+from .trainer import Trainer, TrainOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The photos to learn from, and where they came from (stored with the model)."""
+
+    paths: Sequence[Path]
+    description: str  # e.g. "dataset nature: 25 images"
+    licence: str = ""
+
+    def digest(self) -> str:
+        """A short fingerprint of the exact image set."""
+        hashes = sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in self.paths)
+        return hashlib.sha256("".join(hashes).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a job produced: the outcome, and the registered model if it finished."""
+
+    outcome: TrainOutcome
+    model: ModelEntry | None
+
+
+def run_training(
+    config: TrainConfig,
+    data: TrainingData,
+    run_dir: Path,
+    registry: ModelRegistry,
+    device: torch.device,
+    *,
+    resume: bool = False,
+    callbacks: Sequence[TrainerCallback] = (),
+    stop_event: threading.Event | None = None,
+    precision: Precision = "auto",
+    description: str = "",
+    trained_by: str = "",
+) -> TrainResult:
+    """Train; a finished run registers a new model version (served once promoted)."""
+    context = init_distributed(device)
+    device = device_for(context, device)
+    try:
+        train_paths, val_paths = split_holdout(list(data.paths), config.val_fraction, config.seed)
+        limits = ImageLimits()
+        trainer = Trainer(
+            config,
+            load_photos(train_paths, limits),
+            load_photos(val_paths, limits),
+            run_dir,
+            device,
+            callbacks,
+            stop_event,
+            context,
+            precision,
+        )
+        outcome = trainer.run(resume=resume)
+        model = None
+        if outcome.status == "finished" and context.is_main:
+            model = _register(
+                config, data, registry, outcome, description, trained_by, len(val_paths)
+            )
+        return TrainResult(outcome, model)
+    finally:
+        shutdown(context)
+
+
+def _register(
+    config: TrainConfig,
+    data: TrainingData,
+    registry: ModelRegistry,
+    outcome: TrainOutcome,
+    description: str,
+    trained_by: str,
+    held_out: int,
+) -> ModelEntry:
+    metrics = {f"val_{key}": round(value, 4) for key, value in outcome.metrics.items()}
+    metrics.update(steps=outcome.steps, train_seconds=round(outcome.elapsed_s, 1))
+    meta = ModelMeta(
+        name=config.model_name,
+        description=description,
+        training_data=f"{data.description} (sha256 {data.digest()}; {held_out} held out)",
+        licence=data.licence,
+        metrics=metrics,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        trained_by=trained_by,
+    )
+    spec = ModelSpec(meta, config.generator, config.segmenter, config.size)
+    entry = registry.register(spec, outcome.generator.cpu(), outcome.sample_sheet)
+    log.info("registered %s at %s", entry.spec.label, entry.path)
+    return entry
