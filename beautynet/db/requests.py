@@ -175,14 +175,17 @@ class RequestLog:
     async def recover(
         self, *, retry: bool = False, max_attempts: int = 2, reason: str = RESTART_REASON
     ) -> list[Request]:
-        """Settle rows left `running` by a crash: fail them, or requeue them when `retry`.
+        """Settle rows a crash left unfinished: fail them, or requeue them when `retry`.
 
-        Only this log's `worker` rows are touched (all rows when `worker` is None), so one
-        process restarting does not fail the work of others sharing the database. Returns the
-        recovered rows, with their new status, so that users can be told.
+        Call once at start-up, before new work: rows still `queued` or `running` lost their
+        in-memory queue with the old process. Only this log's `worker` rows are touched (all
+        rows when `worker` is None), so one process restarting does not fail the work of
+        others sharing the database. Returns the rows with their new status, so that users
+        can be told.
         """
+        unfinished = (RequestStatus.QUEUED, RequestStatus.RUNNING)
         async with self.sessions.begin() as session:
-            query = select(Request).where(Request.status == RequestStatus.RUNNING)
+            query = select(Request).where(Request.status.in_(unfinished))
             if self.worker is not None:
                 query = query.where(Request.worker == self.worker)
             rows = list((await session.scalars(query.with_for_update())).all())

@@ -129,7 +129,7 @@ async def test_finish_refuses_missing_and_finished_rows(request_log: RequestLog)
         await request_log.finish(request_id, RequestStatus.RUNNING)
 
 
-async def test_recover_fails_rows_left_running_by_a_crash(db_url: str, db: Database) -> None:
+async def test_recover_fails_rows_a_crash_left_queued_or_running(db_url: str, db: Database) -> None:
     crashed = RequestLog(db.sessions, worker="shard-0", clock=FakeClock())
     other = RequestLog(db.sessions, worker="shard-1", clock=FakeClock())
     running = [await crashed.create(new(user_id=u)) for u in (1, 2)]
@@ -146,16 +146,16 @@ async def test_recover_fails_rows_left_running_by_a_crash(db_url: str, db: Datab
     try:
         later = FakeClock(T0.replace(hour=13))
         recovered = await RequestLog(restarted.sessions, worker="shard-0", clock=later).recover()
-        assert sorted(r.id for r in recovered) == running
+        assert sorted(r.id for r in recovered) == [*running, queued]
         assert {(r.user_id, r.status) for r in recovered} == {
             (1, RequestStatus.FAILED),
             (2, RequestStatus.FAILED),
+            (3, RequestStatus.FAILED),
         }
-        for request_id in running:
+        for request_id in [*running, queued]:
             row = await get(restarted, request_id)
             assert (row.status, row.reason) == (RequestStatus.FAILED, RESTART_REASON)
             assert row.finished_at == T0.replace(hour=13)
-        assert (await get(restarted, queued)).status is RequestStatus.QUEUED
         assert (await get(restarted, done)).status is RequestStatus.DONE
         assert (await get(restarted, elsewhere)).status is RequestStatus.RUNNING  # not ours
         assert await RequestLog(restarted.sessions, worker="shard-0").recover() == []
