@@ -13,7 +13,7 @@ from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.models import ModelRegistry
-from engine.nets import GeneratorConfig
+from engine.nets import DiscriminatorConfig, GeneratorConfig
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
@@ -62,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=int, default=7, help="clusters (clusters segmenter)")
     parser.add_argument("--size", type=int, default=256, help="training crop side")
     parser.add_argument("--ngf", type=int, default=64, help="generator width")
+    parser.add_argument("--ndf", type=int, default=64, help="discriminator width")
     parser.add_argument(
         "--depth", type=int, help="U-Net levels (default: 8, fewer for crops under 256)"
     )
@@ -99,6 +100,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         model_name=args.name,
         segmenter=segmenter,
         generator=GeneratorConfig(ngf=args.ngf, depth=args.depth or default_depth(args.size)),
+        discriminator=DiscriminatorConfig(ndf=args.ndf),
         size=args.size,
         batch_size=args.batch_size,
         epochs=args.epochs if args.epochs or budget else 100,
