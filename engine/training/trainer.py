@@ -200,6 +200,7 @@ class Trainer:
             "opt_d": self.opt_d.state_dict(),
             "scaler": self.scaler.state_dict(),
             "sampler_rng": self.sampler.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),  # dropout masks
             "history": self.history,
         }
         atomic_torch_save(state, self.checkpoint_path)
@@ -224,6 +225,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.step, self.elapsed_s = int(state["step"]), float(state["elapsed_s"])
         self.history = list(state["history"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         if self.context.is_main:
             self.sampler.generator.set_state(state["sampler_rng"].cpu())
         else:  # other ranks draw different crops from the main one, as before the crash
