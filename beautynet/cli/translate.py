@@ -1,4 +1,4 @@
-"""`beautynet translate`: images (files or folders) -> side-by-side interpretations."""
+"""`beautynet translate`: images and clips (files or folders) -> side-by-side interpretations."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from tqdm import tqdm
 from beautynet.settings import Settings
 from engine.errors import EngineError
 from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
-from engine.pipeline import ImageTranslator, TranslateOptions
+from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 
 from .common import add_device_argument, build_engine
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+CLIP_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
+MiB = 1024 * 1024
 DEFAULT_OUT = Path("beautynet-out")
 
 
@@ -48,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", type=int, help="long side fed to the network (default: the model's)"
     )
     parser.add_argument("--format", choices=("png", "jpeg", "webp"), help="output format")
+    parser.add_argument(
+        "--budget", type=float, default=10.0, help="largest clip output, in MiB (default 10)"
+    )
     parser.add_argument("--batch-size", type=int, default=0, help="images per network call")
     add_device_argument(parser)
     parser.set_defaults(func=translate_command)
@@ -60,7 +65,9 @@ def collect_inputs(paths: Sequence[Path]) -> Iterator[Path]:
             yield from sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES | CLIP_SUFFIXES
+                and not p.name.startswith(".")
             )
         else:
             yield path
@@ -83,18 +90,44 @@ class TranslateRun:
         self.failures: list[tuple[Path, str]] = []
         self._taken: set[Path] = set()
 
-    def output_path(self, source: Path) -> Path:
+    def output_path(self, source: Path, suffix: str | None = None) -> Path:
         """Where the result for `source` goes; never overwrites another result of this run."""
         if self.single and self.args.output is not None and self.args.output.suffix:
             return Path(self.args.output)
         folder = self.args.output or DEFAULT_OUT
-        suffix = "." + (self.args.format or "png").replace("jpeg", "jpg")
+        suffix = suffix or "." + (self.args.format or "png").replace("jpeg", "jpg")
         candidate, counter = folder / f"{source.stem}{suffix}", 1
         while candidate in self._taken:
             counter += 1
             candidate = folder / f"{source.stem}-{counter}{suffix}"
         self._taken.add(candidate)
         return candidate
+
+    def translate_clip(self, path: Path) -> None:
+        """Translate one clip to an MP4 within the byte budget, with a frame progress bar."""
+        target = self.output_path(path, ".mp4")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tqdm(unit="frame", desc=path.name, file=sys.stderr, leave=False) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                result = ClipTranslator(self.translator).translate(
+                    path,
+                    target,
+                    self.options,
+                    budget_bytes=int(self.args.budget * MiB),
+                    progress=progress,
+                )
+            except EngineError as exc:
+                self.failures.append((path, str(exc)))
+                return
+        if result.quality_reduced:
+            notes = "; ".join(result.notes)
+            print(f"{path}: quality lowered to fit {self.args.budget:g} MiB ({notes})")
+        self.done += 1
 
     def decode(self, chunk: list[Path]) -> list[tuple[Path, Image.Image]]:
         """Decoded images of the chunk; the others are recorded as failures."""
@@ -122,6 +155,20 @@ class TranslateRun:
             self.done += 1
 
 
+def is_clip(path: Path) -> bool:
+    """Video files by name, and animated GIFs by content."""
+    suffix = path.suffix.lower()
+    if suffix in CLIP_SUFFIXES:
+        return True
+    if suffix != ".gif":
+        return False
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError):
+        return False  # not decodable: the image path reports why
+
+
 def translate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Translate every input; bad ones are reported on one line each, the rest still run."""
     try:
@@ -133,12 +180,16 @@ def translate_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sources = list(collect_inputs(args.inputs))
+    clips = [path for path in sources if is_clip(path)]
+    images = [path for path in sources if path not in set(clips)]
     run = TranslateRun(args, translator, engine.limits, options, len(sources))
     step = translator.batch_size
-    with tqdm(total=len(sources), unit="img", disable=len(sources) < 2, file=sys.stderr) as bar:
-        for start in range(0, len(sources), step):
-            run.translate(sources[start : start + step])
-            bar.update(len(sources[start : start + step]))
+    with tqdm(total=len(images), unit="img", disable=len(images) < 2, file=sys.stderr) as bar:
+        for start in range(0, len(images), step):
+            run.translate(images[start : start + step])
+            bar.update(len(images[start : start + step]))
+    for clip in clips:
+        run.translate_clip(clip)
     for path, reason in run.failures:
         print(f"{path}: {reason}", file=sys.stderr)
     failed = f"; {len(run.failures)} failed" if run.failures else ""

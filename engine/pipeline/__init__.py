@@ -1,5 +1,14 @@
 """Pipelines that run a model on images (and, later, clips)."""
 
+from .clips import DEFAULT_BUDGET_BYTES, ClipResult, ClipTranslator
 from .images import ImageTranslator, Panels, TranslateOptions, Translation
 
-__all__ = ["ImageTranslator", "Panels", "TranslateOptions", "Translation"]
+__all__ = [
+    "DEFAULT_BUDGET_BYTES",
+    "ClipResult",
+    "ClipTranslator",
+    "ImageTranslator",
+    "Panels",
+    "TranslateOptions",
+    "Translation",
+]

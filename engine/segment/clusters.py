@@ -84,16 +84,15 @@ class ClustersSegmenter:
         """Centroids (B, k, 3) of Lab pixels (B, N, 3), sorted by lightness."""
         cfg = self.config
         flat_mask = None if mask is None else mask.flatten(1)
-        if init is not None and init.shape[0] != pixels.shape[0]:
-            init = init[-1:].expand(pixels.shape[0], -1, -1)  # warm start from the last frame
         # One generator per image, so that an image's clusters never depend on its batch.
-        fitted = []
+        # With a state (video), frame i warm-starts from frame i - 1: colours stay put.
+        fitted: list[torch.Tensor] = []
         for i in range(pixels.shape[0]):
             generator = torch.Generator().manual_seed(cfg.seed)
             item_mask = None if flat_mask is None else flat_mask[i : i + 1]
             samples = sample_pixels(pixels[i : i + 1], cfg.sample_pixels, generator, item_mask)
-            item_init = None if init is None else init[i : i + 1]
-            fitted.append(fit_centroids(samples, cfg.k, generator, item_init, cfg.iterations))
+            previous = None if init is None else (fitted[-1] if fitted else init[-1:])
+            fitted.append(fit_centroids(samples, cfg.k, generator, previous, cfg.iterations))
         centroids = refine(pixels, torch.cat(fitted), cfg.refine_iterations, flat_mask)
         order = centroids[..., 0].argsort(dim=1)
         return centroids.gather(1, order.unsqueeze(-1).expand(-1, -1, 3))
