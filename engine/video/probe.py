@@ -53,6 +53,8 @@ def probe_clip(path: Path, limits: ClipLimits = ClipLimits()) -> ClipInfo:
         infos = ffmpeg_parse_infos(str(path), check_duration=True, decode_file=False)
     except (OSError, KeyError, ValueError, IndexError, AttributeError) as exc:
         log.debug("ffmpeg could not parse %s", path, exc_info=True)
+        if "Duration: N/A" in str(exc):  # a valid container that holds no frames at all
+            raise InputError("the clip has no frames") from exc
         raise InputError("not a video, or the file is corrupt") from exc
     if not infos.get("video_found"):
         raise InputError("the file has no video stream")
