@@ -159,6 +159,7 @@ def remove_dataset(datasets_dir: Path, name: str) -> None:
         raise DatasetNotFoundError(f"no dataset named {name!r}")
     # Rename first, so the dataset disappears at once even if deleting the files takes time.
     doomed = folder.with_name(f".{name}.removing")
+    shutil.rmtree(doomed, ignore_errors=True)  # left over from a removal that crashed
     folder.rename(doomed)
     shutil.rmtree(doomed)
     log.info("removed dataset %s", name)

@@ -30,6 +30,7 @@ from engine.datasets import (
     pixel_hash,
     remove_dataset,
 )
+from engine.imaging import ImageLimits
 
 
 def picture(width: int = 48, height: int = 32, seed: int = 0) -> Image.Image:
@@ -54,6 +55,9 @@ def folder(tmp_path: Path) -> Path:
     (root / "notes.png").write_text("not a picture\n")
     (root / "empty.jpg").write_bytes(b"")
     (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(encoded(picture(seed=3)))
+    (root / "link.png").symlink_to(outside)  # links are skipped: they may point anywhere
     return root
 
 
@@ -92,9 +96,11 @@ def test_readding_finds_duplicates_across_formats(tmp_path: Path, folder: Path) 
     assert len(list((datasets / "flowers" / "images").iterdir())) == 2
 
 
-def make_zip(members: dict[str, bytes], symlink: str | None = None) -> bytes:
+def make_zip(
+    members: dict[str, bytes], symlink: str | None = None, compression: int = zipfile.ZIP_STORED
+) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         archive.writestr("pics/", b"")  # a directory entry
         for name, data in members.items():
             archive.writestr(name, data)
@@ -142,6 +148,18 @@ def test_zip_limits(tmp_path: Path) -> None:
     assert [r.reason for r in report.rejected] == ["zip holds more data than allowed"] * 2
 
 
+def test_zip_bomb_is_refused_before_decompressing(tmp_path: Path) -> None:
+    bomb = make_zip(
+        {"huge.png": b"\x00" * 3 * 2**20}, compression=zipfile.ZIP_DEFLATED
+    )  # ~3 KiB compressed
+    assert len(bomb) < 2**15
+    limits = ImageLimits(max_bytes=2**20)
+    report = add_sources(tmp_path, "z", [MemoryFile("bomb.zip", bomb)], limits=limits)
+    assert [(r.source, r.reason) for r in report.rejected] == [
+        ("bomb.zip:huge.png", "file too large (3.0 MiB)")
+    ]
+
+
 def test_new_dataset_with_nothing_added_is_not_left_behind(tmp_path: Path) -> None:
     datasets = tmp_path / "datasets"
     report = add_sources(
@@ -170,6 +188,7 @@ def test_list_and_remove(tmp_path: Path) -> None:
     add_sources(datasets, "sky", [MemoryFile("s.png", encoded(picture(seed=6)))])
     (datasets / "stray-folder").mkdir()  # no manifest: not a dataset
     assert [(m.name, len(m.entries)) for m in list_datasets(datasets)] == [("sky", 1), ("water", 1)]
+    (datasets / ".sky.removing" / "images").mkdir(parents=True)  # left by a crashed removal
     remove_dataset(datasets, "sky")
     assert [m.name for m in list_datasets(datasets)] == ["water"]
     assert sorted(p.name for p in datasets.iterdir()) == ["stray-folder", "water"]
@@ -278,6 +297,32 @@ async def test_url_count_is_capped(tmp_path: Path, server: TestServer) -> None:
     report = await add_sources_async(tmp_path, "web", urls, url_limits=limits)
     assert [e.source for e in report.added] == urls[:1]
     assert [(r.source, r.reason) for r in report.rejected] == [(urls[1], "too many URLs (limit 1)")]
+
+
+async def test_downloads_respect_the_concurrency_limit(tmp_path: Path) -> None:
+    in_flight, peak, arrived = 0, 0, asyncio.Event()
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if in_flight >= 2:
+            arrived.set()
+        # Hold each request until two overlap, so an unlimited client would pile up here.
+        await asyncio.wait_for(arrived.wait(), 2)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        seed = int(request.match_info["seed"])
+        return web.Response(body=encoded(picture(seed=seed)))
+
+    app = web.Application()
+    app.router.add_get("/{seed}.png", handler)
+    async with TestServer(app, host="127.0.0.1") as test_server:
+        urls = [str(test_server.make_url(f"/{seed}.png")) for seed in range(10, 16)]
+        limits = UrlLimits(concurrency=2, timeout_s=5, allow_private=True)
+        report = await add_sources_async(tmp_path, "web", urls, url_limits=limits)
+    assert len(report.added) == 6 and report.rejected == []
+    assert peak == 2
 
 
 def test_bad_arguments() -> None:
