@@ -30,6 +30,7 @@ from PIL import Image
 from bench.common import describe_machine, interleaved_medians, photo_like
 from bench.images import SIZE, build_model, naive_one
 from engine.device import resolve_device
+from engine.models import Model
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.segment.clusters import palette
 from engine.video import read_frames
@@ -41,15 +42,15 @@ def make_clip(path: Path, seconds: float, width: int, height: int, fps: int, pan
     """A photo-like scene: panned across (a moving camera) or still with sensor noise."""
     still = path.with_suffix(".png")
     photo_like(width * 2 if pan else width, height, seed=7).save(still)
-    motion = (
-        f"crop={width}:{height}:x='t*{width / seconds:.1f}':y=0" if pan else "noise=alls=10:allf=t"
-    )
-    command = [FFMPEG, "-y", "-loglevel", "error", "-loop", "1", "-i", str(still), "-vf", motion,
-               "-t", str(seconds), "-r", str(fps), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)]  # fmt: skip
+    pan_filter = f"crop={width}:{height}:x='t*{width / seconds:.1f}':y=0"
+    motion = pan_filter if pan else "noise=alls=10:allf=t"
+    encode = ["-t", str(seconds), "-r", str(fps), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    command = [FFMPEG, "-y", "-loglevel", "error", "-loop", "1", "-i", str(still), "-vf", motion]
+    command += [*encode, str(path)]
     subprocess.run(command, check=True)
 
 
-def naive_clip(source: Path, target: Path, model, colours: np.ndarray) -> int:
+def naive_clip(source: Path, target: Path, model: Model, colours: np.ndarray) -> int:
     clip = VideoFileClip(str(source), audio=False)
     writer = None
     frames = 0
@@ -70,11 +71,9 @@ def naive_clip(source: Path, target: Path, model, colours: np.ndarray) -> int:
 
 def flicker(clip_path: Path, width: int, height: int) -> float:
     """Mean |frame_t - frame_t-1| over the right-hand (interpretation) panel."""
-    frames = [
-        f[:, width - width // 2 + 2 :].astype(np.float32)
-        for f in read_frames(clip_path, (width, height))
-    ]
-    return float(np.mean([np.abs(a - b).mean() for a, b in zip(frames, frames[1:], strict=False)]))
+    panel = slice(width // 2 + 2, None)  # the composed width is 2 panels + a 4 px gap
+    frames = [f[:, panel].astype(np.float32) for f in read_frames(clip_path, (width, height))]
+    return float(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(frames)]))
 
 
 def main() -> int:
@@ -117,9 +116,8 @@ def main() -> int:
                 still, work / f"still-{stabilize}.mp4", TranslateOptions()
             )
             label = "with" if stabilize else "without"
-            print(
-                f"flicker {label} stabilisation: {flicker(result.path, result.width, result.height):.2f}"
-            )
+            value = flicker(result.path, result.width, result.height)
+            print(f"flicker {label} stabilisation: {value:.2f}")
     return 0
 
 
