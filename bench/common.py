@@ -19,7 +19,7 @@ def photo_like(width: int, height: int, seed: int) -> Image.Image:
     image = Image.fromarray(base).resize((width, height), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(image)
     for _ in range(6):
-        x, y = rng.integers(0, width), rng.integers(0, height)
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         r = int(rng.integers(height // 12, height // 4))
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
