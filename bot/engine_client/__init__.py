@@ -1,0 +1,21 @@
+"""How the bot reaches the engine (in-process or over HTTP), behind one interface."""
+
+from .base import (
+    EngineClient,
+    EngineUnavailableError,
+    EngineUserError,
+    ModelInfo,
+    ProgressCallback,
+    Translated,
+    TranslateParams,
+)
+
+__all__ = [
+    "EngineClient",
+    "EngineUnavailableError",
+    "EngineUserError",
+    "ModelInfo",
+    "ProgressCallback",
+    "TranslateParams",
+    "Translated",
+]

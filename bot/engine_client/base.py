@@ -1,0 +1,94 @@
+"""The bot's one view of the engine: plain data in, plain data out, no tensors.
+
+Two implementations: `InProcessEngine` (the embedded default: work runs in a worker
+thread, off the event loop) and `HttpEngine` (one or more `beautynet engine serve`
+services, least-loaded routing with failover). Errors the user may see are raised as
+`EngineUserError` with a short message; anything else is an internal failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Kind = Literal["image", "clip"]
+ProgressCallback = Callable[[int, int], None]  # (done, total), called from a worker thread
+
+
+class EngineUserError(Exception):
+    """Bad input or an impossible request; the message is safe to show to the user."""
+
+
+class EngineUnavailableError(Exception):
+    """No engine could take the job (all down, or all busy); retry later."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class TranslateParams:
+    """What the user asked for; None means the model's own setting."""
+
+    model: str | None = None  # "name" or "name@version"; None = the default model
+    k: int | None = None
+    panels: Literal[2, 3] = 2
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Translated:
+    """An encoded result and how it was made."""
+
+    data: bytes
+    filename: str  # e.g. "beautynet.png" or "beautynet.mp4"
+    model: str  # "nature v1"
+    kind: Kind
+    width: int
+    height: int
+    quality_reduced: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model as the bot lists it."""
+
+    name: str
+    version: int
+    description: str
+    segmenter: str  # "clusters k=7" or "edges"
+    served: bool  # the version a plain name resolves to
+    default: bool  # the default model's served version
+    sample_sheet: bytes | None = None
+
+
+class EngineClient(Protocol):
+    """What the bot needs from an engine."""
+
+    async def translate_image(
+        self, data: bytes, params: TranslateParams, request_id: str
+    ) -> Translated:
+        """Decode (with limits), translate and compose one image."""
+        ...
+
+    async def translate_clip(
+        self,
+        data: bytes,
+        params: TranslateParams,
+        request_id: str,
+        budget_bytes: int,
+        progress: ProgressCallback | None = None,
+    ) -> Translated:
+        """Translate a clip into an MP4 of at most budget_bytes."""
+        ...
+
+    async def models(self) -> list[ModelInfo]:
+        """Every installed model version."""
+        ...
+
+    async def close(self) -> None:
+        """Release threads, sessions and connections."""
+        ...
