@@ -29,3 +29,8 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
 def atomic_torch_save(obj: object, path: Path) -> None:
     """torch.save, atomically."""
     atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, atomically."""
+    atomic_write(path, lambda handle: handle.write(data))

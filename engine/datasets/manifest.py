@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from engine.atomic import atomic_write_bytes
 
 MANIFEST_NAME = "manifest.json"
 IMAGES_DIR = "images"
@@ -99,18 +99,4 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     """Write the manifest atomically, so readers never see half of it."""
     manifest.rejected = manifest.rejected[-MAX_REJECTED:]
     text = json.dumps(manifest.to_json(), indent=1, ensure_ascii=False)
-    atomic_write(folder / MANIFEST_NAME, text.encode("utf-8"))
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync it, then rename it over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(folder / MANIFEST_NAME, text.encode("utf-8"))

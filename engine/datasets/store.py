@@ -20,6 +20,7 @@ from typing import Any
 
 from PIL import Image
 
+from engine.atomic import atomic_write_bytes
 from engine.errors import EngineError, InputError
 from engine.imaging import ImageLimits, decode_image, encode_image
 
@@ -30,7 +31,6 @@ from .manifest import (
     Entry,
     Manifest,
     Rejection,
-    atomic_write,
     now_iso,
     read_manifest,
     validate_name,
@@ -214,7 +214,7 @@ class _Ingest:
             return
         png = encode_image(image, "png")
         relative = f"{IMAGES_DIR}/{digest}.png"
-        atomic_write(self.folder / relative, png)
+        atomic_write_bytes(self.folder / relative, png)
         entry = Entry(digest, relative, source, image.width, image.height, len(png), now_iso())
         self.known.add(digest)
         self.manifest.entries.append(entry)

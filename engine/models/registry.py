@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write
+from engine.atomic import atomic_write_bytes
 from engine.errors import ModelError
 from engine.nets import UnetGenerator
 
@@ -76,7 +76,7 @@ class ModelRegistry:
     def _save_state(self, state: dict[str, Any]) -> None:
         directory = self._require_user_dir()
         text = json.dumps(state, indent=2, sort_keys=True).encode()
-        atomic_write(directory / STATE_FILE, lambda handle: handle.write(text))
+        atomic_write_bytes(directory / STATE_FILE, text)
 
     def _require_user_dir(self) -> Path:
         if self.user_dir is None:
