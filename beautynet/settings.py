@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -34,6 +34,43 @@ class Settings(BaseSettings):
     )
     request_retention_days: int = Field(default=90, ge=0)  # 0 keeps request rows forever
     store_image_content: bool = False  # operator switch; guilds must opt in as well
+
+    # ---- Discord bot ----------------------------------------------------------------
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
+    )
+    # Self-hosted Discord-compatible servers (and the tests' fake Discord).
+    discord_api_base: str | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_API_BASE", "discord_api_base")
+    )
+    discord_gateway_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DISCORD_GATEWAY_URL", "discord_gateway_url"),
+    )
+    owner_ids: list[int] = Field(default_factory=list)  # may run admin commands everywhere
+    dev_guild_id: int | None = None  # `beautynet bot --sync` syncs here when given no id
+    queue_size: int = Field(default=20, ge=1)  # jobs waiting or running, all users
+    user_cooldown_s: float = Field(default=10.0, ge=0)  # between one user's jobs
+    max_clip_seconds: float = Field(default=20.0, gt=0)
+    engine_workers: int = Field(default=1, ge=1)  # worker threads of the embedded engine
+
+    @field_validator("discord_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty DISCORD_TOKEN means no token."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("discord_api_base", "discord_gateway_url")
+    @classmethod
+    def _url_scheme(cls, value: str | None) -> str | None:
+        """Endpoints must be http(s) or ws(s) URLs."""
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError(f"must be an http(s) or ws(s) URL, got {value!r}")
+        return value.rstrip("/")
 
     @property
     def models_dir(self) -> Path:
