@@ -1,7 +1,8 @@
 """`beautynet run`: the main job on embedded defaults.
 
-Until the Discord bot lands, it runs a demo of the engine: everyday photos that the
-bundled models never saw (scikit-image's samples) translated by every installed model.
+With DISCORD_TOKEN set it runs the Discord bot (as `beautynet bot`). Without one it runs a
+demo of the engine: everyday photos that the bundled models never saw (scikit-image's
+samples) translated by every installed model, and says how to get a token.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from PIL import Image
 from skimage import data as samples
 
 from beautynet.settings import Settings
+from bot.main import TOKEN_HELP
 from engine.errors import EngineError
 from engine.imaging import encode_image
 
+from .bot import bot_command
 from .common import add_device_argument, build_engine
 
 SAMPLE_NAMES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -35,6 +38,16 @@ def sample_images() -> list[tuple[str, Image.Image]]:
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The bot when a token is set; else the demo, and how to get a token."""
+    if settings.discord_token is not None:
+        args.sync = None
+        return bot_command(args, settings)
+    status = demo(args, settings)
+    print(f"\n{TOKEN_HELP}", file=sys.stderr)
+    return status
+
+
+def demo(args: argparse.Namespace, settings: Settings) -> int:
     """Translate the sample photos with every model; print where the results are."""
     engine = build_engine(settings, args.device)
     entries = engine.models()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,14 +31,14 @@ MEMBER_PERMISSIONS = (
 
 
 class Snowflakes:
-    """Increasing snowflake ids that decode to a plausible creation time."""
+    """Increasing snowflake ids whose timestamps are now (or `age_s` seconds ago)."""
 
     def __init__(self) -> None:
         self._counter = itertools.count(1)
 
-    def __call__(self) -> int:
-        milliseconds = 1_700_000_000_000 - EPOCH_MS
-        return (milliseconds << 22) + next(self._counter)
+    def __call__(self, age_s: float = 0.0) -> int:
+        milliseconds = int((time.time() - age_s) * 1000) - EPOCH_MS
+        return (milliseconds << 22) + next(self._counter) % (1 << 22)
 
 
 def now_iso() -> str:

@@ -262,10 +262,16 @@ class FakeDiscord:
         return data
 
     def _interaction(
-        self, user: User, kind: int, data: Json, channel: Channel | None, **extra: Any
+        self,
+        user: User,
+        kind: int,
+        data: Json,
+        channel: Channel | None,
+        age_s: float = 0.0,
+        **extra: Any,
     ) -> FakeInteraction:
         channel = channel or self.general
-        interaction_id = self.ids()
+        interaction_id = self.ids(age_s)
         token = f"token-{interaction_id}"
         payload: Json = {
             "id": str(interaction_id),
@@ -299,8 +305,12 @@ class FakeDiscord:
         files: dict[str, tuple[str, bytes, str | None]] | None = None,
         channel: Channel | None = None,
         kind: int = 2,
+        age_s: float = 0.0,
     ) -> FakeInteraction:
-        """A person runs /name (options: nested subcommand options); files by option name."""
+        """A person runs /name (options: nested subcommand options); files by option name.
+
+        age_s makes the interaction that old (its token expires 15 minutes after creation).
+        """
         channel = channel or self.general
         resolved: Json = {"attachments": {}}
         options = list(options or [])
@@ -317,7 +327,7 @@ class FakeDiscord:
             "resolved": resolved,
             "guild_id": str(self.guild_id),
         }
-        interaction = self._interaction(user, kind, data, channel)
+        interaction = self._interaction(user, kind, data, channel, age_s)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
@@ -566,7 +576,12 @@ class FakeDiscord:
                 channel,
                 body.get("data") or {},
                 files,
-                interaction_metadata={"id": str(interaction_id), "type": 2},
+                interaction_metadata={
+                    "id": str(interaction_id),
+                    "type": 2,
+                    "user": interaction.payload["member"]["user"],
+                    "authorizing_integration_owners": {"0": str(self.guild_id)},
+                },
                 application_id=str(self.application_id),
                 webhook_id=str(self.application_id),
             )

@@ -1,0 +1,117 @@
+"""The bot: a `commands.Bot` given its settings, database and engine by whoever starts it."""
+
+from __future__ import annotations
+
+import logging
+import pkgutil
+from typing import Any
+
+import discord
+from discord.ext import commands
+
+from beautynet.db.requests import RequestLog
+from beautynet.db.session import Database
+from beautynet.settings import Settings
+from bot import exts
+from bot.catalog import ModelCatalog
+from bot.engine_client import EngineClient
+from bot.jobs import Beautifier
+from bot.media import Limits
+from bot.queue import FairQueue
+
+log = logging.getLogger(__name__)
+
+SyncTarget = int | None  # a guild id, or None for the global commands
+
+
+def find_extensions() -> list[str]:
+    """Every `bot/exts/<area>/<feature>.py` module with a `setup` (sorted)."""
+    found = []
+    for module in pkgutil.walk_packages(exts.__path__, f"{exts.__name__}."):
+        if not module.ispkg:
+            found.append(module.name)
+    return sorted(found)
+
+
+def intents() -> discord.Intents:
+    """Default intents plus message content (privileged: enable it in the developer portal)."""
+    chosen = discord.Intents.default()
+    chosen.message_content = True
+    return chosen
+
+
+class BeautyBot(commands.Bot):
+    """Holds the resources every extension uses; nothing global."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        engine: EngineClient,
+        *,
+        sync: bool = False,
+        sync_guild: SyncTarget = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **options,
+        )
+        self.settings = settings
+        self.db = db
+        self.engine = engine
+        self.sync_on_start = sync
+        self.sync_guild = sync_guild
+        self.requests = RequestLog(db.sessions, worker="bot")
+        self.queue = FairQueue(
+            settings.queue_size, settings.user_cooldown_s, workers=settings.engine_workers
+        )
+        self.limits = Limits(
+            max_image_bytes=settings.max_image_bytes,
+            max_clip_bytes=settings.max_image_bytes,
+            max_pixels=settings.max_image_pixels,
+        )
+        self.catalog = ModelCatalog(engine)
+        self.beautifier = Beautifier(engine, db, self.requests, self.queue, self.limits)
+
+    async def setup_hook(self) -> None:
+        """Recover the request log, start the queue, load every extension, sync if asked."""
+        recovered = await self.requests.recover(retry=False)
+        if recovered:
+            log.info("settled %d requests left unfinished by a previous run", len(recovered))
+        await self.queue.start()
+        for extension in find_extensions():
+            await self.load_extension(extension)
+        if self.sync_on_start:
+            await self.sync_commands(self.sync_guild)
+
+    async def sync_commands(self, guild_id: SyncTarget) -> int:
+        """Publish the slash commands globally, or to one guild (instant; for development)."""
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        log.info(
+            "synced %d commands %s", len(synced), f"to guild {guild_id}" if guild else "globally"
+        )
+        return len(synced)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: messages are handled by the listeners of the extensions."""
+
+    def is_admin(self, user: discord.abc.User, guild: discord.Guild | None) -> bool:
+        """Manage Server in this guild, or a configured owner id."""
+        if user.id in self.settings.owner_ids:
+            return True
+        return (
+            guild is not None
+            and isinstance(user, discord.Member)
+            and user.guild_permissions.manage_guild
+        )
+
+    async def close(self) -> None:
+        """Stop taking jobs, then disconnect."""
+        await self.queue.close()
+        await super().close()

@@ -1,0 +1,96 @@
+"""Where progress and results go: an interaction's reply, or a reply to a message."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Protocol
+
+import discord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
+TOKEN_MARGIN = timedelta(seconds=60)
+
+
+class Delivery(Protocol):
+    """How one request shows its progress and its outcome."""
+
+    filesize_limit: int
+
+    async def progress(self, text: str) -> None:
+        """Replace the status text."""
+        ...
+
+    async def result(self, text: str, file: discord.File) -> None:
+        """Show the result."""
+        ...
+
+    async def failure(self, text: str) -> None:
+        """Say why the request failed."""
+        ...
+
+
+class InteractionDelivery:
+    """Edits the deferred interaction reply; after its token expires, posts in the channel."""
+
+    def __init__(self, interaction: discord.Interaction) -> None:
+        self.interaction = interaction
+        self.filesize_limit = interaction.filesize_limit or DEFAULT_FILESIZE_LIMIT
+
+    def token_valid(self) -> bool:
+        """Whether the interaction token still has a safe margin left (15 min in all)."""
+        return discord.utils.utcnow() < self.interaction.expires_at - TOKEN_MARGIN
+
+    async def progress(self, text: str) -> None:
+        if self.token_valid():
+            await self.interaction.edit_original_response(content=text)
+
+    async def result(self, text: str, file: discord.File) -> None:
+        if self.token_valid():
+            await self.interaction.edit_original_response(content=text, attachments=[file])
+        else:
+            await self._channel_send(text, file)
+
+    async def failure(self, text: str) -> None:
+        if self.token_valid():
+            await self.interaction.edit_original_response(content=f"⚠️ {text}", attachments=[])
+        else:
+            await self._channel_send(f"⚠️ {text}")
+
+    async def _channel_send(self, text: str, file: discord.File | None = None) -> None:
+        channel = self.interaction.channel
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("interaction %s expired and has no channel", self.interaction.id)
+            return
+        content = f"{self.interaction.user.mention} {text}"
+        if file is None:
+            await channel.send(content)
+        else:
+            await channel.send(content, file=file)
+
+
+class MessageDelivery:
+    """Replies to the message that carried the image, then edits that reply."""
+
+    def __init__(self, message: discord.Message) -> None:
+        self.message = message
+        guild = message.guild
+        self.filesize_limit = guild.filesize_limit if guild else DEFAULT_FILESIZE_LIMIT
+        self.reply: discord.Message | None = None
+
+    async def progress(self, text: str) -> None:
+        if self.reply is None:
+            self.reply = await self.message.reply(text, mention_author=False)
+        else:
+            self.reply = await self.reply.edit(content=text)
+
+    async def result(self, text: str, file: discord.File) -> None:
+        if self.reply is None:
+            self.reply = await self.message.reply(text, file=file, mention_author=False)
+        else:
+            self.reply = await self.reply.edit(content=text, attachments=[file])
+
+    async def failure(self, text: str) -> None:
+        await self.progress(f"⚠️ {text}")

@@ -1,0 +1,1 @@
+"""Bot features: `bot/exts/<area>/<feature>.py`, each an extension with `async def setup(bot)`."""

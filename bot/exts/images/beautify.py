@@ -1,0 +1,111 @@
+"""`/beautify` and the message context menu "Beautify"."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from beautynet.db.models import RequestSource
+from bot.bot import BeautyBot
+from bot.delivery import InteractionDelivery
+from bot.engine_client import TranslateParams
+from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
+from bot.jobs import Origin
+from bot.media import media_attachments
+
+log = logging.getLogger(__name__)
+
+
+def origin_of(interaction: discord.Interaction, source: RequestSource) -> Origin:
+    message = interaction.message
+    return Origin(
+        user_id=interaction.user.id,
+        source=source,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        message_id=message.id if message else None,
+    )
+
+
+class Beautify(commands.Cog):
+    """Turns an attachment into original | interpretation."""
+
+    def __init__(self, bot: BeautyBot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name="Beautify", callback=self.beautify_message)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(
+        name="beautify",
+        description="See a photo through a network that only knows beautiful things",
+    )
+    @app_commands.describe(
+        file="an image or a short clip",
+        model="which model (default: yours, else the server's)",
+        k="number of colour clusters (clusters models only)",
+        panels="2: original | interpretation; 3: adds the segmentation",
+    )
+    async def beautify(
+        self,
+        interaction: discord.Interaction,
+        file: discord.Attachment,
+        model: str | None = None,
+        k: app_commands.Range[int, 2, 32] | None = None,
+        panels: Literal[2, 3] = 2,
+    ) -> None:
+        """/beautify file [model] [k] [panels]."""
+        params = TranslateParams(model=model, k=k, panels=panels)
+        await self.run(interaction, file, params, RequestSource.SLASH)
+
+    @beautify.autocomplete("model")
+    async def model_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await self.bot.catalog.choices(current)
+
+    async def beautify_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Apps > Beautify on a message with an image or a clip."""
+        found = media_attachments(message)
+        if not found:
+            raise BadAttachmentError("That message has no image or clip attached.")
+        await self.run(interaction, found[0], TranslateParams(), RequestSource.CONTEXT_MENU)
+
+    async def run(
+        self,
+        interaction: discord.Interaction,
+        attachment: discord.Attachment,
+        params: TranslateParams,
+        source: RequestSource,
+    ) -> None:
+        """Check at once, defer within Discord's 3 s, then queue and deliver."""
+        if params.model and not await self.bot.catalog.exists(params.model):
+            raise BotError(f"There is no model called `{params.model}`; see /models.")
+        require_attach_files(interaction)
+        origin = origin_of(interaction, source)
+        self.bot.beautifier.precheck(origin, attachment)
+        await interaction.response.defer(thinking=True)
+        delivery = InteractionDelivery(interaction)
+        await self.bot.beautifier.beautify(origin, attachment, params, delivery)
+
+
+def require_attach_files(interaction: discord.Interaction) -> None:
+    """Explain, rather than fail, when the bot may not post files here."""
+    if not interaction.app_permissions.attach_files:
+        raise MissingChannelPermissionsError(
+            "I need the Attach Files permission in this channel to post results."
+        )
+
+
+async def setup(bot: BeautyBot) -> None:
+    await bot.add_cog(Beautify(bot))

@@ -1,0 +1,85 @@
+"""Images and clips posted in watched channels, or in messages that mention the bot."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord.ext import commands
+
+from beautynet.db.models import RequestSource
+from beautynet.db.preferences import watched_channels
+from bot.bot import BeautyBot
+from bot.delivery import MessageDelivery
+from bot.engine_client import TranslateParams
+from bot.errors import BotError, user_message
+from bot.jobs import Origin
+from bot.media import media_attachments
+
+log = logging.getLogger(__name__)
+
+
+class Watch(commands.Cog):
+    """Answers a message's first image or clip with a reply."""
+
+    def __init__(self, bot: BeautyBot) -> None:
+        self.bot = bot
+
+    async def wanted(self, message: discord.Message) -> bool:
+        """A person's message in a guild, mentioning the bot or in a watched channel."""
+        if message.author.bot or message.guild is None or not media_attachments(message):
+            return False
+        if self.bot.user is not None and self.bot.user in message.mentions:
+            return True
+        async with self.bot.db.sessions() as session:
+            watched = await watched_channels(session, message.guild.id)
+        return message.channel.id in watched
+
+    def missing_permissions(self, message: discord.Message) -> str | None:
+        """What the bot lacks to answer here, or None."""
+        guild = message.guild
+        if guild is None or not isinstance(message.channel, discord.abc.GuildChannel):
+            return None
+        allowed = message.channel.permissions_for(guild.me)
+        if not allowed.send_messages:
+            return "send"
+        if not allowed.attach_files:
+            return "I need the Attach Files permission in this channel to post results."
+        if not allowed.read_message_history:
+            return "I need the Read Message History permission in this channel to reply."
+        return None
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not await self.wanted(message):
+            return
+        missing = self.missing_permissions(message)
+        if missing == "send":
+            log.info(
+                "cannot send in channel %s; ignoring message %s", message.channel.id, message.id
+            )
+            return
+        if missing is not None:
+            await message.channel.send(f"{message.author.mention} {missing}")
+            return
+        await self.beautify(message)
+
+    async def beautify(self, message: discord.Message) -> None:
+        """Run the first attachment through the queue; refusals are replies."""
+        origin = Origin(
+            user_id=message.author.id,
+            source=RequestSource.MESSAGE,
+            guild_id=message.guild.id if message.guild else None,
+            channel_id=message.channel.id,
+            message_id=message.id,
+        )
+        delivery = MessageDelivery(message)
+        attachment = media_attachments(message)[0]
+        try:
+            await self.bot.beautifier.beautify(origin, attachment, TranslateParams(), delivery)
+        except BotError as exc:
+            await delivery.failure(user_message(exc) or str(exc))
+
+
+async def setup(bot: BeautyBot) -> None:
+    await bot.add_cog(Watch(bot))

@@ -1,0 +1,65 @@
+"""Start the bot: `run_bot` owns every resource's lifetime and hands them to the bot."""
+
+from __future__ import annotations
+
+import logging
+
+from beautynet.db.session import open_database
+from beautynet.settings import Settings
+from bot.bot import BeautyBot, SyncTarget
+from bot.endpoints import discord_endpoints
+from bot.engine_client.inprocess import InProcessEngine
+from engine.core import Engine
+from engine.device import resolve_device
+from engine.imaging import ImageLimits
+from engine.models import ModelRegistry
+from engine.video import ClipLimits
+
+log = logging.getLogger(__name__)
+
+TOKEN_HELP = """\
+No Discord token: set DISCORD_TOKEN (in the environment or in .env).
+To get one:
+  1. https://discord.com/developers/applications -> New Application.
+  2. Bot -> Reset Token -> copy it into DISCORD_TOKEN (keep it secret).
+  3. Bot -> Privileged Gateway Intents -> enable Message Content Intent.
+  4. OAuth2 -> URL Generator -> scopes bot + applications.commands, then invite the bot.
+See the "Discord bot" section of README.md for the permissions and every setting."""
+
+
+class MissingTokenError(RuntimeError):
+    """DISCORD_TOKEN is not set."""
+
+
+def embedded_engine(settings: Settings, device: str | None = None) -> InProcessEngine:
+    """The in-process engine configured from settings."""
+    engine = Engine(
+        ModelRegistry(settings.models_dir),
+        resolve_device(device or settings.device),
+        limits=ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
+    )
+    clip_limits = ClipLimits(
+        max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
+    )
+    return InProcessEngine(engine, settings.engine_workers, clip_limits)
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    sync: bool = False,
+    sync_guild: SyncTarget = None,
+    device: str | None = None,
+) -> None:
+    """Open the database and the engine, run the bot until it is closed, release everything."""
+    if settings.discord_token is None:
+        raise MissingTokenError(TOKEN_HELP)
+    token = settings.discord_token.get_secret_value()
+    async with open_database(settings, create_if_empty=True) as db:
+        engine = embedded_engine(settings, device)
+        try:
+            with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
+                async with BeautyBot(settings, db, engine, sync=sync, sync_guild=sync_guild) as bot:
+                    await bot.start(token)
+        finally:
+            await engine.close()

@@ -1,0 +1,61 @@
+"""Helpers for end-to-end bot tests: waiting for replies and reading the database."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+
+from beautynet.db.models import Request
+from bot.bot import BeautyBot
+from tests.fakediscord import FakeDiscord, FakeInteraction
+from tests.fakediscord.server import DEFAULT_TIMEOUT
+
+Json = dict[str, Any]
+
+
+async def final_reply(fake: FakeDiscord, bot: BeautyBot, interaction: FakeInteraction) -> Json:
+    """The interaction's reply once it carries a file or a warning, and the bot is idle."""
+
+    def done() -> Json | None:
+        message = fake.messages.get(interaction.original_id or 0)
+        if message and (message["attachments"] or message["content"].startswith("⚠️")):
+            return message
+        return None
+
+    message = await fake.wait_for(done)
+    await idle(bot)
+    return message
+
+
+async def idle(bot: BeautyBot) -> None:
+    """Wait until the bot's queue has no job waiting or running."""
+    await asyncio.wait_for(bot.queue.join(), DEFAULT_TIMEOUT)
+
+
+async def ephemeral_answer(fake: FakeDiscord, interaction: FakeInteraction) -> str:
+    """The text of an ephemeral answer (a response or a follow-up with flag 64)."""
+
+    def found() -> str | None:
+        for call in fake.calls:
+            token_match = interaction.token in call.path or str(interaction.id) in call.path
+            body = call.json or {}
+            data = body.get("data", body)
+            if token_match and call.method == "POST" and (data.get("flags") or 0) & 64:
+                return str(data.get("content"))
+        return None
+
+    return await fake.wait_for(found)
+
+
+def image_of(fake: FakeDiscord, message: Json) -> Image.Image:
+    (data,) = fake.files_of(message)
+    return Image.open(io.BytesIO(data))
+
+
+async def requests_rows(bot: BeautyBot) -> list[Request]:
+    async with bot.db.sessions() as session:
+        return list((await session.scalars(select(Request).order_by(Request.id))).all())
