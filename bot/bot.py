@@ -13,6 +13,7 @@ from beautynet.db.requests import RequestLog
 from beautynet.db.session import Database
 from beautynet.settings import Settings
 from bot import exts
+from bot.admin import AdminGroup
 from bot.catalog import ModelCatalog
 from bot.engine_client import EngineClient
 from bot.jobs import Beautifier
@@ -74,6 +75,7 @@ class BeautyBot(commands.Bot):
             max_pixels=settings.max_image_pixels,
         )
         self.catalog = ModelCatalog(engine)
+        self.admin_group = AdminGroup()
         self.beautifier = Beautifier(engine, db, self.requests, self.queue, self.limits)
 
     async def setup_hook(self) -> None:
@@ -82,6 +84,7 @@ class BeautyBot(commands.Bot):
         if recovered:
             log.info("settled %d requests left unfinished by a previous run", len(recovered))
         await self.queue.start()
+        self.tree.add_command(self.admin_group)
         for extension in find_extensions():
             await self.load_extension(extension)
         if self.sync_on_start:

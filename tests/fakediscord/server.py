@@ -312,7 +312,7 @@ class FakeDiscord:
         age_s makes the interaction that old (its token expires 15 minutes after creation).
         """
         channel = channel or self.general
-        resolved: Json = {"attachments": {}}
+        resolved: Json = {"attachments": {}, "channels": self._resolved_channels(user)}
         options = list(options or [])
         for option_name, upload in (files or {}).items():
             attachment = self.upload(channel, *upload)
@@ -363,6 +363,13 @@ class FakeDiscord:
         interaction = self._interaction(user, 3, data, channel, message=message)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
+
+    def _resolved_channels(self, user: User) -> Json:
+        """Every channel, as a channel option resolves it for this user."""
+        return {
+            str(c.id): {**c.payload(), "permissions": str(self.permissions(user.id, c))}
+            for c in self.channels.values()
+        }
 
     def _command_id(self, name: str) -> int:
         for commands in self.commands.values():

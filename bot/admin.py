@@ -1,0 +1,61 @@
+"""The `/admin` command group: hidden from members by default permissions, checked in code."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from beautynet.db.preferences import audit
+from beautynet.db.requests import utcnow
+from bot.errors import NotAdminError
+
+if TYPE_CHECKING:
+    from bot.bot import BeautyBot
+
+log = logging.getLogger(__name__)
+
+
+def bot_of(interaction: discord.Interaction) -> BeautyBot:
+    """The BeautyBot handling this interaction."""
+    return interaction.client  # type: ignore[return-value]
+
+
+class AdminGroup(app_commands.Group):
+    """`/admin ...`: Manage Server (or a configured owner), re-checked on every use."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            name="admin",
+            description="Server admin: channels, models, datasets, status",
+            default_permissions=discord.Permissions(manage_guild=True),
+            guild_only=True,
+        )
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Default permissions can be changed by a server's admins; this check cannot."""
+        if not bot_of(interaction).is_admin(interaction.user, interaction.guild):
+            log.info("admin command refused for user %s", interaction.user.id)
+            raise NotAdminError()
+        return True
+
+
+async def record(
+    interaction: discord.Interaction,
+    action: str,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit-log row for an admin action."""
+    async with bot_of(interaction).db.sessions.begin() as session:
+        audit(
+            session,
+            interaction.user.id,
+            action,
+            now=utcnow(),
+            guild_id=interaction.guild_id,
+            target=target,
+            details=details,
+        )
