@@ -23,6 +23,18 @@ def bot_of(interaction: discord.Interaction) -> BeautyBot:
     return interaction.client  # type: ignore[return-value]
 
 
+def check_admin(interaction: discord.Interaction) -> bool:
+    """Raise NotAdminError unless the user has Manage Server here or is a configured owner."""
+    if not bot_of(interaction).is_admin(interaction.user, interaction.guild):
+        log.info("admin command refused for user %s", interaction.user.id)
+        raise NotAdminError()
+    return True
+
+
+# On every admin command: discord.py runs only the nearest group's interaction_check.
+admin_only = app_commands.check(check_admin)
+
+
 class AdminGroup(app_commands.Group):
     """`/admin ...`: Manage Server (or a configured owner), re-checked on every use."""
 
@@ -36,10 +48,7 @@ class AdminGroup(app_commands.Group):
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Default permissions can be changed by a server's admins; this check cannot."""
-        if not bot_of(interaction).is_admin(interaction.user, interaction.guild):
-            log.info("admin command refused for user %s", interaction.user.id)
-            raise NotAdminError()
-        return True
+        return check_admin(interaction)
 
 
 async def record(

@@ -647,6 +647,7 @@ class FakeDiscord:
             command["application_id"] = str(self.application_id)
             command["version"] = str(self.ids())
             command.setdefault("default_member_permissions", None)
+            command.setdefault("description", "")
             command.setdefault("dm_permission", True)
             command.setdefault("nsfw", False)
             if scope != "global":

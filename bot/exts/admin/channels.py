@@ -7,7 +7,7 @@ from discord import app_commands
 
 from beautynet.db.preferences import set_watched
 from beautynet.db.requests import utcnow
-from bot.admin import bot_of
+from bot.admin import admin_only, bot_of
 from bot.bot import BeautyBot
 
 
@@ -34,12 +34,14 @@ async def change(interaction: discord.Interaction, channel: discord.TextChannel,
     await interaction.response.send_message(text, ephemeral=True)
 
 
+@admin_only
 @app_commands.command(name="watch", description="Answer every image posted in a channel")
 async def watch(interaction: discord.Interaction, channel: discord.TextChannel) -> None:
     """/admin watch #channel."""
     await change(interaction, channel, True)
 
 
+@admin_only
 @app_commands.command(name="unwatch", description="Stop answering images in a channel")
 async def unwatch(interaction: discord.Interaction, channel: discord.TextChannel) -> None:
     """/admin unwatch #channel."""

@@ -7,7 +7,7 @@ from discord import app_commands
 
 from beautynet.db.preferences import update_guild_settings
 from beautynet.db.requests import utcnow
-from bot.admin import bot_of, record
+from bot.admin import admin_only, bot_of, record
 from bot.bot import BeautyBot
 from bot.engine_client.admin import ModelAdmin
 from bot.errors import BotError
@@ -29,6 +29,7 @@ async def model_choices(
     return await bot_of(interaction).catalog.choices(current)
 
 
+@admin_only
 @model.command(name="default", description="The model used in this server unless users pick one")
 @app_commands.describe(name="a model name, or NAME@VERSION")
 @app_commands.autocomplete(name=model_choices)
@@ -46,6 +47,7 @@ async def default(interaction: discord.Interaction, name: str) -> None:
     await interaction.response.send_message(f"This server now uses `{name}`.", ephemeral=True)
 
 
+@admin_only
 @model.command(name="promote", description="Serve a version of a model (default: the newest)")
 @app_commands.autocomplete(name=model_choices)
 async def promote(
@@ -56,6 +58,7 @@ async def promote(
     await done(interaction, "model.promote", name, f"Now serving {label}.", version=version)
 
 
+@admin_only
 @model.command(name="rollback", description="Undo the last promotion of a model")
 @app_commands.autocomplete(name=model_choices)
 async def rollback(interaction: discord.Interaction, name: str) -> None:
@@ -64,6 +67,7 @@ async def rollback(interaction: discord.Interaction, name: str) -> None:
     await done(interaction, "model.rollback", name, f"Rolled back; now serving {label}.")
 
 
+@admin_only
 @model.command(name="delete", description="Delete a trained model version")
 @app_commands.autocomplete(name=model_choices)
 async def delete(

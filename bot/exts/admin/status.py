@@ -5,10 +5,11 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.admin import bot_of
+from bot.admin import admin_only, bot_of
 from bot.bot import BeautyBot
 
 
+@admin_only
 @app_commands.command(name="status", description="Queue, engine and model versions")
 async def status(interaction: discord.Interaction) -> None:
     """/admin status."""
