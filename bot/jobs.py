@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 import discord
@@ -19,12 +20,14 @@ from bot.delivery import Delivery
 from bot.engine_client import EngineClient, Translated, TranslateParams
 from bot.engine_client.base import Kind
 from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, user_message
+from bot.grid import labelled_grid
 from bot.media import Limits, check_attachment, download, size_text
 from bot.queue import FairQueue, Job
 
 log = logging.getLogger(__name__)
 
 SMALLER_SIZES = (512, 256, 128, 64)
+Produce = Callable[[bytes, Kind, str], Awaitable[Translated]]
 PROGRESS_EVERY_S = 2.0
 
 
@@ -81,13 +84,47 @@ class Beautifier:
     ) -> None:
         """Log, queue and run one request; its outcome goes to `delivery`."""
         self.precheck(origin, attachment)
-        params = replace(
-            params, model=await self.model_for(params.model, origin.user_id, origin.guild_id)
-        )
+        model = await self.model_for(params.model, origin.user_id, origin.guild_id)
+        params = replace(params, model=model)
+
+        async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
+            return await self.translate(data, kind, params, request_id, delivery)
+
+        await self._submit(origin, attachment, params, delivery, produce)
+
+    async def compare(
+        self, origin: Origin, attachment: discord.Attachment, delivery: Delivery
+    ) -> None:
+        """One image through every served model, in one labelled grid."""
+        self.precheck(origin, attachment)
+        models = [m for m in await self.engine.models() if m.served]
+
+        async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
+            if kind != "image":
+                raise BadAttachmentError("/compare works on images, not clips.")
+            rows = []
+            for info in models:
+                ref = TranslateParams(model=f"{info.name}@{info.version}")
+                result = await self.translate(data, kind, ref, request_id, delivery)
+                rows.append((result.model, result.data))
+            grid = await asyncio.to_thread(labelled_grid, rows)
+            return Translated(grid, "compare.png", "every model", "image", 0, 0)
+
+        params = TranslateParams(model="compare")
+        await self._submit(origin, attachment, params, delivery, produce)
+
+    async def _submit(
+        self,
+        origin: Origin,
+        attachment: discord.Attachment,
+        params: TranslateParams,
+        delivery: Delivery,
+        produce: Produce,
+    ) -> None:
         request_id = await self.requests.create(self._new_request(origin, attachment, params))
         try:
             job = self.queue.submit(
-                origin.user_id, lambda: self._work(request_id, attachment, params, delivery)
+                origin.user_id, lambda: self._work(request_id, attachment, produce, delivery)
             )
         except BotError as exc:
             await self.requests.finish(request_id, RequestStatus.CANCELLED, reason=str(exc))
@@ -123,7 +160,7 @@ class Beautifier:
         self,
         request_id: int,
         attachment: discord.Attachment,
-        params: TranslateParams,
+        produce: Produce,
         delivery: Delivery,
     ) -> None:
         await self.requests.start(request_id)
@@ -131,7 +168,7 @@ class Beautifier:
         try:
             await delivery.progress("🎨 Working on it…")
             data, kind = await download(attachment, self.limits)
-            result = await self.translate(data, kind, params, str(request_id), delivery)
+            result = await produce(data, kind, str(request_id))
             file = discord.File(io.BytesIO(result.data), result.filename)
             await delivery.result(caption(result, request_id), file)
         except Exception as exc:

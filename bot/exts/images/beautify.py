@@ -72,6 +72,16 @@ class Beautify(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         return await self.bot.catalog.choices(current)
 
+    @app_commands.command(name="compare", description="One image through every model, side by side")
+    @app_commands.describe(file="an image")
+    async def compare(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        """/compare file."""
+        require_attach_files(interaction)
+        origin = origin_of(interaction, RequestSource.SLASH)
+        self.bot.beautifier.precheck(origin, file)
+        await interaction.response.defer(thinking=True)
+        await self.bot.beautifier.compare(origin, file, InteractionDelivery(interaction))
+
     async def beautify_message(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:

@@ -1,0 +1,63 @@
+"""End to end: /compare (every model in one grid) and clips through the bot."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from beautynet.db.models import RequestStatus
+from bot.bot import BeautyBot
+from tests.conftest import encoded
+from tests.fakediscord import FakeDiscord
+
+from .helpers import final_reply, image_of, requests_rows
+
+
+async def test_compare_puts_every_model_in_one_grid(
+    fake: FakeDiscord, bot: BeautyBot, photo
+) -> None:
+    alice = fake.add_user("alice")
+    interaction = await fake.slash(
+        alice, "compare", files={"file": ("p.png", encoded(photo(160, 120)), "image/png")}
+    )
+    reply = await final_reply(fake, bot, interaction)
+    grid = image_of(fake, reply)
+    assert grid.width == 2 * 64 + 4
+    assert grid.height == 2 * (48 + 18 + 6)  # two models, each under its label
+    (row,) = await requests_rows(bot)
+    assert row.status == RequestStatus.DONE and row.model == "compare"
+
+
+async def test_compare_refuses_clips(fake: FakeDiscord, bot: BeautyBot, tmp_path: Path) -> None:
+    alice = fake.add_user("alice")
+    interaction = await fake.slash(
+        alice, "compare", files={"file": ("c.mp4", make_clip(tmp_path), "video/mp4")}
+    )
+    assert "works on images" in (await final_reply(fake, bot, interaction))["content"]
+
+
+async def test_a_clip_comes_back_as_an_mp4(
+    fake: FakeDiscord, bot: BeautyBot, tmp_path: Path
+) -> None:
+    alice = fake.add_user("alice")
+    interaction = await fake.slash(
+        alice, "beautify", files={"file": ("clip.mp4", make_clip(tmp_path), "video/mp4")}
+    )
+    reply = await final_reply(fake, bot, interaction)
+    (data,) = fake.files_of(reply)
+    assert data[4:8] == b"ftyp" and reply["attachments"][0]["filename"] == "beautynet.mp4"
+    (row,) = await requests_rows(bot)
+    assert row.status == RequestStatus.DONE and row.kind == "clip"
+
+
+def make_clip(tmp_path: Path) -> bytes:
+    path = tmp_path / "clip.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         "testsrc=size=96x64:rate=10:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path.read_bytes()
