@@ -23,8 +23,8 @@ class Delivery(Protocol):
         """Replace the status text."""
         ...
 
-    async def result(self, text: str, file: discord.File) -> None:
-        """Show the result."""
+    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
+        """Show the result (with its buttons)."""
         ...
 
     async def failure(self, text: str) -> None:
@@ -47,11 +47,13 @@ class InteractionDelivery:
         if self.token_valid():
             await self.interaction.edit_original_response(content=text)
 
-    async def result(self, text: str, file: discord.File) -> None:
+    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
         if self.token_valid():
-            await self.interaction.edit_original_response(content=text, attachments=[file])
+            await self.interaction.edit_original_response(
+                content=text, attachments=[file], view=view
+            )
         else:
-            await self._channel_send(text, file)
+            await self._channel_send(text, file, view)
 
     async def failure(self, text: str) -> None:
         if self.token_valid():
@@ -59,7 +61,9 @@ class InteractionDelivery:
         else:
             await self._channel_send(f"⚠️ {text}")
 
-    async def _channel_send(self, text: str, file: discord.File | None = None) -> None:
+    async def _channel_send(
+        self, text: str, file: discord.File | None = None, view: discord.ui.View | None = None
+    ) -> None:
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             log.warning("interaction %s expired and has no channel", self.interaction.id)
@@ -67,8 +71,10 @@ class InteractionDelivery:
         content = f"{self.interaction.user.mention} {text}"
         if file is None:
             await channel.send(content)
-        else:
+        elif view is None:
             await channel.send(content, file=file)
+        else:
+            await channel.send(content, file=file, view=view)
 
 
 class MessageDelivery:
@@ -86,11 +92,13 @@ class MessageDelivery:
         else:
             self.reply = await self.reply.edit(content=text)
 
-    async def result(self, text: str, file: discord.File) -> None:
+    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
         if self.reply is None:
-            self.reply = await self.message.reply(text, file=file, mention_author=False)
+            self.reply = await self.message.reply(
+                text, file=file, view=view or discord.utils.MISSING, mention_author=False
+            )
         else:
-            self.reply = await self.reply.edit(content=text, attachments=[file])
+            self.reply = await self.reply.edit(content=text, attachments=[file], view=view)
 
     async def failure(self, text: str) -> None:
         await self.progress(f"⚠️ {text}")

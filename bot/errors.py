@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
+import discord
 from discord import app_commands
 
 from bot.engine_client import EngineUnavailableError, EngineUserError
+
+log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "Something went wrong on my side; it has been logged. Please try again later."
 
@@ -59,3 +63,25 @@ def user_message(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You cannot use this command here."
     return None
+
+
+async def tell(interaction: discord.Interaction, text: str) -> None:
+    """Answer ephemerally, whether or not the interaction was already answered."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("could not tell the user about an error: %s", exc)
+
+
+async def report(interaction: discord.Interaction, error: BaseException, where: str) -> None:
+    """Known errors: their message; anything else: a generic line and a logged traceback."""
+    message = user_message(error)
+    if message is None:
+        log.error("%s failed", where, exc_info=error)
+        message = GENERIC_FAILURE
+    else:
+        log.info("%s refused for user %s: %s", where, interaction.user.id, message)
+    await tell(interaction, message)

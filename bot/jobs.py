@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 SMALLER_SIZES = (512, 256, 128, 64)
 Produce = Callable[[bytes, Kind, str], Awaitable[Translated]]
+# Builds the buttons under a result: (request id, params, result) -> view; set by an extension.
+ViewFactory = Callable[[int, TranslateParams, Translated], Awaitable[discord.ui.View | None]]
 PROGRESS_EVERY_S = 2.0
 
 
@@ -56,6 +58,7 @@ class Beautifier:
         self.engine, self.db, self.requests, self.queue, self.limits = (
             engine, db, requests, queue, limits,
         )  # fmt: skip
+        self.result_view: ViewFactory | None = None
 
     async def model_for(self, option: str | None, user_id: int, guild_id: int | None) -> str | None:
         """Command option, else the user's choice, else the guild's, else None (the default)."""
@@ -90,7 +93,7 @@ class Beautifier:
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
             return await self.translate(data, kind, params, request_id, delivery)
 
-        await self._submit(origin, attachment, params, delivery, produce)
+        await self._submit(origin, attachment, params, delivery, produce, with_view=True)
 
     async def compare(
         self, origin: Origin, attachment: discord.Attachment, delivery: Delivery
@@ -120,11 +123,14 @@ class Beautifier:
         params: TranslateParams,
         delivery: Delivery,
         produce: Produce,
+        with_view: bool = False,
     ) -> None:
         request_id = await self.requests.create(self._new_request(origin, attachment, params))
+        view_params = params if with_view else None
         try:
             job = self.queue.submit(
-                origin.user_id, lambda: self._work(request_id, attachment, produce, delivery)
+                origin.user_id,
+                lambda: self._work(request_id, attachment, produce, delivery, view_params),
             )
         except BotError as exc:
             await self.requests.finish(request_id, RequestStatus.CANCELLED, reason=str(exc))
@@ -150,7 +156,7 @@ class Beautifier:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             message_id=origin.message_id,
-            parameters={"k": params.k, "panels": params.panels},
+            parameters={"k": params.k, "panels": params.panels, "source": attachment.to_dict()},
             input_bytes=attachment.size,
             width=attachment.width,
             height=attachment.height,
@@ -162,6 +168,7 @@ class Beautifier:
         attachment: discord.Attachment,
         produce: Produce,
         delivery: Delivery,
+        view_params: TranslateParams | None = None,
     ) -> None:
         await self.requests.start(request_id)
         started = time.perf_counter()
@@ -170,7 +177,10 @@ class Beautifier:
             data, kind = await download(attachment, self.limits)
             result = await produce(data, kind, str(request_id))
             file = discord.File(io.BytesIO(result.data), result.filename)
-            await delivery.result(caption(result, request_id), file)
+            view = None
+            if view_params is not None and self.result_view is not None:
+                view = await self.result_view(request_id, view_params, result)
+            await delivery.result(caption(result, request_id), file, view)
         except Exception as exc:
             await self._fail(request_id, exc, delivery)
             return
