@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     user_cooldown_s: float = Field(default=10.0, ge=0)  # between one user's jobs
     max_clip_seconds: float = Field(default=20.0, gt=0)
     engine_workers: int = Field(default=1, ge=1)  # worker threads of the embedded engine
+    # Trainings started from Discord (`/admin retrain`): network width, crop size, length.
+    train_ngf: int = Field(default=64, ge=1)
+    train_size: int = Field(default=256, ge=32)
+    train_epochs: int = Field(default=100, ge=1)
+    train_epoch_samples: int = Field(default=256, ge=1)
 
     @field_validator("discord_token")
     @classmethod

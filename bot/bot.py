@@ -76,6 +76,7 @@ class BeautyBot(commands.Bot):
         )
         self.catalog = ModelCatalog(engine)
         self.admin_group = AdminGroup()
+        self.training_runs: dict[str, Any] = {}  # run id -> the training extension's Run
         self.beautifier = Beautifier(engine, db, self.requests, self.queue, self.limits)
 
     async def setup_hook(self) -> None:
@@ -115,6 +116,8 @@ class BeautyBot(commands.Bot):
         )
 
     async def close(self) -> None:
-        """Stop taking jobs, then disconnect."""
+        """Stop trainings and jobs, then disconnect."""
+        for run in self.training_runs.values():
+            run.stop.set()
         await self.queue.close()
         await super().close()

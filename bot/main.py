@@ -8,6 +8,7 @@ from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot, SyncTarget
 from bot.endpoints import discord_endpoints
+from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.device import resolve_device
@@ -41,7 +42,21 @@ def embedded_engine(settings: Settings, device: str | None = None) -> InProcessE
     clip_limits = ClipLimits(
         max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
     )
-    return InProcessEngine(engine, settings.engine_workers, clip_limits)
+    defaults = TrainDefaults(
+        ngf=settings.train_ngf,
+        ndf=settings.train_ngf,
+        size=settings.train_size,
+        epochs=settings.train_epochs,
+        epoch_samples=settings.train_epoch_samples,
+    )
+    return InProcessEngine(
+        engine,
+        settings.engine_workers,
+        clip_limits,
+        datasets_dir=settings.datasets_dir,
+        runs_dir=settings.data_dir / "runs",
+        train_defaults=defaults,
+    )
 
 
 async def run_bot(

@@ -1,8 +1,11 @@
-"""Model administration, offered by engines that own their model registry (the embedded one)."""
+"""Administration offered by engines that own their models and data (the embedded one)."""
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
 
 
 @runtime_checkable
@@ -19,4 +22,84 @@ class ModelAdmin(Protocol):
 
     async def delete(self, name: str, version: int) -> None:
         """Remove a user model version."""
+        ...
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """A dataset as the bot lists it."""
+
+    name: str
+    images: int
+    bytes: int
+    updated: str
+
+
+@dataclass(frozen=True)
+class DatasetReport:
+    """What adding images to a dataset did; rejected: (source, reason)."""
+
+    name: str
+    added: int
+    duplicates: int
+    rejected: list[tuple[str, str]]
+    total_images: int
+
+
+@runtime_checkable
+class DatasetAdmin(Protocol):
+    """Build and list training datasets."""
+
+    async def add_images(self, name: str, files: list[tuple[str, bytes]]) -> DatasetReport:
+        """Decode, deduplicate and store images (untrusted bytes) in dataset `name`."""
+        ...
+
+    async def datasets(self) -> list[DatasetInfo]:
+        """Every dataset."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What an admin asked to train."""
+
+    dataset: str
+    name: str
+    segmenter: Literal["clusters", "edges"] = "clusters"
+    k: int = 7
+    time_budget_s: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainStatus:
+    """A progress snapshot; sample_sheet is set after a validation."""
+
+    step: int
+    total_steps: int | None
+    epoch: int
+    eta_s: float | None
+    losses: dict[str, float] = field(default_factory=dict)
+    sample_sheet: bytes | None = None
+
+
+@dataclass(frozen=True)
+class TrainDone:
+    """How a run ended: 'finished' (model is the registered label), or stopped/failed."""
+
+    status: str
+    model: str | None
+    sample_sheet: bytes | None = None
+
+
+@runtime_checkable
+class TrainingAdmin(Protocol):
+    """Train a model version from a dataset."""
+
+    async def train(
+        self,
+        request: TrainRequest,
+        progress: Callable[[TrainStatus], None],
+        stop: threading.Event,
+    ) -> TrainDone:
+        """Train (progress is called from a worker thread); `stop` ends the run early."""
         ...

@@ -10,14 +10,13 @@ import asyncio
 import functools
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 from engine.core import Engine
-from engine.errors import InputError, ModelError
+from engine.errors import InputError
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelEntry
 from engine.pipeline import ClipTranslator, TranslateOptions
@@ -25,26 +24,16 @@ from engine.segment import ClustersConfig
 from engine.video import ClipLimits
 
 from .base import (
-    EngineUserError,
     ModelInfo,
     ProgressCallback,
     Translated,
     TranslateParams,
 )
+from .embedded_admin import EmbeddedAdmin, TrainDefaults, user_errors
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-USER_ERRORS = (InputError, ModelError, ValueError)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Engine errors a user can act on become EngineUserError with the same short message."""
-    try:
-        yield
-    except USER_ERRORS as exc:
-        raise EngineUserError(str(exc)) from exc
 
 
 def options_for(params: TranslateParams) -> TranslateOptions:
@@ -58,16 +47,29 @@ def describe_segmenter(entry: ModelEntry) -> str:
     return f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
 
 
-class InProcessEngine:
-    """EngineClient running the engine in worker threads of this process."""
+class InProcessEngine(EmbeddedAdmin):
+    """EngineClient running the engine in worker threads of this process.
+
+    It also offers model, dataset and training administration (`bot.engine_client.admin`)
+    when given the folders for them.
+    """
 
     def __init__(
-        self, engine: Engine, workers: int = 1, clip_limits: ClipLimits = ClipLimits()
+        self,
+        engine: Engine,
+        workers: int = 1,
+        clip_limits: ClipLimits = ClipLimits(),
+        *,
+        datasets_dir: Path | None = None,
+        runs_dir: Path | None = None,
+        train_defaults: TrainDefaults | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.engine = engine
         self.clip_limits = clip_limits
+        self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
+        self.train_defaults = train_defaults or TrainDefaults()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
 
     async def _run(self, func: Callable[..., T], *args: object) -> T:

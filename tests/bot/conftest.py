@@ -14,6 +14,7 @@ from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot
 from bot.endpoints import discord_endpoints
+from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.imaging import ImageLimits
@@ -21,6 +22,7 @@ from engine.models import ModelRegistry
 from tests.fakediscord import FakeDiscord
 
 READY_TIMEOUT = 20.0
+TINY_TRAINING = TrainDefaults(ngf=4, ndf=4, size=64, epochs=1, epoch_samples=2)
 
 
 @pytest.fixture
@@ -50,7 +52,12 @@ def settings(data_dir: Path, fake: FakeDiscord) -> Settings:
 async def engine(settings: Settings) -> AsyncIterator[InProcessEngine]:
     registry = ModelRegistry(settings.models_dir, bundled_dir=settings.data_dir / "no-bundled")
     limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
-    client = InProcessEngine(Engine(registry, torch.device("cpu"), precision="fp32", limits=limits))
+    client = InProcessEngine(
+        Engine(registry, torch.device("cpu"), precision="fp32", limits=limits),
+        datasets_dir=settings.datasets_dir,
+        runs_dir=settings.data_dir / "runs",
+        train_defaults=TINY_TRAINING,
+    )
     yield client
     await client.close()
 

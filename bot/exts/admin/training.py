@@ -1,0 +1,228 @@
+"""`/admin retrain`: train a model version from a dataset, with a live progress message.
+
+The progress message is an ordinary channel message (it outlives the 15-minute interaction
+token), edited every few seconds with step, losses, ETA and the latest sample sheet, and
+carrying a Cancel button that survives restarts (a run that is gone says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import discord
+from discord import app_commands, ui
+
+from bot.admin import admin_only, bot_of, check_admin, record
+from bot.bot import BeautyBot
+from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
+from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
+from engine.training.config import parse_duration
+
+log = logging.getLogger(__name__)
+
+EDIT_EVERY_S = 3.0
+RUN_IDS = itertools.count(1)
+
+
+@dataclass
+class Run:
+    """A training started from Discord, and what the progress message shows."""
+
+    request: TrainRequest
+    stop: threading.Event = field(default_factory=threading.Event)
+    latest: TrainStatus | None = None
+    sheet: bytes | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def running(bot: BeautyBot) -> dict[str, Run]:
+    """The trainings this process runs, by run id (one at a time)."""
+    return bot.training_runs
+
+
+class CancelButton(ui.DynamicItem[ui.Button], template=r"bn:train-stop:(?P<run>[\w-]+)"):
+    """Stops a training; admins only."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            ui.Button(
+                label="Cancel",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"bn:train-stop:{run_id}",
+            )
+        )
+        self.run_id = run_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: ui.Item[Any], match: re.Match[str]
+    ) -> CancelButton:
+        return cls(match["run"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            check_admin(interaction)
+            run = running(bot_of(interaction)).get(self.run_id)
+            if run is None:
+                raise BotError("That training is no longer running.")
+            run.stop.set()
+            await record(interaction, "training.cancel", run.request.name)
+            await interaction.response.send_message("Stopping the training…", ephemeral=True)
+        except Exception as exc:
+            await report(interaction, exc, "cancel button")
+
+
+def status_text(run: Run, started: float) -> str:
+    """Step, losses, ETA."""
+    request, latest = run.request, run.latest
+    head = f"🏋️ Training `{request.name}` on `{request.dataset}`"
+    if latest is None:
+        return head + ": starting…"
+    total = f"/{latest.total_steps}" if latest.total_steps else ""
+    losses = ", ".join(f"{k} {v:.3f}" for k, v in sorted(latest.losses.items()))
+    eta = f", ETA {latest.eta_s:.0f} s" if latest.eta_s is not None else ""
+    elapsed = time.monotonic() - started
+    return (
+        f"{head}: step {latest.step}{total}, epoch {latest.epoch}{eta} ({elapsed:.0f} s)\n{losses}"
+    )
+
+
+async def keep_posted(message: discord.Message, run: Run, view: ui.View, started: float) -> None:
+    """Edit the progress message when something changed, at most every EDIT_EVERY_S."""
+    shown_sheet: bytes | None = None
+    while True:
+        await run.changed.wait()
+        run.changed.clear()
+        files = []
+        if run.sheet is not None and run.sheet is not shown_sheet:
+            shown_sheet = run.sheet
+            files = [discord.File(io.BytesIO(run.sheet), "samples.png")]
+        try:
+            if files:
+                await message.edit(content=status_text(run, started), attachments=files, view=view)
+            else:
+                await message.edit(content=status_text(run, started), view=view)
+        except discord.HTTPException as exc:
+            log.warning("training progress edit failed: %s", exc)
+        await asyncio.sleep(EDIT_EVERY_S)  # rate limit, not synchronisation
+
+
+@admin_only
+@app_commands.command(name="retrain", description="Train a new model version from a dataset")
+@app_commands.describe(
+    dataset="dataset name (see /admin dataset list)",
+    name="model name; a new version is registered (promote it to serve it)",
+    segmenter="partial information the network learns from",
+    k="colour clusters (clusters segmenter)",
+    time_budget="stop after this long, e.g. 90m or 2h (default: the configured epochs)",
+)
+async def retrain(
+    interaction: discord.Interaction,
+    dataset: str,
+    name: str,
+    segmenter: Literal["clusters", "edges"] = "clusters",
+    k: app_commands.Range[int, 2, 32] = 7,
+    time_budget: str | None = None,
+) -> None:
+    """/admin retrain DATASET NAME [segmenter] [k] [time_budget]."""
+    bot = bot_of(interaction)
+    engine = bot.engine
+    if not isinstance(engine, TrainingAdmin):
+        raise BotError("Training runs on the engine service, not from here.")
+    if running(bot):
+        raise BotError("A training is already running; cancel it or wait for it.")
+    channel = interaction.channel
+    if not isinstance(channel, discord.TextChannel):
+        raise BotError("Start trainings from a text channel.")
+    allowed = channel.permissions_for(channel.guild.me)
+    if not (allowed.send_messages and allowed.attach_files):
+        raise MissingChannelPermissionsError(
+            "I need Send Messages and Attach Files here to post training progress."
+        )
+    budget = parse_budget(time_budget)
+    request = TrainRequest(dataset, name, segmenter, k, budget)
+    run_id = f"{interaction.id}-{next(RUN_IDS)}"
+    run = Run(request)
+    running(bot)[run_id] = run
+    try:
+        await record(interaction, "training.start", name, {"dataset": dataset, "k": k})
+        await interaction.response.send_message("Training started; progress below.", ephemeral=True)
+        await train(bot, engine, channel, run_id, run)
+    finally:
+        running(bot).pop(run_id, None)
+
+
+def parse_budget(text: str | None) -> float | None:
+    """'90m' -> 5400.0; BotError names a bad value."""
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise BotError(f"time_budget: {exc}") from exc
+
+
+async def train(
+    bot: BeautyBot, engine: TrainingAdmin, channel: discord.TextChannel, run_id: str, run: Run
+) -> None:
+    """Run the training while a task keeps the progress message current."""
+    loop = asyncio.get_running_loop()
+    view = ui.View(timeout=None)
+    view.add_item(CancelButton(run_id))
+    started = time.monotonic()
+    message = await channel.send(status_text(run, started), view=view)
+
+    def on_progress(status: TrainStatus) -> None:  # called from the training thread
+        loop.call_soon_threadsafe(update, status)
+
+    def update(status: TrainStatus) -> None:
+        run.latest = status if status.sample_sheet is None else run.latest or status
+        if status.sample_sheet is not None:
+            run.sheet = status.sample_sheet
+        run.changed.set()
+
+    poster = asyncio.create_task(keep_posted(message, run, view, started))
+    try:
+        done = await engine.train(run.request, on_progress, run.stop)
+    except Exception as exc:
+        poster.cancel()
+        running(bot).pop(run_id, None)
+        text = user_message(exc)
+        if text is None:
+            log.exception("training %s failed", run.request.name)
+        await message.edit(
+            content=f"⚠️ Training `{run.request.name}` failed: {text or 'internal error'}", view=None
+        )
+        return
+    poster.cancel()
+    running(bot).pop(run_id, None)  # before the final edit: the run is over
+    await asyncio.gather(poster, return_exceptions=True)
+    if done.model is not None:
+        bot.catalog.invalidate()
+        text = (
+            f"✅ Trained **{done.model}**. Serve it with `/admin model promote {run.request.name}`."
+        )
+    else:
+        text = f"⏹️ Training `{run.request.name}` was {done.status}; nothing was registered."
+    files = (
+        [discord.File(io.BytesIO(done.sample_sheet), "samples.png")] if done.sample_sheet else []
+    )
+    await message.edit(content=text, attachments=files, view=None)
+
+
+async def setup(bot: BeautyBot) -> None:
+    bot.add_dynamic_items(CancelButton)
+    bot.admin_group.add_command(retrain)
+
+
+async def teardown(bot: BeautyBot) -> None:
+    bot.remove_dynamic_items(CancelButton)
+    bot.admin_group.remove_command("retrain")
