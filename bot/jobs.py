@@ -212,7 +212,7 @@ class Beautifier:
         for size in SMALLER_SIZES:
             if len(result.data) <= limit:
                 return result
-            if params.size is not None and size >= params.size:
+            if size >= panel_side(result, params.panels):
                 continue
             params = replace(params, size=size)
             result = await self.engine.translate_image(data, params, request_id)
@@ -249,6 +249,11 @@ class ProgressRelay:
             await self.delivery.progress(text)
         except discord.HTTPException as exc:
             log.debug("progress edit failed: %s", exc)
+
+
+def panel_side(result: Translated, panels: int, gap: int = 4) -> int:
+    """The long side of one panel of a composed result."""
+    return max(result.height, (result.width - gap * (panels - 1)) // panels)
 
 
 def caption(result: Translated, request_id: int) -> str:

@@ -81,3 +81,33 @@ async def test_unknown_model_is_explained(fake: FakeDiscord, bot: BeautyBot, pho
         files={"file": ("a.png", encoded(photo()), "image/png")},
     )  # fmt: skip
     assert "no model called `nope`" in await ephemeral_answer(fake, interaction)
+
+
+async def test_result_over_the_upload_limit_is_explained(
+    fake: FakeDiscord, bot: BeautyBot, photo
+) -> None:
+    fake.attachment_size_limit = 1000  # smaller than any result
+    alice = fake.add_user("alice")
+    interaction = await fake.slash(
+        alice, "beautify", files={"file": ("a.png", encoded(photo()), "image/png")}
+    )
+    reply = await final_reply(fake, bot, interaction)
+    assert "over this channel's upload limit (1 KiB)" in reply["content"]
+    assert not reply["attachments"]
+
+
+async def test_results_are_made_smaller_to_fit_the_upload_limit(
+    fake: FakeDiscord, bot: BeautyBot, photo, make_model, data_dir
+) -> None:
+    make_model("big", directory=data_dir / "models", size=256)
+    bot.catalog.invalidate()
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    options = [{"name": "model", "type": 3, "value": "big"}]
+    file = {"file": ("a.png", encoded(photo(400, 300)), "image/png")}
+    full = await final_reply(fake, bot, await fake.slash(alice, "beautify", options, files=file))
+    (full_bytes,) = fake.files_of(full)
+    fake.attachment_size_limit = len(full_bytes) - 1
+    fitted = await final_reply(fake, bot, await fake.slash(bob, "beautify", options, files=file))
+    (fitted_bytes,) = fake.files_of(fitted)
+    assert len(fitted_bytes) < len(full_bytes)
+    assert image_of(fake, fitted).width < image_of(fake, full).width == 2 * 256 + 4
