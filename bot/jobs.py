@@ -8,18 +8,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 import discord
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from beautynet.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
+from beautynet.db.models import GuildSettings, Request, RequestKind, RequestSource, RequestStatus
 from beautynet.db.preferences import user_default_model
-from beautynet.db.requests import NewRequest, RequestLog
+from beautynet.db.requests import NewRequest, RequestLog, utcnow
 from beautynet.db.session import Database
 from bot.delivery import Delivery
 from bot.engine_client import EngineClient, Translated, TranslateParams
 from bot.engine_client.base import Kind
-from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, user_message
+from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, BusyError, user_message
 from bot.grid import labelled_grid
 from bot.media import Limits, check_attachment, download, size_text
 from bot.queue import FairQueue, Job
@@ -73,10 +74,37 @@ class Beautifier:
                 chosen = await session.scalar(query)
         return chosen
 
-    def precheck(self, origin: Origin, attachment: discord.Attachment) -> None:
+    async def precheck(self, origin: Origin, attachment: discord.Attachment) -> None:
         """Refuse at once (before deferring) what would be refused anyway."""
-        check_attachment(attachment, self.limits)
+        settings = await self._guild_settings(origin.guild_id)
+        limits = self.limits
+        if settings is not None and settings.max_image_bytes:
+            cap = min(limits.max_image_bytes, settings.max_image_bytes)
+            limits = replace(limits, max_image_bytes=cap, max_clip_bytes=cap)
+        check_attachment(attachment, limits)
         self.queue.check(origin.user_id)
+        if settings is not None and settings.requests_per_user_per_hour:
+            await self._check_hourly(origin, settings.requests_per_user_per_hour)
+
+    async def _guild_settings(self, guild_id: int | None) -> GuildSettings | None:
+        if guild_id is None:
+            return None
+        async with self.db.sessions() as session:
+            return await session.get(GuildSettings, guild_id)
+
+    async def _check_hourly(self, origin: Origin, allowed: int) -> None:
+        """A guild's requests-per-user-per-hour limit (cancelled requests do not count)."""
+        since = utcnow() - timedelta(hours=1)
+        query = select(func.count(Request.id)).where(
+            Request.user_id == origin.user_id,
+            Request.guild_id == origin.guild_id,
+            Request.queued_at >= since,
+            Request.status != RequestStatus.CANCELLED,
+        )
+        async with self.db.sessions() as session:
+            used = int(await session.scalar(query) or 0)
+        if used >= allowed:
+            raise BusyError(f"This server allows {allowed} requests per hour each; try later.")
 
     async def beautify(
         self,
@@ -86,7 +114,7 @@ class Beautifier:
         delivery: Delivery,
     ) -> None:
         """Log, queue and run one request; its outcome goes to `delivery`."""
-        self.precheck(origin, attachment)
+        await self.precheck(origin, attachment)
         model = await self.model_for(params.model, origin.user_id, origin.guild_id)
         params = replace(params, model=model)
 
@@ -99,7 +127,7 @@ class Beautifier:
         self, origin: Origin, attachment: discord.Attachment, delivery: Delivery
     ) -> None:
         """One image through every served model, in one labelled grid."""
-        self.precheck(origin, attachment)
+        await self.precheck(origin, attachment)
         models = [m for m in await self.engine.models() if m.served]
 
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:

@@ -136,3 +136,24 @@ async def test_status(fake: FakeDiscord, bot: BeautyBot) -> None:
     answer = await ephemeral_answer(fake, interaction)
     assert "0 running, 0 waiting, capacity 4" in answer
     assert "InProcessEngine on cpu" in answer and "tiny v1 (default)" in answer
+
+
+async def test_guild_limits_are_enforced(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
+    options = [
+        {"name": "limits", "type": 1, "options": [
+            {"name": "max_image_mb", "type": 10, "value": 0.01},
+            {"name": "requests_per_hour", "type": 4, "value": 1},
+        ]},
+    ]  # fmt: skip
+    answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", options))
+    assert "1 requests per user per hour" in answer
+    alice = fake.add_user("alice")
+    big = {"file": ("big.png", encoded(photo(300, 300)), "image/png")}
+    refused = await fake.slash(alice, "beautify", files=big)
+    assert "the limit is 10 KiB" in await ephemeral_answer(fake, refused)
+    assert "tiny v1" in await beautify_model(fake, bot, alice, lambda: photo(40, 30))
+    again = await fake.slash(
+        alice, "beautify", files={"file": ("p.png", encoded(photo(40, 30)), "image/png")}
+    )
+    assert "1 requests per hour each" in await ephemeral_answer(fake, again)
+    assert "guild.update" in await actions(bot)

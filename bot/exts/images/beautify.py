@@ -78,7 +78,7 @@ class Beautify(commands.Cog):
         """/compare file."""
         require_attach_files(interaction)
         origin = origin_of(interaction, RequestSource.SLASH)
-        self.bot.beautifier.precheck(origin, file)
+        await self.bot.beautifier.precheck(origin, file)
         await interaction.response.defer(thinking=True)
         await self.bot.beautifier.compare(origin, file, InteractionDelivery(interaction))
 
@@ -103,7 +103,7 @@ class Beautify(commands.Cog):
             raise BotError(f"There is no model called `{params.model}`; see /models.")
         require_attach_files(interaction)
         origin = origin_of(interaction, source)
-        self.bot.beautifier.precheck(origin, attachment)
+        await self.bot.beautifier.precheck(origin, attachment)
         await interaction.response.defer(thinking=True)
         delivery = InteractionDelivery(interaction)
         await self.bot.beautifier.beautify(origin, attachment, params, delivery)

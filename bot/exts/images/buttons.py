@@ -53,7 +53,7 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
     origin = Origin(
         interaction.user.id, RequestSource.SLASH, interaction.guild_id, interaction.channel_id
     )
-    bot.beautifier.precheck(origin, attachment)
+    await bot.beautifier.precheck(origin, attachment)
     await interaction.response.defer(thinking=True)
     await bot.beautifier.beautify(origin, attachment, params, InteractionDelivery(interaction))
 

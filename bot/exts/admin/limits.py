@@ -1,0 +1,56 @@
+"""`/admin limits`: this server's upload size and requests-per-hour limits (audited)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from beautynet.db.preferences import guild_settings, update_guild_settings
+from beautynet.db.requests import utcnow
+from bot.admin import admin_only, bot_of
+from bot.bot import BeautyBot
+from bot.media import MiB
+
+
+@admin_only
+@app_commands.command(name="limits", description="Show or change this server's limits")
+@app_commands.describe(
+    max_image_mb="largest upload accepted here, in MiB (0: the bot's own limit)",
+    requests_per_hour="requests per user per hour (0: no limit)",
+)
+async def limits(
+    interaction: discord.Interaction,
+    max_image_mb: app_commands.Range[float, 0, 1024] | None = None,
+    requests_per_hour: app_commands.Range[int, 0, 10_000] | None = None,
+) -> None:
+    """/admin limits [max_image_mb] [requests_per_hour]."""
+    bot = bot_of(interaction)
+    assert interaction.guild_id is not None  # the admin group is guild-only
+    changes: dict[str, int | None] = {}
+    if max_image_mb is not None:
+        changes["max_image_bytes"] = int(max_image_mb * MiB) or None
+    if requests_per_hour is not None:
+        changes["requests_per_user_per_hour"] = requests_per_hour or None
+    async with bot.db.sessions.begin() as session:
+        if changes:
+            row = await update_guild_settings(
+                session, interaction.guild_id, actor_id=interaction.user.id, now=utcnow(), **changes
+            )
+        else:
+            row = await guild_settings(session, interaction.guild_id)
+        size = row.max_image_bytes or bot.settings.max_image_bytes
+        hourly = row.requests_per_user_per_hour
+    text = (
+        f"Uploads up to {size / MiB:g} MiB; "
+        f"{f'{hourly} requests per user per hour' if hourly else 'no hourly limit'}; "
+        f"cooldown {bot.settings.user_cooldown_s:g} s, queue of {bot.settings.queue_size}."
+    )
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+async def setup(bot: BeautyBot) -> None:
+    bot.admin_group.add_command(limits)
+
+
+async def teardown(bot: BeautyBot) -> None:
+    bot.admin_group.remove_command("limits")
