@@ -9,6 +9,7 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from beautynet.db.models import Request
 from beautynet.db.requests import RequestLog
 from beautynet.db.session import Database
 from beautynet.settings import Settings
@@ -77,13 +78,14 @@ class BeautyBot(commands.Bot):
         self.catalog = ModelCatalog(engine)
         self.admin_group = AdminGroup()
         self.training_runs: dict[str, Any] = {}  # run id -> the training extension's Run
+        self.interrupted: list[Request] = []  # requests a previous run left unfinished
         self.beautifier = Beautifier(engine, db, self.requests, self.queue, self.limits)
 
     async def setup_hook(self) -> None:
         """Recover the request log, start the queue, load every extension, sync if asked."""
-        recovered = await self.requests.recover(retry=False)
-        if recovered:
-            log.info("settled %d requests left unfinished by a previous run", len(recovered))
+        self.interrupted = await self.requests.recover(retry=False)
+        if self.interrupted:
+            log.info("settled %d requests left unfinished by a previous run", len(self.interrupted))
         await self.queue.start()
         self.tree.add_command(self.admin_group)
         for extension in find_extensions():

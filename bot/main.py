@@ -8,6 +8,7 @@ from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot, SyncTarget
 from bot.endpoints import discord_endpoints
+from bot.engine_client import EngineClient
 from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
@@ -65,13 +66,18 @@ async def run_bot(
     sync: bool = False,
     sync_guild: SyncTarget = None,
     device: str | None = None,
+    engine: EngineClient | None = None,
 ) -> None:
-    """Open the database and the engine, run the bot until it is closed, release everything."""
+    """Open the database and the engine, run the bot until it is closed, release everything.
+
+    `engine` replaces the embedded engine (e.g. an HTTP client of remote engine services);
+    it is closed here as well.
+    """
     if settings.discord_token is None:
         raise MissingTokenError(TOKEN_HELP)
     token = settings.discord_token.get_secret_value()
     async with open_database(settings, create_if_empty=True) as db:
-        engine = embedded_engine(settings, device)
+        engine = engine or embedded_engine(settings, device)
         try:
             with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
                 async with BeautyBot(settings, db, engine, sync=sync, sync_guild=sync_guild) as bot:
