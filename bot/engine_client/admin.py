@@ -67,7 +67,7 @@ class TrainRequest:
     name: str
     segmenter: Literal["clusters", "edges"] = "clusters"
     k: int = 7
-    time_budget_s: float | None = None
+    time_budget: str | None = None  # e.g. "90m" or "2h"; None: the configured epochs
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from engine.training import (
     TrainerCallback,
     TrainingData,
     Validation,
+    parse_duration,
     run_training,
 )
 
@@ -117,6 +118,10 @@ class EmbeddedAdmin:
     def train_config(self, request: TrainRequest) -> TrainConfig:
         """The run's hyper-parameters; ValueError names a bad argument."""
         defaults = self.train_defaults
+        try:
+            budget = parse_duration(request.time_budget) if request.time_budget else None
+        except ValueError as exc:
+            raise ValueError(f"time budget: {exc}") from exc
         segmenter: SegmenterConfig = (
             ClustersConfig(k=request.k) if request.segmenter == "clusters" else EdgesConfig()
         )
@@ -126,8 +131,8 @@ class EmbeddedAdmin:
             generator=GeneratorConfig(ngf=defaults.ngf, depth=default_depth(defaults.size)),
             discriminator=DiscriminatorConfig(ndf=defaults.ndf),
             size=defaults.size,
-            epochs=None if request.time_budget_s else defaults.epochs,
-            time_budget_s=request.time_budget_s,
+            epochs=None if budget else defaults.epochs,
+            time_budget_s=budget,
             epoch_samples=defaults.epoch_samples,
         )
 

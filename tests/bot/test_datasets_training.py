@@ -178,3 +178,25 @@ async def _engine(settings):
 
     registry = ModelRegistry(settings.models_dir, bundled_dir=settings.data_dir / "no-bundled")
     return Engine(registry, torch.device("cpu"), precision="fp32")
+
+
+async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
+    await add_photos(fake, photo)
+    await fake.slash(
+        fake.owner, "admin",
+        sub("retrain", text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
+    )  # fmt: skip
+    failed = await fake.wait_for(
+        lambda: (m := progress_message(fake)) is not None and m["content"].startswith("⚠️") and m
+    )
+    assert "time budget" in failed["content"]
+    await fake.slash(
+        fake.owner, "admin", sub("retrain", text("dataset", "nope"), text("name", "y"))
+    )
+    missing = await fake.wait_for(
+        lambda: next(
+            (m for m in fake.channel_messages(fake.general) if "`y` failed" in m["content"]), None
+        )
+    )
+    assert "nope" in missing["content"]
+    assert bot.training_runs == {}

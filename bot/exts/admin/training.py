@@ -24,7 +24,6 @@ from bot.admin import admin_only, bot_of, check_admin, record
 from bot.bot import BeautyBot
 from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
 from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
-from engine.training.config import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +146,7 @@ async def retrain(
         raise MissingChannelPermissionsError(
             "I need Send Messages and Attach Files here to post training progress."
         )
-    budget = parse_budget(time_budget)
-    request = TrainRequest(dataset, name, segmenter, k, budget)
+    request = TrainRequest(dataset, name, segmenter, k, time_budget)
     run_id = f"{interaction.id}-{next(RUN_IDS)}"
     run = Run(request)
     running(bot)[run_id] = run
@@ -158,16 +156,6 @@ async def retrain(
         await train(bot, engine, channel, run_id, run)
     finally:
         running(bot).pop(run_id, None)
-
-
-def parse_budget(text: str | None) -> float | None:
-    """'90m' -> 5400.0; BotError names a bad value."""
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise BotError(f"time_budget: {exc}") from exc
 
 
 async def train(
