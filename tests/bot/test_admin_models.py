@@ -157,3 +157,17 @@ async def test_guild_limits_are_enforced(fake: FakeDiscord, bot: BeautyBot, phot
     )
     assert "1 requests per hour each" in await ephemeral_answer(fake, again)
     assert "guild.update" in await actions(bot)
+
+
+async def test_models_shows_sample_sheets(
+    fake: FakeDiscord, bot: BeautyBot, data_dir, photo
+) -> None:
+    photo(60, 40).save(data_dir / "models" / "tiny-v1.png")
+    bot.catalog.invalidate()
+    interaction = await fake.slash(fake.add_user("alice"), "models")
+    await fake.wait_for(lambda: interaction.callbacks)
+    data = interaction.callbacks[0]["data"]
+    assert data["embeds"][0]["image"]["url"] == "attachment://tiny-v1.png"
+    assert "image" not in data["embeds"][1]
+    call = next(c for c in fake.calls if f"/interactions/{interaction.id}/" in c.path)
+    assert [name for name, _ in call.files] == ["tiny-v1.png"]
