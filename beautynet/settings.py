@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DeviceName = Literal["auto", "cpu", "cuda"]
 
@@ -59,10 +59,26 @@ class Settings(BaseSettings):
     train_epochs: int = Field(default=100, ge=1)
     train_epoch_samples: int = Field(default=256, ge=1)
 
-    @field_validator("discord_token")
+    # ---- engine service (`beautynet engine serve`) and the bot's HTTP client ----------
+    # `ENGINE_URLS`: comma-separated engine services; empty = the in-process engine.
+    engine_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("ENGINE_URLS", "engine_urls")
+    )
+    # `ENGINE_TOKEN`: the bearer token shared by the services and the bot.
+    engine_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ENGINE_TOKEN", "engine_token")
+    )
+    engine_host: str = "127.0.0.1"
+    engine_port: int = Field(default=8765, ge=1, le=65535)
+    engine_queue_size: int = Field(default=256, ge=1)  # images waiting for the network
+    engine_max_batch: int = Field(default=16, ge=1)  # images per generator call
+    engine_batch_wait_ms: float = Field(default=10.0, ge=0)  # wait for a batch to fill
+    engine_clip_jobs: int = Field(default=8, ge=1)  # clip jobs kept (running or finished)
+
+    @field_validator("discord_token", "engine_token")
     @classmethod
     def _token_not_blank(cls, value: SecretStr | None) -> SecretStr | None:
-        """An empty DISCORD_TOKEN means no token."""
+        """An empty token (DISCORD_TOKEN, ENGINE_TOKEN) means no token."""
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(value.get_secret_value().strip())
@@ -76,6 +92,19 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError(f"must be an http(s) or ws(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("engine_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        """'http://a:8765, http://b:8765' -> two http(s) URLs without trailing slashes."""
+        if isinstance(value, str):
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if isinstance(value, list):
+            for url in value:
+                if not str(url).startswith(("http://", "https://")):
+                    raise ValueError(f"engine URLs must be http(s) URLs, got {url!r}")
+            return [str(url).rstrip("/") for url in value]
+        return value
 
     @property
     def models_dir(self) -> Path:

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 from beautynet.settings import Settings
 
-from . import bot, dataset, db, models, run, train, translate
+from . import bot, dataset, db, engine, models, run, train, translate
 
-COMMAND_GROUPS = (run, bot, translate, models, dataset, train, db)
+COMMAND_GROUPS = (run, bot, translate, models, dataset, train, db, engine)
 
 
 def build_parser() -> argparse.ArgumentParser:

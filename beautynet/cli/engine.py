@@ -1,0 +1,68 @@
+"""`beautynet engine serve`: the engine as an HTTP service (for the bot's ENGINE_URLS)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from beautynet.db.schema import SchemaError
+from beautynet.db.session import open_database
+from beautynet.settings import Settings
+from engine.service import ServiceConfig, check_listen_address, create_app, serve
+from engine.video import ClipLimits
+
+from .common import add_device_argument, build_engine
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("engine", help="run the engine as an HTTP service")
+    commands = parser.add_subparsers(dest="engine_command", required=True, metavar="COMMAND")
+    serve_parser = commands.add_parser("serve", help="serve translations over HTTP")
+    serve_parser.add_argument("--host", help="address to listen on (default BEAUTYNET_ENGINE_HOST)")
+    serve_parser.add_argument("--port", type=int, help="port (default BEAUTYNET_ENGINE_PORT)")
+    serve_parser.add_argument(
+        "--no-batching", action="store_true", help="one image per generator call"
+    )
+    add_device_argument(serve_parser)
+    serve_parser.set_defaults(func=serve_command)
+
+
+def service_config(settings: Settings, batching: bool = True) -> ServiceConfig:
+    """The service's limits, batching and token from settings."""
+    token = settings.engine_token.get_secret_value() if settings.engine_token else None
+    return ServiceConfig(
+        token=token,
+        max_upload_bytes=settings.max_image_bytes,
+        queue_size=settings.engine_queue_size,
+        max_batch=settings.engine_max_batch if batching else 1,
+        batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
+        clip_jobs=settings.engine_clip_jobs,
+    )
+
+
+async def _check_database(settings: Settings) -> None:
+    """The service writes nothing to the database; with DATABASE_URL set, check its schema."""
+    if settings.database_url:
+        async with open_database(settings, check=True):
+            pass
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve until interrupted."""
+    host = args.host or settings.engine_host
+    port = args.port or settings.engine_port
+    config = service_config(settings, batching=not args.no_batching)
+    try:
+        check_listen_address(host, config.token)
+        asyncio.run(_check_database(settings))
+    except (ValueError, SchemaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = build_engine(settings, args.device, batch_size=max(config.max_batch, 1))
+    clip_limits = ClipLimits(
+        max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
+    )
+    print(f"engine service on http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
+    asyncio.run(serve(create_app(engine, config, clip_limits), host, port))
+    return 0

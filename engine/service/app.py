@@ -1,0 +1,89 @@
+"""The engine service application: factory, worker lifetimes, and `serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import torch
+from aiohttp import web
+
+from engine.core import Engine
+from engine.video import ClipLimits
+
+from . import keys
+from .batching import Batcher
+from .config import ServiceConfig, check_listen_address
+from .idempotency import Idempotency
+from .jobs import ClipJobs
+from .metrics import Metrics
+from .middlewares import auth_middleware, errors_middleware
+from .routes import setup_routes
+from .uploads import CHUNK
+
+log = logging.getLogger(__name__)
+
+
+def _reader(batcher: Batcher) -> Callable[[], float]:
+    return lambda: batcher.pending
+
+
+def _gpu_memory() -> float:
+    return float(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0.0
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Worker threads, the batcher and the job table live as long as the app runs."""
+    config, metrics = app[keys.CONFIG], app[keys.METRICS]
+    network = ThreadPoolExecutor(1, thread_name_prefix="engine-net")
+    cpu = ThreadPoolExecutor(2, thread_name_prefix="engine-cpu")
+    clips = ThreadPoolExecutor(1, thread_name_prefix="engine-clip")
+    batcher = Batcher(
+        network, metrics, config.max_batch, config.batch_wait_s, config.queue_size,
+        config.retry_after_s,
+    )  # fmt: skip
+    jobs = ClipJobs(app[keys.ENGINE], clips, app[keys.CLIP_LIMITS], config.clip_jobs)
+    app[keys.BATCHER], app[keys.CPU_POOL], app[keys.CLIP_JOBS] = batcher, cpu, jobs
+    app[keys.IDEMPOTENCY] = Idempotency(config.idempotency_entries)
+    metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
+    metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
+    metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)
+    batcher.start()
+    yield
+    await batcher.stop()
+    for pool in (network, cpu, clips):
+        pool.shutdown(wait=False, cancel_futures=True)
+    jobs.close()
+
+
+def create_app(
+    engine: Engine, config: ServiceConfig | None = None, clip_limits: ClipLimits | None = None
+) -> web.Application:
+    """An aiohttp application serving `engine`."""
+    config = config or ServiceConfig()
+    app = web.Application(
+        client_max_size=config.max_upload_bytes + CHUNK,
+        middlewares=[errors_middleware, auth_middleware],
+    )
+    app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
+    app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
+    app.cleanup_ctx.append(workers_ctx)
+    setup_routes(app)
+    return app
+
+
+async def serve(
+    app: web.Application, host: str, port: int, stop: asyncio.Event | None = None
+) -> None:
+    """Serve `app` on host:port until `stop` is set (or forever)."""
+    check_listen_address(host, app[keys.CONFIG].token)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        log.warning("engine service listening on http://%s:%d", host, port)
+        await (stop or asyncio.Event()).wait()
+    finally:
+        await runner.cleanup()

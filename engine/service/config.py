@@ -1,0 +1,47 @@
+"""The service's own settings: limits, batching and auth, as one frozen dataclass."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What the HTTP layer needs beyond the engine itself."""
+
+    token: str | None = None  # bearer token; None = no auth (loopback only)
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD  # one uploaded image or clip
+    queue_size: int = 256  # images waiting for the network; more -> 503
+    max_batch: int = 16  # images per generator call
+    batch_wait_s: float = 0.010  # how long a lone request waits for company
+    clip_jobs: int = 8  # clip jobs kept, running or finished
+    idempotency_entries: int = 1024  # finished results remembered by request id
+    retry_after_s: int = 1  # suggested in 503 answers
+
+    def __post_init__(self) -> None:
+        for name in ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_wait_s < 0:
+            raise ValueError(f"batch_wait_s must be >= 0, got {self.batch_wait_s}")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_listen_address(host: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without a token."""
+    if not token and not is_loopback(host):
+        raise ValueError(
+            f"refusing to listen on {host} without ENGINE_TOKEN; set a token or listen on 127.0.0.1"
+        )

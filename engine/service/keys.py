@@ -1,0 +1,33 @@
+"""Typed keys of the objects an engine service application holds."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from engine.core import Engine
+from engine.video import ClipLimits
+
+from .batching import Batcher
+from .config import ServiceConfig
+from .idempotency import Idempotency
+from .jobs import ClipJobs
+from .metrics import Metrics
+
+
+class ImageResult:
+    """An encoded translated image and how it was made."""
+
+    def __init__(self, data: bytes, model: str, width: int, height: int) -> None:
+        self.data, self.model, self.width, self.height = data, model, width, height
+
+
+ENGINE = web.AppKey("engine", Engine)
+CONFIG = web.AppKey("config", ServiceConfig)
+CLIP_LIMITS = web.AppKey("clip_limits", ClipLimits)
+METRICS = web.AppKey("metrics", Metrics)
+BATCHER = web.AppKey("batcher", Batcher)
+CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
+IDEMPOTENCY = web.AppKey("idempotency", Idempotency[ImageResult])
+CLIP_JOBS = web.AppKey("clip_jobs", ClipJobs)

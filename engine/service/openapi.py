@@ -1,0 +1,122 @@
+"""The OpenAPI 3.0 document of the engine service (kept next to the routes it describes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_IMAGE_FIELDS = {
+    "model": {"type": "string", "maxLength": 100, "description": "name or name@version"},
+    "k": {"type": "integer", "minimum": 2, "maximum": 32},
+    "panels": {"type": "integer", "enum": [2, 3]},
+    "size": {"type": "integer", "minimum": 64, "maximum": 2048},
+}
+_REQUEST_ID = {
+    "name": "X-Request-Id",
+    "in": "header",
+    "required": False,
+    "description": "idempotency key: a retry with the same id never runs the work twice",
+    "schema": {"type": "string", "maxLength": 128},
+}
+
+
+def _form(file_field: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    properties = {file_field: {"type": "string", "format": "binary"}, **_IMAGE_FIELDS}
+    properties.update(extra or {})
+    schema = {"type": "object", "required": [file_field], "properties": properties}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(code): _ERROR for code in (401, *codes)}
+
+
+def _job_id() -> dict[str, Any]:
+    return {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _paths() -> dict[str, Any]:
+    job = {"$ref": "#/components/schemas/ClipJob"}
+    return {
+        "/healthz": {"get": {"summary": "liveness and queue depth", "security": [],
+                             "responses": {"200": {"description": "up"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
+            "200": {"description": "text format", "content": {"text/plain": {}}}, **_errors()}}},
+        "/openapi.json": {"get": {"summary": "this document", "security": [],
+                                  "responses": {"200": {"description": "OpenAPI 3"}}}},
+        "/v1/models": {"get": {"summary": "installed models", "responses": {
+            "200": {"description": "models", "content": {"application/json": {}}},
+            **_errors()}}},
+        "/v1/models/{name}/{version}/sample.png": {"get": {
+            "summary": "a model version's sample sheet",
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "version", "in": "path", "required": True,
+                 "schema": {"type": "integer"}},
+            ],
+            "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
+                          **_errors(400, 404)}}},
+        "/v1/translate": {"post": {
+            "summary": "translate one image (batched with concurrent requests)",
+            "parameters": [_REQUEST_ID], "requestBody": _form("image"),
+            "responses": {
+                "200": {"description": "original | interpretation",
+                        "content": {"image/png": {}}},
+                **_errors(400, 404, 409, 413, 503)}}},
+        "/v1/clips": {"post": {
+            "summary": "start translating a clip", "parameters": [_REQUEST_ID],
+            "requestBody": _form("clip", {"budget_bytes": {"type": "integer",
+                                                           "minimum": 65536}}),
+            "responses": {"202": {"description": "job started",
+                                  "content": {"application/json": {"schema": job}}},
+                          **_errors(400, 404, 409, 413, 503)}}},
+        "/v1/clips/{job_id}": {"get": {
+            "summary": "a clip job's state and progress", "parameters": [_job_id()],
+            "responses": {"200": {"description": "job",
+                                  "content": {"application/json": {"schema": job}}},
+                          **_errors(404)}}},
+        "/v1/clips/{job_id}/result": {"get": {
+            "summary": "the finished clip", "parameters": [_job_id()],
+            "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
+                          **_errors(404, 409)}}},
+    }  # fmt: skip
+
+
+def openapi_document() -> dict[str, Any]:
+    """The whole document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "beautynet engine", "version": "1"},
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Error": {
+                    "description": "an error, with a message safe to show",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["error"],
+                                "properties": {"error": {"type": "string"}},
+                            }
+                        }
+                    },
+                }
+            },
+            "schemas": {
+                "ClipJob": {
+                    "type": "object",
+                    "required": ["id", "state", "done", "total"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "state": {"type": "string", "enum": ["running", "done", "failed"]},
+                        "done": {"type": "integer"},
+                        "total": {"type": "integer"},
+                        "error": {"type": "string", "nullable": True},
+                    },
+                }
+            },
+        },
+    }

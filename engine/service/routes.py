@@ -1,0 +1,20 @@
+"""URL map of the engine service."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from . import views
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every endpoint on `app`."""
+    app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/metrics", views.metrics)
+    app.router.add_get("/openapi.json", views.openapi)
+    app.router.add_get("/v1/models", views.models)
+    app.router.add_get("/v1/models/{name}/{version}/sample.png", views.sample_sheet)
+    app.router.add_post("/v1/translate", views.translate)
+    app.router.add_post("/v1/clips", views.start_clip)
+    app.router.add_get("/v1/clips/{job_id}", views.clip_status)
+    app.router.add_get("/v1/clips/{job_id}/result", views.clip_result)

@@ -1,0 +1,181 @@
+"""Every endpoint of the engine service, its auth, limits and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+import pytest
+
+from engine.imaging import decode_image
+
+from .conftest import AUTH, TOKEN, Service
+
+
+async def test_healthz_needs_no_token(service: Service) -> None:
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.get(f"{service.url}/healthz") as response,
+    ):
+        assert response.status == 200
+        assert (await response.json())["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}],
+)
+async def test_requests_without_the_token_are_refused(service: Service, headers) -> None:
+    async with aiohttp.ClientSession() as anonymous:
+        for path in ("/v1/models", "/metrics"):
+            async with anonymous.get(f"{service.url}{path}", headers=headers) as response:
+                assert response.status == 401
+                assert response.headers["WWW-Authenticate"] == "Bearer"
+                assert "token" in (await response.json())["error"]
+
+
+async def test_translate_returns_a_png_and_headers(service: Service, png: bytes) -> None:
+    form = service.form(png, model="tiny@1", panels=3)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 200, await response.text()
+        body = await response.read()
+        assert response.headers["X-Model"] == "tiny v1"
+        width, height = int(response.headers["X-Width"]), int(response.headers["X-Height"])
+    assert decode_image(body).size == (width, height) == (3 * 64 + 8, 43)
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "fragment"),
+    [
+        ({"model": "nope"}, 404, "no model called"),
+        ({"panels": 4}, 400, "panels"),
+        ({"k": "seven"}, 400, "whole number"),
+        ({"size": 10}, 400, "size"),
+    ],
+)
+async def test_bad_parameters(service: Service, png: bytes, fields, status, fragment) -> None:
+    form = service.form(png, **fields)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == status
+        assert fragment in (await response.json())["error"]
+
+
+async def test_not_an_image_is_a_clear_400(service: Service) -> None:
+    form = service.form(b"this is not an image at all\n")
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 400
+        assert "not an image" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "fragment"),
+    [
+        (b"plain", "text/plain", "multipart/form-data"),
+        (b"--x\r\nno headers end", "multipart/form-data; boundary=x", "malformed"),
+        (b"garbage", "multipart/form-data", "malformed"),
+    ],
+)
+async def test_malformed_multipart_is_a_400(
+    service: Service, body: bytes, content_type: str, fragment: str
+) -> None:
+    headers = {"Content-Type": content_type}
+    async with service.session.post(
+        f"{service.url}/v1/translate", data=body, headers=headers
+    ) as response:
+        assert response.status == 400
+        assert fragment in (await response.json())["error"]
+
+
+async def test_form_without_the_file_part_is_a_400(service: Service) -> None:
+    form = aiohttp.FormData({"model": "tiny"})
+    form.add_field("other", b"x", filename="x")
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 400
+        assert "'image'" in (await response.json())["error"]
+
+
+async def _raw_request(service: Service, head: bytes, body: bytes) -> bytes:
+    """Send a request's head and part of a body; return the answer read so far."""
+    server = service.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(head + body)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(4096), timeout=10)
+    finally:
+        writer.close()
+
+
+async def test_oversize_upload_refused_from_its_declared_length(service: Service) -> None:
+    head = (
+        b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\n".encode()
+        + b"Content-Type: multipart/form-data; boundary=b\r\n"
+        + b"Content-Length: 500000000\r\n\r\n"
+    )
+    # only 1 KiB of the declared 500 MB is ever sent: the answer cannot wait for the rest
+    answer = await _raw_request(service, head, b"x" * 1024)
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+async def test_oversize_streamed_upload_refused_at_the_limit(service: Service) -> None:
+    head = (
+        b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\n".encode()
+        + b"Content-Type: multipart/form-data; boundary=b\r\n"
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    part = b'--b\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\n'
+    chunk = b"y" * 100_000
+    body = b"%x\r\n%s\r\n" % (len(part), part)
+    body += b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(25))  # 2.5 MB
+    # the chunked body never ends: only the limit can stop the server reading
+    answer = await _raw_request(service, head, body)
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+async def test_models_lists_versions(service: Service) -> None:
+    async with service.session.get(f"{service.url}/v1/models") as response:
+        assert response.status == 200
+        listed = (await response.json())["models"]
+    assert [(m["name"], m["version"], m["served"]) for m in listed] == [
+        ("tiny", 1, True),
+        ("tiny", 2, False),
+    ]
+    assert listed[0]["segmenter"] == "clusters k=7" and listed[0]["default"]
+
+
+async def test_sample_sheet_missing_is_404(service: Service) -> None:
+    async with service.session.get(f"{service.url}/v1/models/tiny/1/sample.png") as response:
+        assert response.status == 404
+
+
+async def test_openapi_lists_every_route(service: Service) -> None:
+    async with service.session.get(f"{service.url}/openapi.json") as response:
+        document = await response.json()
+    documented = set(document["paths"])
+    routed = {r.resource.canonical for r in service.app.router.routes() if r.resource}
+    assert documented == routed
+
+
+async def test_metrics_are_prometheus_text(service: Service, png: bytes) -> None:
+    async with service.session.post(
+        f"{service.url}/v1/translate", data=service.form(png)
+    ) as response:
+        assert response.status == 200
+    async with service.session.get(f"{service.url}/metrics") as response:
+        assert response.content_type == "text/plain"
+        text = await response.text()
+    assert 'beautynet_requests_total{route="/v1/translate",status="200"} 1' in text
+    assert "beautynet_queue_depth 0" in text
+    for stage in ("decode", "queue", "translate", "encode", "total"):
+        assert re.search(rf'beautynet_stage_seconds_count{{stage="{stage}"}} 1\n', text)
+    assert "beautynet_batch_size_count 1" in text
+    assert "beautynet_gpu_memory_bytes" in text
+
+
+async def test_unknown_path_is_a_json_404(service: Service) -> None:
+    async with service.session.get(f"{service.url}/nope", headers=AUTH) as response:
+        assert response.status == 404
+        assert "error" in await response.json()
