@@ -46,7 +46,12 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     jobs = ClipJobs(app[keys.ENGINE], clips, app[keys.CLIP_LIMITS], config.clip_jobs)
     app[keys.BATCHER], app[keys.CPU_POOL], app[keys.CLIP_JOBS] = batcher, cpu, jobs
-    app[keys.IDEMPOTENCY] = Idempotency(config.idempotency_entries)
+    idempotency: Idempotency[keys.ImageResult] = Idempotency(config.idempotency_entries)
+    app[keys.IDEMPOTENCY] = idempotency
+    metrics.gauge(
+        "beautynet_image_jobs_started", "Image requests run (retries excluded).",
+        lambda: idempotency.runs,
+    )  # fmt: skip
     metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
     metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
     metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)

@@ -1,0 +1,271 @@
+"""The bot's EngineClient over HTTP: one or more `beautynet engine serve` services.
+
+Each call goes to the healthy engine with the fewest calls in flight. An engine that
+refuses connections, drops one, or times out is marked down (a health check brings it
+back) and the call moves on to another engine with the same request id, which the
+services use as an idempotency key, so a retry never runs a job twice on one engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from .base import (
+    EngineUnavailableError,
+    EngineUserError,
+    ModelInfo,
+    ProgressCallback,
+    Translated,
+    TranslateParams,
+)
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+FormFactory = Callable[[], aiohttp.FormData | None]
+
+
+@dataclass
+class Backend:
+    """One engine service and what this client knows about it."""
+
+    url: str
+    in_flight: int = 0
+    healthy: bool = True
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished HTTP exchange."""
+
+    backend: Backend
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Unavailable(Exception):
+    """This engine cannot answer now (down, busy, or failing); try another."""
+
+    def __init__(self, retry_after_s: float | None = None) -> None:
+        super().__init__("engine unavailable")
+        self.retry_after_s = retry_after_s
+
+
+def _form(data: bytes, field: str, params: TranslateParams, **extra: int) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    chosen = {"model": params.model, "k": params.k, "panels": params.panels, "size": params.size}
+    for name, value in {**chosen, **extra}.items():
+        if value is not None:
+            form.add_field(name, str(value))
+    form.add_field(field, data, filename="upload", content_type="application/octet-stream")
+    return form
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["error"])
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace")
+
+
+class HttpEngine:
+    """EngineClient backed by engine services: least-loaded routing, failover, health checks."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        token: str | None = None,
+        *,
+        timeout_s: float = 300.0,
+        connect_timeout_s: float = 5.0,
+        health_interval_s: float = 5.0,
+        poll_interval_s: float = 0.5,
+        rounds: int = 2,
+    ) -> None:
+        if not urls:
+            raise ValueError("urls must list at least one engine service")
+        self.backends = [Backend(url.rstrip("/")) for url in urls]
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
+        self.health_interval_s, self.poll_interval_s = health_interval_s, poll_interval_s
+        self.rounds = rounds
+        self._session: aiohttp.ClientSession | None = None
+        self._health_task: asyncio.Task[None] | None = None
+
+    # ---- plumbing ------------------------------------------------------------------------
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+        return self._session
+
+    def pick(self, exclude: set[str]) -> Backend | None:
+        """The healthy engine with the fewest calls in flight (else any not yet tried)."""
+        candidates = [b for b in self.backends if b.url not in exclude]
+        healthy = [b for b in candidates if b.healthy] or candidates
+        return min(healthy, key=lambda b: b.in_flight, default=None)
+
+    async def check_health(self) -> None:
+        """Ask every engine's /healthz; mark each up or down."""
+        session = self._client()
+
+        async def check(backend: Backend) -> None:
+            try:
+                async with session.get(
+                    f"{backend.url}/healthz", timeout=aiohttp.ClientTimeout(total=3)
+                ) as response:
+                    healthy = response.status == 200
+            except (aiohttp.ClientError, TimeoutError):
+                healthy = False
+            if healthy != backend.healthy:
+                log.warning("engine %s is %s", backend.url, "up" if healthy else "down")
+            backend.healthy = healthy
+
+        await asyncio.gather(*(check(backend) for backend in self.backends))
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_interval_s)
+            await self.check_health()
+
+    async def _exchange(
+        self, backend: Backend, method: str, path: str, form: FormFactory, request_id: str
+    ) -> Answer:
+        """One request to one engine; _Unavailable when another engine should be tried."""
+        backend.in_flight += 1
+        try:
+            async with self._client().request(
+                method, f"{backend.url}{path}", data=form(), headers={"X-Request-Id": request_id}
+            ) as response:
+                answer = Answer(backend, response.status, dict(response.headers),
+                                await response.read())  # fmt: skip
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            log.warning("engine %s failed (%s); trying another", backend.url, type(exc).__name__)
+            backend.healthy = False
+            raise _Unavailable() from exc
+        finally:
+            backend.in_flight -= 1
+        if answer.status in RETRYABLE_STATUS:
+            retry = answer.headers.get("Retry-After")
+            raise _Unavailable(float(retry) if retry and retry.isdigit() else None)
+        return answer
+
+    async def _call(
+        self, method: str, path: str, request_id: str, form: FormFactory = lambda: None
+    ) -> Answer:
+        """The answer of the first engine that can give one; user errors are raised."""
+        retry_after: float | None = None
+        for _ in range(self.rounds):
+            tried: set[str] = set()
+            while (backend := self.pick(tried)) is not None:
+                tried.add(backend.url)
+                try:
+                    return self._checked(
+                        await self._exchange(backend, method, path, form, request_id)
+                    )
+                except _Unavailable as exc:
+                    retry_after = exc.retry_after_s or retry_after
+        raise EngineUnavailableError("no engine could take the job; try again later", retry_after)
+
+    @staticmethod
+    def _checked(answer: Answer) -> Answer:
+        if answer.status == 401:
+            raise RuntimeError(f"engine {answer.backend.url} refused ENGINE_TOKEN")
+        if 400 <= answer.status < 500:
+            raise EngineUserError(_error_message(answer.body))
+        return answer
+
+    # ---- EngineClient --------------------------------------------------------------------
+    async def translate_image(
+        self, data: bytes, params: TranslateParams, request_id: str
+    ) -> Translated:
+        """Translate one image on the least-loaded engine, failing over with the same id."""
+        answer = await self._call(
+            "POST", "/v1/translate", request_id, lambda: _form(data, "image", params)
+        )
+        return Translated(
+            data=answer.body, filename="beautynet.png", model=answer.headers["X-Model"],
+            kind="image", width=int(answer.headers["X-Width"]),
+            height=int(answer.headers["X-Height"]),
+        )  # fmt: skip
+
+    async def translate_clip(
+        self,
+        data: bytes,
+        params: TranslateParams,
+        request_id: str,
+        budget_bytes: int,
+        progress: ProgressCallback | None = None,
+    ) -> Translated:
+        """Start a clip job, follow it, fetch the MP4; restart elsewhere if its engine dies."""
+        for _ in range(self.rounds * len(self.backends)):
+            started = await self._call(
+                "POST", "/v1/clips", request_id,
+                lambda: _form(data, "clip", params, budget_bytes=budget_bytes),
+            )  # fmt: skip
+            try:
+                return await self._follow(started.backend, request_id, progress)
+            except _Unavailable:
+                continue
+        raise EngineUnavailableError("no engine could finish the clip; try again later")
+
+    async def _follow(
+        self, backend: Backend, job_id: str, progress: ProgressCallback | None
+    ) -> Translated:
+        path = f"/v1/clips/{job_id}"
+        while True:
+            job = self._job(await self._exchange(backend, "GET", path, lambda: None, job_id))
+            if progress is not None and job["total"]:
+                progress(job["done"], job["total"])
+            if job["state"] == "done":
+                break
+            if job["state"] == "failed":
+                raise EngineUserError(job["error"] or "the clip could not be translated")
+            await asyncio.sleep(self.poll_interval_s)
+        answer = await self._exchange(backend, "GET", f"{path}/result", lambda: None, job_id)
+        job = self._job(await self._exchange(backend, "GET", path, lambda: None, job_id))
+        return Translated(
+            data=self._checked(answer).body, filename="beautynet.mp4", model=job["model"],
+            kind="clip", width=job["width"], height=job["height"],
+            quality_reduced=job["quality_reduced"], notes=list(job["notes"]),
+        )  # fmt: skip
+
+    def _job(self, answer: Answer) -> dict[str, Any]:
+        if answer.status == 404:  # the engine restarted and forgot the job
+            raise _Unavailable()
+        return dict(json.loads(self._checked(answer).body))
+
+    async def models(self) -> list[ModelInfo]:
+        """Every installed model version (with sample sheets) from any engine."""
+        answer = await self._call("GET", "/v1/models", f"models-{time.monotonic_ns()}")
+        infos = []
+        for item in json.loads(answer.body)["models"]:
+            sheet = None
+            if item["has_sample_sheet"]:
+                path = f"/v1/models/{item['name']}/{item['version']}/sample.png"
+                sheet = (await self._call("GET", path, f"sheet-{time.monotonic_ns()}")).body
+            info = ModelInfo(
+                name=item["name"], version=item["version"], description=item["description"],
+                segmenter=item["segmenter"], served=item["served"], default=item["default"],
+                sample_sheet=sheet,
+            )  # fmt: skip
+            infos.append(info)
+        return infos
+
+    async def close(self) -> None:
+        """Stop health checks and close connections."""
+        if self._health_task is not None:
+            self._health_task.cancel()
+            await asyncio.gather(self._health_task, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        self._session = self._health_task = None

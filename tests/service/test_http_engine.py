@@ -1,0 +1,248 @@
+"""HttpEngine: the bot's client of engine services (routing, failover, retries, errors)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.engine_client import (
+    EngineClient,
+    EngineUnavailableError,
+    EngineUserError,
+    TranslateParams,
+)
+from bot.engine_client.http import HttpEngine
+from engine.imaging import decode_image
+from engine.pipeline import ImageTranslator
+from engine.service import keys
+
+from .conftest import TOKEN, Service, wait_until
+
+
+def test_is_an_engine_client() -> None:
+    client: EngineClient = HttpEngine(["http://127.0.0.1:1"], TOKEN)
+    assert isinstance(client, HttpEngine)
+
+
+async def test_translate_image_and_models(service: Service, png: bytes) -> None:
+    client = HttpEngine([service.url], TOKEN)
+    try:
+        result = await client.translate_image(png, TranslateParams(model="tiny@2"), "h1")
+        listed = await client.models()
+    finally:
+        await client.close()
+    assert result.kind == "image" and result.model == "tiny v2"
+    assert decode_image(result.data).size == (result.width, result.height)
+    assert [(m.name, m.version, m.served) for m in listed] == [
+        ("tiny", 1, True),
+        ("tiny", 2, False),
+    ]
+
+
+async def test_user_errors_are_engine_user_errors(service: Service, png: bytes) -> None:
+    client = HttpEngine([service.url], TOKEN)
+    try:
+        with pytest.raises(EngineUserError, match="not an image"):
+            await client.translate_image(b"not an image", TranslateParams(), "h2")
+        with pytest.raises(EngineUserError, match="no model called"):
+            await client.translate_image(png, TranslateParams(model="nope"), "h3")
+    finally:
+        await client.close()
+
+
+async def test_wrong_token_is_an_internal_error(service: Service, png: bytes) -> None:
+    client = HttpEngine([service.url], "wrong")
+    try:
+        with pytest.raises(RuntimeError, match="refused ENGINE_TOKEN"):
+            await client.translate_image(png, TranslateParams(), "h4")
+    finally:
+        await client.close()
+
+
+async def test_least_loaded_engine_gets_the_call(start_service, png: bytes) -> None:
+    first, second = await start_service(), await start_service()
+    client = HttpEngine([first.url, second.url], TOKEN)
+    client.backends[0].in_flight = 5  # pretend the first engine is busy
+    try:
+        await client.translate_image(png, TranslateParams(), "h5")
+    finally:
+        await client.close()
+    assert first.app[keys.IDEMPOTENCY].runs == 0
+    assert second.app[keys.IDEMPOTENCY].runs == 1
+
+
+async def test_down_engine_fails_over_and_health_check_brings_it_back(
+    start_service, png: bytes
+) -> None:
+    alive = await start_service()
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    client = HttpEngine([dead_url, alive.url], TOKEN, health_interval_s=3600)
+    try:
+        result = await client.translate_image(png, TranslateParams(), "h6")
+        assert result.model == "tiny v1"
+        assert not client.backends[0].healthy and client.backends[1].healthy
+        client.backends[0].url = alive.url  # "restarted" at the same place
+        await client.check_health()
+        assert client.backends[0].healthy
+    finally:
+        await client.close()
+
+
+async def test_all_engines_down_is_unavailable(png: bytes) -> None:
+    client = HttpEngine(["http://127.0.0.1:9"], TOKEN)
+    try:
+        with pytest.raises(EngineUnavailableError):
+            await client.translate_image(png, TranslateParams(), "h7")
+    finally:
+        await client.close()
+
+
+async def test_busy_engine_is_unavailable_with_retry_after(
+    start_service, png: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    original = ImageTranslator.translate
+
+    def blocked(self, images, options):
+        assert release.wait(30)
+        return original(self, images, options)
+
+    monkeypatch.setattr(ImageTranslator, "translate", blocked)
+    service = await start_service(max_batch=1, batch_wait_s=0.0, queue_size=1)
+    client = HttpEngine([service.url], TOKEN, rounds=1)
+    try:
+        running = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "b1"))
+        batcher = service.app[keys.BATCHER]
+        await wait_until(lambda: batcher.metrics.batch_size.count() == 1)
+        waiting = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "b2"))
+        await wait_until(lambda: batcher.pending == 1)
+        with pytest.raises(EngineUnavailableError) as caught:
+            await client.translate_image(png, TranslateParams(), "b3")
+        assert caught.value.retry_after_s == 1
+        release.set()
+        await asyncio.wait_for(asyncio.gather(running, waiting), 30)
+    finally:
+        release.set()
+        await client.close()
+
+
+async def test_timed_out_call_is_retried_without_running_twice(
+    start_service, png: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    original = ImageTranslator.translate
+
+    def slow(self, images, options):
+        assert release.wait(30)
+        return original(self, images, options)
+
+    monkeypatch.setattr(ImageTranslator, "translate", slow)
+    service = await start_service()
+    client = HttpEngine([service.url], TOKEN, timeout_s=0.5, rounds=20)
+    try:
+        call = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "t1"))
+        await asyncio.sleep(1.2)  # at least two attempts have timed out by now
+        client._timeout = aiohttp.ClientTimeout(total=30)
+        client._session, old = None, client._session  # the next attempt waits long enough
+        assert old is not None
+        await old.close()
+        release.set()
+        result = await asyncio.wait_for(call, 30)
+    finally:
+        release.set()
+        await client.close()
+    assert result.model == "tiny v1"
+    assert service.app[keys.IDEMPOTENCY].runs == 1
+
+
+async def test_clip_through_http(service: Service, clip_bytes: bytes) -> None:
+    client = HttpEngine([service.url], TOKEN, poll_interval_s=0.05)
+    calls: list[tuple[int, int]] = []
+    try:
+        result = await client.translate_clip(
+            clip_bytes, TranslateParams(), "c1", 1_000_000, lambda d, t: calls.append((d, t))
+        )
+        with pytest.raises(EngineUserError):
+            await client.translate_clip(b"not a video", TranslateParams(), "c2", 1_000_000)
+    finally:
+        await client.close()
+    assert result.kind == "clip" and result.data[4:8] == b"ftyp" and result.model == "tiny v1"
+    assert calls and calls[-1][0] == calls[-1][1]
+
+
+# ---- two real engine processes, one killed mid-way --------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _wait_healthy(url: str, process: subprocess.Popen) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            assert process.poll() is None, "the engine service exited"
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} did not become healthy")
+
+
+@pytest.fixture
+async def two_engines(data_dir: Path) -> AsyncIterator[list[tuple[str, subprocess.Popen]]]:
+    env = {**os.environ, "ENGINE_TOKEN": TOKEN}
+    engines = []
+    for _ in range(2):
+        port = _free_port()
+        command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
+        process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+        engines.append((f"http://127.0.0.1:{port}", process))
+    try:
+        for url, process in engines:
+            await _wait_healthy(url, process)
+        yield engines
+    finally:
+        for _, process in engines:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(timeout=30)
+
+
+async def test_engine_killed_mid_way_loses_no_request(
+    two_engines: list[tuple[str, subprocess.Popen]], png: bytes
+) -> None:
+    (url_a, process_a), (url_b, _) = two_engines
+    client = HttpEngine([url_a, url_b], TOKEN, health_interval_s=3600)
+    count, answered = 40, []
+    try:
+
+        async def one(i: int) -> None:
+            result = await client.translate_image(png, TranslateParams(), f"kill-{i}")
+            answered.append((i, decode_image(result.data).size))
+
+        tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
+        await wait_until(lambda: len(answered) >= 2, timeout=60)
+        in_flight_at_a = client.backends[0].in_flight
+        process_a.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    finally:
+        await client.close()
+    assert in_flight_at_a > 0  # the kill did interrupt requests
+    assert sorted(i for i, _ in answered) == list(range(count))  # each answered exactly once
+    assert process_a.wait(timeout=10) == -signal.SIGKILL
+    assert not client.backends[0].healthy and client.backends[1].healthy
