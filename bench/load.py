@@ -1,0 +1,183 @@
+"""Load test of the engine service: N concurrent clients, a fixed number of requests.
+
+Starts `beautynet engine serve` (a subprocess, so client and server do not share an event
+loop) on 127.0.0.1 with a fresh random ngf=32 model, once with dynamic batching and once
+without, and prints throughput, p50/p99 latency and errors for each, and their ratio.
+
+Run from the repository root:
+    .venv/bin/python -m bench.load [--clients 64] [--requests 512] [--size 256] [--ngf 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import torch
+
+from bench.common import describe_machine, photo_like
+from engine.imaging import encode_image
+from engine.models import ModelMeta, ModelSpec, save_model
+from engine.nets import GeneratorConfig, UnetGenerator
+from engine.segment import ClustersConfig
+
+MODEL = "load"
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one load run measured."""
+
+    label: str
+    ok: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.seconds
+
+    def line(self) -> str:
+        """One line of the results table."""
+        ordered = sorted(self.latencies) or [float("nan")]
+        p50 = statistics.median(ordered)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return (
+            f"{self.label:<12} {self.throughput:8.1f} img/s   p50 {p50 * 1000:7.1f} ms   "
+            f"p99 {p99 * 1000:7.1f} ms   errors {self.errors}"
+        )
+
+
+def write_model(models: Path, ngf: int, size: int) -> None:
+    """A random (seeded) generator; load tests need its cost, not its beauty."""
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=ngf, depth=8)
+    spec = ModelSpec(ModelMeta(MODEL, description="load test"), config, ClustersConfig(), size)
+    save_model(models / f"{MODEL}-v1.pt", spec, UnetGenerator(config))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError("the engine service exited")
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} did not become healthy in {timeout_s} s")
+
+
+def start_service(data_dir: Path, token: str, port: int, batching: bool, device: str):
+    """`beautynet engine serve` in a subprocess."""
+    env = {**os.environ, "BEAUTYNET_DATA_DIR": str(data_dir), "ENGINE_TOKEN": token,
+           "BEAUTYNET_DEVICE": device, "BEAUTYNET_ENGINE_QUEUE_SIZE": "1024"}  # fmt: skip
+    command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
+    if not batching:
+        command.append("--no-batching")
+    return subprocess.Popen(command, env=env)
+
+
+async def one_request(
+    session: aiohttp.ClientSession, url: str, image: bytes, request_id: str
+) -> float:
+    form = aiohttp.FormData({"model": MODEL})
+    form.add_field("image", image, filename="photo.png", content_type="image/png")
+    start = time.monotonic()
+    async with session.post(
+        f"{url}/v1/translate", data=form, headers={"X-Request-Id": request_id}
+    ) as response:
+        await response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+    return time.monotonic() - start
+
+
+async def load(url: str, token: str, image: bytes, clients: int, requests: int, label: str):
+    """`clients` workers share `requests` requests; returns the report."""
+    latencies: list[float] = []
+    errors = 0
+    remaining = iter(range(requests))
+    timeout = aiohttp.ClientTimeout(total=600)
+    headers = {"Authorization": f"Bearer {token}"}
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as s:
+        for i in range(4):  # warm-up: model loading, first allocations
+            await one_request(s, url, image, f"warm-{label}-{i}")
+
+        async def client() -> None:
+            nonlocal errors
+            for i in remaining:
+                try:
+                    latencies.append(await one_request(s, url, image, f"{label}-{i}"))
+                except (aiohttp.ClientError, RuntimeError, TimeoutError):
+                    errors += 1
+
+        start = time.monotonic()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        seconds = time.monotonic() - start
+    return Report(label, len(latencies), errors, seconds, latencies)
+
+
+async def run_mode(args: argparse.Namespace, data_dir: Path, image: bytes, batching: bool):
+    token, port = secrets.token_urlsafe(16), free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_service(data_dir, token, port, batching, args.device)
+    try:
+        await wait_healthy(url, process, 120)
+        label = "batching" if batching else "no batching"
+        return await load(url, token, image, args.clients, args.requests, label)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    image = encode_image(photo_like(args.size * 4 // 3, args.size, seed=1), "png")
+    with tempfile.TemporaryDirectory(prefix="beautynet-load-") as tmp:
+        data_dir = Path(tmp)
+        (data_dir / "models").mkdir()
+        write_model(data_dir / "models", args.ngf, args.size)
+        reports = [await run_mode(args, data_dir, image, batching) for batching in (True, False)]
+    print(describe_machine())
+    print(f"{args.clients} clients, {args.requests} requests, {args.size}px, ngf={args.ngf}")
+    for report in reports:
+        print(report.line())
+    ratio = reports[0].throughput / reports[1].throughput
+    print(f"batching / no batching throughput: {ratio:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=512)
+    parser.add_argument("--size", type=int, default=256, help="model size (long side)")
+    parser.add_argument("--ngf", type=int, default=32)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
