@@ -21,6 +21,7 @@ from .jobs import ClipJobs
 from .metrics import Metrics
 from .middlewares import auth_middleware, errors_middleware
 from .routes import setup_routes
+from .translators import TranslatorCache
 from .uploads import CHUNK
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def create_app(
         middlewares=[errors_middleware, auth_middleware],
     )
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
+    app[keys.TRANSLATORS] = TranslatorCache(engine)
     app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
     app.cleanup_ctx.append(workers_ctx)
     setup_routes(app)

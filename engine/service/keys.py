@@ -14,6 +14,7 @@ from .config import ServiceConfig
 from .idempotency import Idempotency
 from .jobs import ClipJobs
 from .metrics import Metrics
+from .translators import TranslatorCache
 
 
 class ImageResult:
@@ -31,3 +32,4 @@ BATCHER = web.AppKey("batcher", Batcher)
 CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency[ImageResult])
 CLIP_JOBS = web.AppKey("clip_jobs", ClipJobs)
+TRANSLATORS = web.AppKey("translators", TranslatorCache)

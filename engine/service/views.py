@@ -123,7 +123,7 @@ async def _translate_image(
     engine = app[keys.ENGINE]
     start = time.monotonic()
     image = await loop.run_in_executor(pool, decode_image, data, engine.limits)
-    translator = await loop.run_in_executor(pool, engine.translator, model)
+    translator = await loop.run_in_executor(pool, app[keys.TRANSLATORS].get, model)
     decoded = time.monotonic()
     stats.observe_stage("decode", decoded - start)
     translation = await app[keys.BATCHER].translate(translator, image, options)

@@ -179,3 +179,15 @@ async def test_unknown_path_is_a_json_404(service: Service) -> None:
     async with service.session.get(f"{service.url}/nope", headers=AUTH) as response:
         assert response.status == 404
         assert "error" in await response.json()
+
+
+def test_translator_cache_expires(engine) -> None:
+    from engine.service.translators import TranslatorCache
+
+    now = [0.0]
+    cache = TranslatorCache(engine, ttl_s=2.0, clock=lambda: now[0])
+    first = cache.get("tiny")
+    engine.registry.promote("tiny", 2)
+    assert cache.get("tiny") is first  # within the ttl: no disk reads
+    now[0] = 2.5
+    assert cache.get("tiny").model.spec.label == "tiny v2"
