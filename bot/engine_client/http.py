@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -26,6 +26,9 @@ from .base import (
     Translated,
     TranslateParams,
 )
+
+if TYPE_CHECKING:
+    from beautynet.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -269,3 +272,11 @@ class HttpEngine:
         if self._session is not None:
             await self._session.close()
         self._session = self._health_task = None
+
+
+def http_engine_from_settings(settings: Settings) -> HttpEngine | None:
+    """An HttpEngine when ENGINE_URLS lists services; None means: use the in-process engine."""
+    if not settings.engine_urls:
+        return None
+    token = settings.engine_token.get_secret_value() if settings.engine_token else None
+    return HttpEngine(settings.engine_urls, token)

@@ -246,3 +246,20 @@ async def test_engine_killed_mid_way_loses_no_request(
     assert sorted(i for i, _ in answered) == list(range(count))  # each answered exactly once
     assert process_a.wait(timeout=10) == -signal.SIGKILL
     assert not client.backends[0].healthy and client.backends[1].healthy
+
+
+def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from beautynet.settings import Settings
+    from bot.engine_client.http import http_engine_from_settings
+
+    monkeypatch.delenv("ENGINE_URLS", raising=False)
+    assert http_engine_from_settings(Settings(_env_file=None)) is None
+    monkeypatch.setenv("ENGINE_URLS", "http://a:8765/, http://b:8765")
+    monkeypatch.setenv("ENGINE_TOKEN", TOKEN)
+    client = http_engine_from_settings(Settings(_env_file=None))
+    assert client is not None
+    assert [b.url for b in client.backends] == ["http://a:8765", "http://b:8765"]
+    assert client._headers == {"Authorization": f"Bearer {TOKEN}"}
+    monkeypatch.setenv("ENGINE_URLS", "a:8765")
+    with pytest.raises(ValueError, match="http"):
+        Settings(_env_file=None)
