@@ -1,6 +1,7 @@
 """An in-repo fake Discord server that the unmodified discord.py client logs in to."""
 
 from .payloads import Channel, User
-from .server import Call, FakeDiscord, FakeInteraction
+from .server import FakeDiscord
+from .world import Call, FakeInteraction
 
 __all__ = ["Call", "Channel", "FakeDiscord", "FakeInteraction", "User"]

@@ -1,0 +1,169 @@
+"""Tests act as people: post messages, run commands, click buttons."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import payloads as p
+from .payloads import Channel, Json, User
+from .world import FakeInteraction, World
+
+log = logging.getLogger(__name__)
+
+
+class People(World):
+    """What a person can do; each ends in a gateway dispatch to the bot."""
+
+    async def post_message(
+        self,
+        author: User,
+        content: str = "",
+        files: list[tuple[str, bytes, str | None]] | None = None,
+        channel: Channel | None = None,
+        mention_bot: bool = False,
+    ) -> Json:
+        """A person posts a message; the bot receives MESSAGE_CREATE."""
+        channel = channel or self.general
+        attachments = [self.upload(channel, *f) for f in files or []]
+        if mention_bot:
+            content = f"<@{self.bot_user.id}> {content}".strip()
+        data = p.message(
+            self.ids(),
+            channel,
+            author,
+            content,
+            attachments,
+            [self.bot_user] if mention_bot else [],
+            member=self.members[author.id].payload(),
+        )
+        self.messages[int(data["id"])] = data
+        await self.dispatch("MESSAGE_CREATE", data)
+        return data
+
+    def _interaction(
+        self,
+        user: User,
+        kind: int,
+        data: Json,
+        channel: Channel | None,
+        age_s: float = 0.0,
+        **extra: Any,
+    ) -> FakeInteraction:
+        channel = channel or self.general
+        interaction_id = self.ids(age_s)
+        token = f"token-{interaction_id}"
+        payload: Json = {
+            "id": str(interaction_id),
+            "application_id": str(self.application_id),
+            "type": kind,
+            "data": data,
+            "guild_id": str(self.guild_id),
+            "channel_id": str(channel.id),
+            "channel": channel.payload(),
+            "member": self.members[user.id].payload(self.permissions(user.id, channel)),
+            "token": token,
+            "version": 1,
+            "app_permissions": str(self.permissions(self.bot_user.id, channel)),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "context": 0,
+            "attachment_size_limit": self.attachment_size_limit,
+        }
+        payload.update(extra)
+        interaction = FakeInteraction(interaction_id, token, payload)
+        self.interactions[interaction_id] = interaction
+        return interaction
+
+    async def slash(
+        self,
+        user: User,
+        name: str,
+        options: list[Json] | None = None,
+        files: dict[str, tuple[str, bytes, str | None]] | None = None,
+        channel: Channel | None = None,
+        kind: int = 2,
+        age_s: float = 0.0,
+    ) -> FakeInteraction:
+        """A person runs /name (options: nested subcommand options); files by option name.
+
+        age_s makes the interaction that old (its token expires 15 minutes after creation).
+        """
+        channel = channel or self.general
+        resolved: Json = {"attachments": {}, "channels": self._resolved_channels(user)}
+        options = list(options or [])
+        for option_name, upload in (files or {}).items():
+            attachment = self.upload(channel, *upload)
+            resolved["attachments"][attachment["id"]] = attachment
+            target = _innermost(options)
+            target.append({"name": option_name, "type": 11, "value": attachment["id"]})
+        data: Json = {
+            "id": str(self._command_id(name)),
+            "name": name,
+            "type": 1,
+            "options": options,
+            "resolved": resolved,
+            "guild_id": str(self.guild_id),
+        }
+        interaction = self._interaction(user, kind, data, channel, age_s)
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
+    async def autocomplete(
+        self, user: User, name: str, options: list[Json], channel: Channel | None = None
+    ) -> FakeInteraction:
+        """Discord asks the bot for choices (options hold one with "focused": True)."""
+        return await self.slash(user, name, options, channel=channel, kind=4)
+
+    async def context_menu(self, user: User, name: str, target: Json) -> FakeInteraction:
+        """A person picks Apps > name on a message."""
+        channel = self.channels[int(target["channel_id"])]
+        data = {
+            "id": str(self._command_id(name)),
+            "name": name,
+            "type": 3,
+            "target_id": target["id"],
+            "resolved": {"messages": {target["id"]: target}},
+            "guild_id": str(self.guild_id),
+        }
+        interaction = self._interaction(user, 2, data, channel)
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
+    async def click(
+        self, user: User, message: Json, custom_id: str, values: list[str] | None = None
+    ) -> FakeInteraction:
+        """A person clicks a button (or picks values in a select) on a message."""
+        channel = self.channels[int(message["channel_id"])]
+        data: Json = {"custom_id": custom_id, "component_type": 3 if values is not None else 2}
+        if values is not None:
+            data["values"] = values
+        interaction = self._interaction(user, 3, data, channel, message=message)
+        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        return interaction
+
+    def _resolved_channels(self, user: User) -> Json:
+        """Every channel, as a channel option resolves it for this user."""
+        return {
+            str(c.id): {**c.payload(), "permissions": str(self.permissions(user.id, c))}
+            for c in self.channels.values()
+        }
+
+    def _command_id(self, name: str) -> int:
+        for commands in self.commands.values():
+            for command in commands:
+                if command["name"] == name:
+                    return int(command["id"])
+        return self.ids()
+
+    async def dispatch(self, event: str, data: Json) -> None:
+        raise NotImplementedError  # the server sends it
+
+
+def _innermost(options: list[Json]) -> list[Json]:
+    """The option list of the innermost subcommand (where leaf options go)."""
+    while options and options[-1].get("type") in (1, 2) and "options" in options[-1]:
+        options = options[-1]["options"]
+    return options
