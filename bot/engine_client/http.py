@@ -93,6 +93,7 @@ class HttpEngine:
         health_interval_s: float = 5.0,
         poll_interval_s: float = 0.5,
         rounds: int = 2,
+        backoff_s: float = 0.25,
     ) -> None:
         if not urls:
             raise ValueError("urls must list at least one engine service")
@@ -100,7 +101,7 @@ class HttpEngine:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=connect_timeout_s)
         self.health_interval_s, self.poll_interval_s = health_interval_s, poll_interval_s
-        self.rounds = rounds
+        self.rounds, self.backoff_s = rounds, backoff_s
         self._session: aiohttp.ClientSession | None = None
         self._health_task: asyncio.Task[None] | None = None
 
@@ -167,7 +168,9 @@ class HttpEngine:
     ) -> Answer:
         """The answer of the first engine that can give one; user errors are raised."""
         retry_after: float | None = None
-        for _ in range(self.rounds):
+        for round_ in range(self.rounds):
+            if round_:  # every engine failed or was busy: give them a moment
+                await asyncio.sleep(min(retry_after or self.backoff_s, self.backoff_s * round_))
             tried: set[str] = set()
             while (backend := self.pick(tried)) is not None:
                 tried.add(backend.url)
