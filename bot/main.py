@@ -10,6 +10,7 @@ from bot.bot import BeautyBot, SyncTarget
 from bot.endpoints import discord_endpoints
 from bot.engine_client import EngineClient
 from bot.engine_client.embedded_admin import TrainDefaults
+from bot.engine_client.http import http_engine_from_settings
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.device import resolve_device
@@ -70,14 +71,14 @@ async def run_bot(
 ) -> None:
     """Open the database and the engine, run the bot until it is closed, release everything.
 
-    `engine` replaces the embedded engine (e.g. an HTTP client of remote engine services);
-    it is closed here as well.
+    The engine: `engine` when given, else the engine services of ENGINE_URLS, else the
+    embedded engine; it is closed here as well.
     """
     if settings.discord_token is None:
         raise MissingTokenError(TOKEN_HELP)
     token = settings.discord_token.get_secret_value()
     async with open_database(settings, create_if_empty=True) as db:
-        engine = engine or embedded_engine(settings, device)
+        engine = engine or http_engine_from_settings(settings) or embedded_engine(settings, device)
         try:
             with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
                 async with BeautyBot(settings, db, engine, sync=sync, sync_guild=sync_guild) as bot:

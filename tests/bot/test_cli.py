@@ -54,3 +54,30 @@ def test_bot_rejects_a_bad_sync_argument(no_token, monkeypatch, capsys) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "x")
     assert main(["bot", "--sync", "abc"]) == 2
     assert "guild id" in capsys.readouterr().err
+
+
+async def test_run_bot_logs_in_and_syncs_to_a_guild(data_dir) -> None:
+    import asyncio
+
+    from bot.main import run_bot
+    from tests.fakediscord import FakeDiscord
+
+    fake = FakeDiscord()
+    await fake.start()
+    settings = Settings(
+        data_dir=data_dir,
+        device="cpu",
+        discord_token="fake-token",
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+    task = asyncio.create_task(run_bot(settings, sync=True, sync_guild=fake.guild_id))
+    try:
+        commands = await fake.wait_for(lambda: fake.commands.get(str(fake.guild_id)))
+        assert {"beautify", "admin", "Beautify"} <= {c["name"] for c in commands}
+        await asyncio.wait_for(fake.identified.wait(), 20)
+        assert (data_dir / "beautynet.sqlite3").is_file()  # the schema was created
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await fake.close()
