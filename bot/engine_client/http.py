@@ -12,9 +12,11 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -266,6 +268,29 @@ class HttpEngine:
             )  # fmt: skip
             infos.append(info)
         return infos
+
+    # ---- model administration (ModelAdmin) -----------------------------------------------
+    # Engines behind one bot share their models folder (one volume): a change made through
+    # one engine is seen by all (their translator caches expire within 2 s).
+    async def _admin(self, method: str, path: str, form: FormFactory = lambda: None) -> Answer:
+        return await self._call(method, path, f"admin-{uuid.uuid4().hex}", form)
+
+    async def promote(self, name: str, version: int | None = None) -> str:
+        """Serve `version` (default: newest) of `name`; returns the served label."""
+        fields = {"version": str(version)} if version is not None else {}
+        path = f"/v1/models/{quote(name, safe='')}/promote"
+        answer = await self._admin("POST", path, lambda: aiohttp.FormData(fields))
+        return str(json.loads(answer.body)["label"])
+
+    async def rollback(self, name: str) -> str:
+        """Undo the last promotion of `name`; returns the label now served."""
+        path = f"/v1/models/{quote(name, safe='')}/rollback"
+        answer = await self._admin("POST", path)
+        return str(json.loads(answer.body)["label"])
+
+    async def delete(self, name: str, version: int) -> None:
+        """Remove a user model version."""
+        await self._admin("DELETE", f"/v1/models/{quote(name, safe='')}/{version}")
 
     async def close(self) -> None:
         """Stop health checks and close connections."""

@@ -6,6 +6,7 @@ import hmac
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from engine.errors import InputError, ModelError
@@ -38,6 +39,8 @@ def error_response(exc: Exception) -> web.Response:
         return json_error(413, str(exc), {"Connection": "close"})
     if isinstance(exc, QueueFullError):
         return json_error(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
+    if isinstance(exc, HttpProcessingError):
+        return json_error(400, f"malformed request: {exc.message}")
     if isinstance(exc, ModelError):
         return json_error(404, str(exc))
     if isinstance(exc, InputError | ValueError):

@@ -31,6 +31,14 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _ERROR for code in (401, *codes)}
 
 
+_LABEL = {"description": "the label now served", "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"label": {"type": "string"}}}}}}  # fmt: skip
+
+
+def _name() -> dict[str, Any]:
+    return {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _job_id() -> dict[str, Any]:
     return {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -56,6 +64,20 @@ def _paths() -> dict[str, Any]:
             ],
             "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
                           **_errors(400, 404)}}},
+        "/v1/models/{name}/promote": {"post": {
+            "summary": "serve a version (default: the newest) and make the name the default",
+            "parameters": [_name()],
+            "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "properties": {"version": {"type": "integer"}}}}}},
+            "responses": {"200": _LABEL, **_errors(400, 404, 409)}}},
+        "/v1/models/{name}/rollback": {"post": {
+            "summary": "undo the last promotion", "parameters": [_name()],
+            "responses": {"200": _LABEL, **_errors(404, 409)}}},
+        "/v1/models/{name}/{version}": {"delete": {
+            "summary": "remove a user model version",
+            "parameters": [_name(), {"name": "version", "in": "path", "required": True,
+                                     "schema": {"type": "integer"}}],
+            "responses": {"204": {"description": "deleted"}, **_errors(404, 409)}}},
         "/v1/translate": {"post": {
             "summary": "translate one image (batched with concurrent requests)",
             "parameters": [_REQUEST_ID], "requestBody": _form("image"),

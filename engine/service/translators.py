@@ -35,3 +35,8 @@ class TranslatorCache:
                 self._entries.clear()
             self._entries[ref] = (now, translator)
         return translator
+
+    def clear(self) -> None:
+        """Forget every reference (after a promotion, a rollback or a deletion)."""
+        with self._lock:
+            self._entries.clear()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from engine.errors import ModelError
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelEntry
 from engine.pipeline import TranslateOptions
@@ -112,6 +114,45 @@ async def sample_sheet(request: web.Request) -> web.Response:
     if entry.sample_sheet is None:
         raise web.HTTPNotFound(reason=f"{entry.spec.label} has no sample sheet")
     return web.Response(body=entry.sample_sheet.read_bytes(), content_type="image/png")
+
+
+# ---- model administration ------------------------------------------------------------
+async def _admin(request: web.Request, action: Callable[[], ModelEntry | None]) -> Any:
+    """Run a registry change in the worker pool; refusals (bundled, served...) are 409s."""
+    request.app[keys.ENGINE].registry.get(request.match_info["name"])  # unknown name: 404
+    loop = asyncio.get_running_loop()
+    try:
+        result = await loop.run_in_executor(request.app[keys.CPU_POOL], action)
+    except ModelError as exc:
+        raise web.HTTPConflict(reason=str(exc)) from exc
+    request.app[keys.TRANSLATORS].clear()
+    return result
+
+
+async def promote(request: web.Request) -> web.Response:
+    """POST /v1/models/{name}/promote (form field `version`, default newest)."""
+    fields = {key: str(value) for key, value in (await request.post()).items()}
+    version = _int_field(fields, "version")
+    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
+    entry = await _admin(request, lambda: registry.promote(name, version))
+    return web.json_response({"label": entry.spec.label})
+
+
+async def rollback(request: web.Request) -> web.Response:
+    """POST /v1/models/{name}/rollback: serve what was served before the last promotion."""
+    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
+    entry = await _admin(request, lambda: registry.rollback(name))
+    return web.json_response({"label": entry.spec.label})
+
+
+async def delete_model(request: web.Request) -> web.Response:
+    """DELETE /v1/models/{name}/{version}: remove a user model version."""
+    version = request.match_info["version"]
+    if not version.isdigit():
+        raise web.HTTPNotFound(reason="no such model version")
+    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
+    await _admin(request, lambda: registry.delete(name, int(version)))
+    return web.Response(status=204)
 
 
 # ---- images ------------------------------------------------------------------------------

@@ -191,3 +191,13 @@ def test_translator_cache_expires(engine) -> None:
     assert cache.get("tiny") is first  # within the ttl: no disk reads
     now[0] = 2.5
     assert cache.get("tiny").model.spec.label == "tiny v2"
+
+
+async def test_malformed_form_on_promote_is_a_400(service: Service) -> None:
+    body = b'--b\r\nContent-Disposition: form-data; name="\x1b\xff"\r\n\r\n1\r\n--b--\r\n'
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    async with service.session.post(
+        f"{service.url}/v1/models/tiny/promote", data=body, headers=headers
+    ) as response:
+        assert response.status == 400
+        assert "malformed" in (await response.json())["error"]

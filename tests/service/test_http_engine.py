@@ -263,3 +263,26 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENGINE_URLS", "a:8765")
     with pytest.raises(ValueError, match="http"):
         Settings(_env_file=None)
+
+
+async def test_model_admin_through_any_engine(
+    make_model, tmp_path: Path, start_service, png: bytes
+) -> None:
+    from bot.engine_client.admin import ModelAdmin
+
+    first, second = await start_service(), await start_service()  # one shared models folder
+    client = HttpEngine([first.url, second.url], TOKEN)
+    assert isinstance(client, ModelAdmin)
+    try:
+        assert await client.promote("tiny", 2) == "tiny v2"
+        result = await client.translate_image(png, TranslateParams(model="tiny"), "a1")
+        assert result.model == "tiny v2"  # the promotion is seen at once
+        with pytest.raises(EngineUserError, match="being served"):
+            await client.delete("tiny", 2)
+        with pytest.raises(EngineUserError, match="no model called"):
+            await client.promote("nope")
+        assert await client.rollback("tiny") == "tiny v1"
+        await client.delete("tiny", 2)
+        assert [(m.name, m.version) for m in await client.models()] == [("tiny", 1)]
+    finally:
+        await client.close()
