@@ -18,7 +18,7 @@ class ServiceConfig:
     max_batch: int = 16  # images per generator call
     batch_wait_s: float = 0.010  # how long a lone request waits for company
     clip_jobs: int = 8  # clip jobs kept, running or finished
-    idempotency_entries: int = 1024  # finished results remembered by request id
+    idempotency_entries: int = 256  # finished results remembered by request id (in memory)
     retry_after_s: int = 1  # suggested in 503 answers
 
     def __post_init__(self) -> None:
