@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -84,13 +85,19 @@ def create_app(
 async def serve(
     app: web.Application, host: str, port: int, stop: asyncio.Event | None = None
 ) -> None:
-    """Serve `app` on host:port until `stop` is set (or forever)."""
+    """Serve `app` on host:port until `stop` is set (default: until SIGINT or SIGTERM)."""
     check_listen_address(host, app[keys.CONFIG].token)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        log.warning("engine service listening on http://%s:%d", host, port)
-        await (stop or asyncio.Event()).wait()
+        log.info("engine service listening on http://%s:%d", host, port)
+        await stop.wait()
+        log.info("engine service stopping")
     finally:
         await runner.cleanup()
