@@ -13,7 +13,7 @@ from aiohttp import web
 from engine.errors import ModelError
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelEntry
-from engine.pipeline import TranslateOptions
+from engine.pipeline import Panels, TranslateOptions
 from engine.segment import ClustersConfig
 
 from . import keys
@@ -54,7 +54,8 @@ def parse_params(fields: dict[str, str]) -> tuple[str | None, TranslateOptions]:
     panels = _int_field(fields, "panels") or 2
     if panels not in (2, 3):
         raise ValueError(f"panels must be 2 or 3, got {panels}")
-    return model, TranslateOptions(k=k, panels=panels, size=_int_field(fields, "size"))  # type: ignore[arg-type]
+    chosen: Panels = 3 if panels == 3 else 2
+    return model, TranslateOptions(k=k, panels=chosen, size=_int_field(fields, "size"))
 
 
 # ---- plain endpoints ---------------------------------------------------------------------
