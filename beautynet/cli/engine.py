@@ -64,5 +64,6 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
     )
     print(f"engine service on http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
-    asyncio.run(serve(create_app(engine, config, clip_limits), host, port))
+    app = create_app(engine, config, clip_limits, datasets_dir=settings.datasets_dir)
+    asyncio.run(serve(app, host, port))
     return 0

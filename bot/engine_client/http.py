@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from .admin import DatasetInfo, DatasetReport
 from .base import (
     EngineUnavailableError,
     EngineUserError,
@@ -291,6 +292,29 @@ class HttpEngine:
     async def delete(self, name: str, version: int) -> None:
         """Remove a user model version."""
         await self._admin("DELETE", f"/v1/models/{quote(name, safe='')}/{version}")
+
+    # ---- datasets (DatasetAdmin) -----------------------------------------------------------
+    async def add_images(self, name: str, files: list[tuple[str, bytes]]) -> DatasetReport:
+        """Decode, deduplicate and store images (untrusted bytes) in dataset `name`."""
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            for filename, content in files:
+                data.add_field("images", content, filename=filename)
+            return data
+
+        path = f"/v1/datasets/{quote(name, safe='')}/images"
+        report = json.loads((await self._admin("POST", path, form)).body)
+        return DatasetReport(
+            name=report["name"], added=report["added"], duplicates=report["duplicates"],
+            rejected=[(source, reason) for source, reason in report["rejected"]],
+            total_images=report["total_images"],
+        )  # fmt: skip
+
+    async def datasets(self) -> list[DatasetInfo]:
+        """Every dataset."""
+        listed = json.loads((await self._admin("GET", "/v1/datasets")).body)["datasets"]
+        return [DatasetInfo(d["name"], d["images"], d["bytes"], d["updated"]) for d in listed]
 
     async def close(self) -> None:
         """Stop health checks and close connections."""

@@ -7,6 +7,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import torch
 from aiohttp import web
@@ -66,9 +67,12 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    engine: Engine, config: ServiceConfig | None = None, clip_limits: ClipLimits | None = None
+    engine: Engine,
+    config: ServiceConfig | None = None,
+    clip_limits: ClipLimits | None = None,
+    datasets_dir: Path | None = None,
 ) -> web.Application:
-    """An aiohttp application serving `engine`."""
+    """An aiohttp application serving `engine` (and the datasets in `datasets_dir`)."""
     config = config or ServiceConfig()
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
@@ -77,6 +81,8 @@ def create_app(
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
     app[keys.TRANSLATORS] = TranslatorCache(engine)
     app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
+    if datasets_dir is not None:
+        app[keys.DATASETS_DIR] = datasets_dir
     app.cleanup_ctx.append(workers_ctx)
     setup_routes(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from aiohttp import web
 
@@ -33,3 +34,4 @@ CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
 IDEMPOTENCY = web.AppKey("idempotency", Idempotency[ImageResult])
 CLIP_JOBS = web.AppKey("clip_jobs", ClipJobs)
 TRANSLATORS = web.AppKey("translators", TranslatorCache)
+DATASETS_DIR = web.AppKey("datasets_dir", Path)  # absent: no dataset endpoints

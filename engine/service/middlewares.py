@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from engine.errors import InputError, ModelError
+from engine.errors import EngineError, ModelError
 
 from . import keys
 from .batching import QueueFullError
@@ -43,7 +43,7 @@ def error_response(exc: Exception) -> web.Response:
         return json_error(400, f"malformed request: {exc.message}")
     if isinstance(exc, ModelError):
         return json_error(404, str(exc))
-    if isinstance(exc, InputError | ValueError):
+    if isinstance(exc, EngineError | ValueError):  # InputError and the rest: bad requests
         return json_error(400, str(exc))
     log.exception("internal error", exc_info=exc)
     return json_error(500, "internal error")

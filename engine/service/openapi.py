@@ -78,6 +78,17 @@ def _paths() -> dict[str, Any]:
             "parameters": [_name(), {"name": "version", "in": "path", "required": True,
                                      "schema": {"type": "integer"}}],
             "responses": {"204": {"description": "deleted"}, **_errors(404, 409)}}},
+        "/v1/datasets": {"get": {"summary": "training datasets", "responses": {
+            "200": {"description": "datasets", "content": {"application/json": {}}},
+            **_errors(404)}}},
+        "/v1/datasets/{name}/images": {"post": {
+            "summary": "add images to a dataset (decoded, deduplicated)",
+            "parameters": [_name()],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["images"], "properties": {"images": {
+                    "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": {"200": {"description": "report", "content": {"application/json": {}}},
+                          **_errors(400, 404, 413)}}},
         "/v1/translate": {"post": {
             "summary": "translate one image (batched with concurrent requests)",
             "parameters": [_REQUEST_ID], "requestBody": _form("image"),

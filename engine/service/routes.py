@@ -17,6 +17,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/models/{name}/promote", views.promote)
     app.router.add_post("/v1/models/{name}/rollback", views.rollback)
     app.router.add_delete("/v1/models/{name}/{version}", views.delete_model)
+    app.router.add_get("/v1/datasets", views.datasets)
+    app.router.add_post("/v1/datasets/{name}/images", views.add_images)
     app.router.add_post("/v1/translate", views.translate)
     app.router.add_post("/v1/clips", views.start_clip)
     app.router.add_get("/v1/clips/{job_id}", views.clip_status)

@@ -84,3 +84,29 @@ async def read_upload(request: web.Request, file_field: str, limit: int) -> Uplo
     if not found:
         raise MalformedUploadError(f"the form has no {file_field!r} file part")
     return upload
+
+
+async def read_files(
+    request: web.Request, file_field: str, limit: int, total_limit: int, max_files: int
+) -> list[tuple[str, bytes]]:
+    """Every `file_field` part as (filename, bytes): each <= limit, all <= total_limit."""
+    check_content_length(request, total_limit)
+    reader = await _multipart(request)
+    files: list[tuple[str, bytes]] = []
+    total = 0
+    try:
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name != file_field:
+                raise MalformedUploadError(f"the form may only hold {file_field!r} file parts")
+            if len(files) >= max_files:
+                raise MalformedUploadError(f"at most {max_files} files per request")
+            data = await _read_limited(part, min(limit, total_limit - total))
+            total += len(data)
+            files.append((part.filename or f"file{len(files) + 1}", data))
+    except (UploadTooLargeError, MalformedUploadError):
+        raise
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:
+        raise MalformedUploadError(f"malformed multipart body: {exc}") from exc
+    if not files:
+        raise MalformedUploadError(f"the form has no {file_field!r} file part")
+    return files

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from engine.datasets import MemoryFile, add_sources, list_datasets
 from engine.errors import ModelError
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelEntry
@@ -20,7 +23,7 @@ from . import keys
 from .idempotency import IdempotencyConflictError, fingerprint
 from .keys import ImageResult
 from .openapi import openapi_document
-from .uploads import read_upload
+from .uploads import read_files, read_upload
 
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_REQUEST_ID = 128
@@ -154,6 +157,47 @@ async def delete_model(request: web.Request) -> web.Response:
     registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
     await _admin(request, lambda: registry.delete(name, int(version)))
     return web.Response(status=204)
+
+
+# ---- datasets ----------------------------------------------------------------------------
+MAX_DATASET_FILES = 100
+
+
+def _datasets_dir(request: web.Request) -> Path:
+    folder = request.app.get(keys.DATASETS_DIR)
+    if folder is None:
+        raise web.HTTPNotFound(reason="datasets are not configured on this engine")
+    return folder
+
+
+async def datasets(request: web.Request) -> web.Response:
+    """GET /v1/datasets: every dataset with its size."""
+    folder = _datasets_dir(request)
+    loop = asyncio.get_running_loop()
+    manifests = await loop.run_in_executor(request.app[keys.CPU_POOL], list_datasets, folder)
+    listed = [
+        {"name": m.name, "images": len(m.entries), "bytes": m.total_bytes, "updated": m.updated}
+        for m in manifests
+    ]
+    return web.json_response({"datasets": listed})
+
+
+async def add_images(request: web.Request) -> web.Response:
+    """POST /v1/datasets/{name}/images: decode, deduplicate and store uploaded images."""
+    folder, name = _datasets_dir(request), request.match_info["name"]
+    limit = request.app[keys.CONFIG].max_upload_bytes
+    files = await read_files(request, "images", limit, 4 * limit, MAX_DATASET_FILES)
+    sources = [MemoryFile(filename, data) for filename, data in files]
+    engine = request.app[keys.ENGINE]
+    report = await asyncio.get_running_loop().run_in_executor(
+        request.app[keys.CPU_POOL],
+        functools.partial(add_sources, folder, name, sources, limits=engine.limits),
+    )
+    return web.json_response({
+        "name": report.name, "added": len(report.added), "duplicates": len(report.duplicates),
+        "rejected": [[r.source, r.reason] for r in report.rejected],
+        "total_images": report.total_images,
+    })  # fmt: skip
 
 
 # ---- images ------------------------------------------------------------------------------

@@ -52,9 +52,10 @@ async def start_service(engine: Engine) -> AsyncIterator[Callable[..., object]]:
     """Start services (same engine) with a given config; all are closed at the end."""
     started: list[tuple[TestServer, aiohttp.ClientSession]] = []
 
-    async def start(**overrides: object) -> Service:
+    async def start(datasets_dir: Path | None = None, **overrides: object) -> Service:
         config = ServiceConfig(**{"token": TOKEN, "max_upload_bytes": 2_000_000, **overrides})  # type: ignore[arg-type]
-        app = create_app(engine, config, ClipLimits(max_bytes=2_000_000, max_seconds=5))
+        limits = ClipLimits(max_bytes=2_000_000, max_seconds=5)
+        app = create_app(engine, config, limits, datasets_dir=datasets_dir)
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         session = aiohttp.ClientSession(headers=AUTH, timeout=aiohttp.ClientTimeout(total=60))

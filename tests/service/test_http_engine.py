@@ -286,3 +286,33 @@ async def test_model_admin_through_any_engine(
         assert [(m.name, m.version) for m in await client.models()] == [("tiny", 1)]
     finally:
         await client.close()
+
+
+async def test_datasets_over_http(start_service, tmp_path: Path, photo) -> None:
+    from bot.engine_client.admin import DatasetAdmin
+    from engine.imaging import encode_image
+
+    service = await start_service(datasets_dir=tmp_path / "datasets")
+    client = HttpEngine([service.url], TOKEN)
+    assert isinstance(client, DatasetAdmin)
+    one, two = encode_image(photo(80, 60, seed=1)), encode_image(photo(80, 60, seed=2))
+    files = [("a.png", one), ("b.png", two), ("c.png", one), ("d.txt", b"not an image")]
+    try:
+        report = await client.add_images("flowers", files)
+        listed = await client.datasets()
+    finally:
+        await client.close()
+    assert (report.name, report.added, report.duplicates, report.total_images) == (
+        "flowers", 2, 1, 2,
+    )  # fmt: skip
+    assert [source for source, _ in report.rejected] == ["d.txt"]
+    assert [(d.name, d.images) for d in listed] == [("flowers", 2)]
+
+
+async def test_datasets_not_configured_is_a_user_error(service: Service) -> None:
+    client = HttpEngine([service.url], TOKEN)
+    try:
+        with pytest.raises(EngineUserError, match="not configured"):
+            await client.datasets()
+    finally:
+        await client.close()
