@@ -37,13 +37,14 @@ MODEL = "load"
 
 @dataclass(frozen=True)
 class Report:
-    """What one load run measured."""
+    """What one load run measured (stages: mean seconds per stage, from /metrics)."""
 
     label: str
     ok: int
     errors: int
     seconds: float
     latencies: list[float]
+    stages: dict[str, float]
 
     @property
     def throughput(self) -> float:
@@ -54,10 +55,26 @@ class Report:
         ordered = sorted(self.latencies) or [float("nan")]
         p50 = statistics.median(ordered)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        stages = " ".join(f"{k} {v * 1000:.1f}" for k, v in self.stages.items() if k != "batch")
+        batch = self.stages.get("batch", float("nan"))
         return (
             f"{self.label:<12} {self.throughput:8.1f} img/s   p50 {p50 * 1000:7.1f} ms   "
-            f"p99 {p99 * 1000:7.1f} ms   errors {self.errors}"
+            f"p99 {p99 * 1000:7.1f} ms   errors {self.errors}\n"
+            f"{'':<12} mean batch {batch:.1f}; server means (ms): {stages}"
         )
+
+
+def stage_means(metrics: str) -> dict[str, float]:
+    """Mean seconds per stage, and the mean batch size ("batch"), from the Prometheus text."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in metrics.splitlines():
+        for suffix, target in (("_sum", sums), ("_count", counts)):
+            for prefix, key in (("beautynet_stage_seconds", None), ("beautynet_batch_size", "")):
+                if line.startswith(prefix + suffix):
+                    name = line.split('stage="')[1].split('"')[0] if key is None else "batch"
+                    target[name] = float(line.rsplit(" ", 1)[1])
+    return {name: sums[name] / counts[name] for name in sums if counts.get(name)}
 
 
 def write_model(models: Path, ngf: int, size: int) -> None:
@@ -138,7 +155,9 @@ async def load(url: str, token: str, image: bytes, clients: int, requests: int, 
         start = time.monotonic()
         await asyncio.gather(*(client() for _ in range(clients)))
         seconds = time.monotonic() - start
-    return Report(label, len(latencies), errors, seconds, latencies)
+        async with s.get(f"{url}/metrics") as response:
+            stages = stage_means(await response.text())
+    return Report(label, len(latencies), errors, seconds, latencies, stages)
 
 
 async def run_mode(args: argparse.Namespace, data_dir: Path, image: bytes, batching: bool):
