@@ -10,6 +10,7 @@ from beautynet.db.schema import SchemaError
 from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from engine.service import ServiceConfig, check_listen_address, create_app, serve
+from engine.service.training import TrainDefaults
 from engine.video import ClipLimits
 
 from .common import add_device_argument, build_engine
@@ -64,6 +65,13 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
     )
     print(f"engine service on http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
-    app = create_app(engine, config, clip_limits, datasets_dir=settings.datasets_dir)
+    defaults = TrainDefaults(
+        ngf=settings.train_ngf, size=settings.train_size, epochs=settings.train_epochs,
+        epoch_samples=settings.train_epoch_samples,
+    )  # fmt: skip
+    app = create_app(
+        engine, config, clip_limits, datasets_dir=settings.datasets_dir,
+        runs_dir=settings.data_dir / "runs", train_defaults=defaults,
+    )  # fmt: skip
     asyncio.run(serve(app, host, port))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from .admin import DatasetInfo, DatasetReport
+from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainStatus
 from .base import (
     EngineUnavailableError,
     EngineUserError,
@@ -315,6 +316,47 @@ class HttpEngine:
         """Every dataset."""
         listed = json.loads((await self._admin("GET", "/v1/datasets")).body)["datasets"]
         return [DatasetInfo(d["name"], d["images"], d["bytes"], d["updated"]) for d in listed]
+
+    # ---- training (TrainingAdmin) -----------------------------------------------------------
+    async def train(
+        self,
+        request: TrainRequest,
+        progress: Callable[[TrainStatus], None],
+        stop: threading.Event,
+    ) -> TrainDone:
+        """Train on the least-loaded engine, following it until the run ends."""
+        fields = {"dataset": request.dataset, "name": request.name,
+                  "segmenter": request.segmenter, "k": str(request.k)}  # fmt: skip
+        if request.time_budget:
+            fields["time_budget"] = request.time_budget
+        started = await self._admin("POST", "/v1/trainings", lambda: aiohttp.FormData(fields))
+        backend, job = started.backend, json.loads(started.body)
+        path, sheets, stopping = f"/v1/trainings/{job['id']}", 0, False
+        while job["state"] == "running":
+            await asyncio.sleep(self.poll_interval_s)
+            if stop.is_set() and not stopping:
+                stopping = True
+                await self._follow_training(backend, "POST", f"{path}/stop")
+            job = json.loads((await self._follow_training(backend, "GET", path)).body)
+            sheet = None
+            if job["sheets"] > sheets:
+                sheets = job["sheets"]
+                sheet = (await self._follow_training(backend, "GET", f"{path}/sample.png")).body
+            progress(TrainStatus(job["step"], job["total_steps"], job["epoch"], job["eta_s"],
+                                 dict(job["losses"]), sheet))  # fmt: skip
+        if job["state"] == "failed":
+            raise EngineUserError(job["error"] or "the training failed")
+        last_sheet = None
+        if job["sheets"]:
+            last_sheet = (await self._follow_training(backend, "GET", f"{path}/sample.png")).body
+        return TrainDone(status=job["state"], model=job["model"], sample_sheet=last_sheet)
+
+    async def _follow_training(self, backend: Backend, method: str, path: str) -> Answer:
+        try:
+            answer = await self._exchange(backend, method, path, lambda: None, uuid.uuid4().hex)
+        except _Unavailable as exc:
+            raise EngineUnavailableError(f"lost the engine running the training: {exc}") from exc
+        return self._checked(answer)
 
     async def close(self) -> None:
         """Stop health checks and close connections."""

@@ -23,6 +23,7 @@ from .jobs import ClipJobs
 from .metrics import Metrics
 from .middlewares import auth_middleware, errors_middleware
 from .routes import setup_routes
+from .training import TrainDefaults, TrainJobs
 from .translators import TranslatorCache
 from .uploads import CHUNK
 
@@ -58,10 +59,17 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
     metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
     metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)
+    training = ThreadPoolExecutor(1, thread_name_prefix="engine-train")
+    if keys.RUNS_DIR in app:
+        app[keys.TRAIN_JOBS] = TrainJobs(
+            app[keys.ENGINE], training, app[keys.DATASETS_DIR], app[keys.RUNS_DIR]
+        )
     batcher.start()
     yield
     await batcher.stop()
-    for pool in (network, cpu, clips):
+    if keys.TRAIN_JOBS in app:
+        app[keys.TRAIN_JOBS].stop_all()
+    for pool in (network, cpu, clips, training):
         pool.shutdown(wait=False, cancel_futures=True)
     jobs.close()
 
@@ -71,8 +79,10 @@ def create_app(
     config: ServiceConfig | None = None,
     clip_limits: ClipLimits | None = None,
     datasets_dir: Path | None = None,
+    runs_dir: Path | None = None,
+    train_defaults: TrainDefaults | None = None,
 ) -> web.Application:
-    """An aiohttp application serving `engine` (and the datasets in `datasets_dir`)."""
+    """An aiohttp application serving `engine`; datasets and training when given folders."""
     config = config or ServiceConfig()
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
@@ -83,6 +93,9 @@ def create_app(
     app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
     if datasets_dir is not None:
         app[keys.DATASETS_DIR] = datasets_dir
+        if runs_dir is not None:
+            app[keys.RUNS_DIR] = runs_dir
+    app[keys.TRAIN_DEFAULTS] = train_defaults or TrainDefaults()
     app.cleanup_ctx.append(workers_ctx)
     setup_routes(app)
     return app

@@ -15,6 +15,7 @@ from .config import ServiceConfig
 from .idempotency import Idempotency
 from .jobs import ClipJobs
 from .metrics import Metrics
+from .training import TrainDefaults, TrainJobs
 from .translators import TranslatorCache
 
 
@@ -35,3 +36,6 @@ IDEMPOTENCY = web.AppKey("idempotency", Idempotency[ImageResult])
 CLIP_JOBS = web.AppKey("clip_jobs", ClipJobs)
 TRANSLATORS = web.AppKey("translators", TranslatorCache)
 DATASETS_DIR = web.AppKey("datasets_dir", Path)  # absent: no dataset endpoints
+RUNS_DIR = web.AppKey("runs_dir", Path)  # absent: no training endpoints
+TRAIN_DEFAULTS = web.AppKey("train_defaults", TrainDefaults)
+TRAIN_JOBS = web.AppKey("train_jobs", TrainJobs)

@@ -35,6 +35,9 @@ _LABEL = {"description": "the label now served", "content": {"application/json":
     "type": "object", "properties": {"label": {"type": "string"}}}}}}  # fmt: skip
 
 
+_JSON = {"description": "the job", "content": {"application/json": {}}}
+
+
 def _name() -> dict[str, Any]:
     return {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -89,6 +92,25 @@ def _paths() -> dict[str, Any]:
                     "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
             "responses": {"200": {"description": "report", "content": {"application/json": {}}},
                           **_errors(400, 404, 413)}}},
+        "/v1/trainings": {"post": {
+            "summary": "train a model version on a dataset (one run at a time)",
+            "parameters": [_REQUEST_ID],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["dataset", "name"], "properties": {
+                    "dataset": {"type": "string"}, "name": {"type": "string"},
+                    "segmenter": {"type": "string", "enum": ["clusters", "edges"]},
+                    "k": {"type": "integer"}, "time_budget": {"type": "string"}}}}}},
+            "responses": {"202": _JSON, **_errors(400, 404, 503)}}},
+        "/v1/trainings/{job_id}": {"get": {
+            "summary": "a training's progress and outcome", "parameters": [_job_id()],
+            "responses": {"200": _JSON, **_errors(404)}}},
+        "/v1/trainings/{job_id}/sample.png": {"get": {
+            "summary": "the latest validation sample sheet", "parameters": [_job_id()],
+            "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
+                          **_errors(404)}}},
+        "/v1/trainings/{job_id}/stop": {"post": {
+            "summary": "stop a training early", "parameters": [_job_id()],
+            "responses": {"202": _JSON, **_errors(404)}}},
         "/v1/translate": {"post": {
             "summary": "translate one image (batched with concurrent requests)",
             "parameters": [_REQUEST_ID], "requestBody": _form("image"),

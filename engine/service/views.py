@@ -23,6 +23,7 @@ from . import keys
 from .idempotency import IdempotencyConflictError, fingerprint
 from .keys import ImageResult
 from .openapi import openapi_document
+from .training import TrainJob, TrainJobs, train_config
 from .uploads import read_files, read_upload
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -198,6 +199,53 @@ async def add_images(request: web.Request) -> web.Response:
         "rejected": [[r.source, r.reason] for r in report.rejected],
         "total_images": report.total_images,
     })  # fmt: skip
+
+
+# ---- training ----------------------------------------------------------------------------
+def _train_jobs(request: web.Request) -> TrainJobs:
+    jobs = request.app.get(keys.TRAIN_JOBS)
+    if jobs is None:
+        raise web.HTTPNotFound(reason="training is not configured on this engine")
+    return jobs
+
+
+async def start_training(request: web.Request) -> web.Response:
+    """POST /v1/trainings: train `name` on `dataset`; 202 with the job to follow."""
+    jobs, rid = _train_jobs(request), request_id(request)
+    fields = {key: str(value) for key, value in (await request.post()).items()}
+    dataset = fields.get("dataset", "").strip()
+    if not dataset:
+        raise ValueError("dataset is required")
+    job = jobs.start(rid, dataset, train_config(fields, request.app[keys.TRAIN_DEFAULTS]))
+    headers = {"Location": f"/v1/trainings/{job.id}"}
+    return web.json_response(job.describe(), status=202, headers=headers)
+
+
+def _train_job(request: web.Request) -> TrainJob:
+    job = _train_jobs(request).get(request.match_info["job_id"])
+    if job is None:
+        raise web.HTTPNotFound(reason="no such training job")
+    return job
+
+
+async def training_status(request: web.Request) -> web.Response:
+    """GET /v1/trainings/{job_id}: progress, then how the run ended."""
+    return web.json_response(_train_job(request).describe())
+
+
+async def training_sheet(request: web.Request) -> web.Response:
+    """GET /v1/trainings/{job_id}/sample.png: the latest validation sample sheet."""
+    job = _train_job(request)
+    if job.sheet is None:
+        raise web.HTTPNotFound(reason="no sample sheet yet")
+    return web.Response(body=job.sheet, content_type="image/png")
+
+
+async def stop_training(request: web.Request) -> web.Response:
+    """POST /v1/trainings/{job_id}/stop: end the run early (a checkpoint is kept)."""
+    job = _train_job(request)
+    job.stop.set()
+    return web.json_response(job.describe(), status=202)
 
 
 # ---- images ------------------------------------------------------------------------------

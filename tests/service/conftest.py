@@ -52,10 +52,22 @@ async def start_service(engine: Engine) -> AsyncIterator[Callable[..., object]]:
     """Start services (same engine) with a given config; all are closed at the end."""
     started: list[tuple[TestServer, aiohttp.ClientSession]] = []
 
-    async def start(datasets_dir: Path | None = None, **overrides: object) -> Service:
+    async def start(
+        datasets_dir: Path | None = None,
+        runs_dir: Path | None = None,
+        train_defaults: object = None,
+        **overrides: object,
+    ) -> Service:
         config = ServiceConfig(**{"token": TOKEN, "max_upload_bytes": 2_000_000, **overrides})  # type: ignore[arg-type]
         limits = ClipLimits(max_bytes=2_000_000, max_seconds=5)
-        app = create_app(engine, config, limits, datasets_dir=datasets_dir)
+        app = create_app(
+            engine,
+            config,
+            limits,
+            datasets_dir,
+            runs_dir,
+            train_defaults,  # type: ignore[arg-type]
+        )
         server = TestServer(app, host="127.0.0.1")
         await server.start_server()
         session = aiohttp.ClientSession(headers=AUTH, timeout=aiohttp.ClientTimeout(total=60))

@@ -316,3 +316,59 @@ async def test_datasets_not_configured_is_a_user_error(service: Service) -> None
             await client.datasets()
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def trainer(start_service, tmp_path: Path, photo):
+    """An HttpEngine on a service that trains tiny models quickly, with a 4-image dataset."""
+    from engine.imaging import encode_image
+    from engine.service.training import TrainDefaults
+
+    def start(epochs: int):
+        return start_service(
+            datasets_dir=tmp_path / "datasets", runs_dir=tmp_path / "runs",
+            train_defaults=TrainDefaults(ngf=4, size=64, epochs=epochs, epoch_samples=2),
+        )  # fmt: skip
+
+    async def make(epochs: int = 1) -> HttpEngine:
+        service = await start(epochs)
+        client = HttpEngine([service.url], TOKEN, poll_interval_s=0.05)
+        files = [(f"{i}.png", encode_image(photo(96, 96, seed=i))) for i in range(4)]
+        await client.add_images("flowers", files)
+        clients.append(client)
+        return client
+
+    clients: list[HttpEngine] = []
+    yield make
+    for client in clients:
+        await client.close()
+
+
+async def test_training_over_http(trainer) -> None:
+    from bot.engine_client.admin import TrainingAdmin, TrainRequest
+
+    client = await trainer(epochs=1)
+    assert isinstance(client, TrainingAdmin)
+    updates = []
+    done = await asyncio.wait_for(
+        client.train(TrainRequest("flowers", "grown"), updates.append, threading.Event()), 120
+    )
+    assert done.status == "finished" and done.model == "grown v1"
+    assert updates and updates[-1].step > 0
+    assert "grown" in {m.name for m in await client.models()}
+    with pytest.raises(EngineUserError, match="dataset"):
+        await client.train(TrainRequest("nope", "x"), updates.append, threading.Event())
+
+
+async def test_training_can_be_stopped(trainer) -> None:
+    from bot.engine_client.admin import TrainRequest
+
+    client = await trainer(epochs=10_000)
+    stop = threading.Event()
+
+    def progress(status) -> None:
+        if status.step >= 2:
+            stop.set()
+
+    done = await asyncio.wait_for(client.train(TrainRequest("flowers", "x"), progress, stop), 120)
+    assert done.status == "cancelled"  # the trainer's word for a stopped run

@@ -1,0 +1,176 @@
+"""Training jobs over HTTP: one run at a time, followed by polling, stopped on request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.core import Engine
+from engine.datasets import image_paths, load_manifest
+from engine.errors import EngineError
+from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
+from engine.training import (
+    Progress,
+    TrainConfig,
+    TrainerCallback,
+    TrainingData,
+    Validation,
+    parse_duration,
+    run_training,
+)
+
+from .batching import QueueFullError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Network size and run length of trainings started through the service."""
+
+    ngf: int = 64
+    size: int = 256
+    epochs: int = 100
+    epoch_samples: int = 256
+
+
+def _depth(size: int) -> int:
+    depth = 8
+    while depth > 5 and size % 2**depth:
+        depth -= 1
+    return depth
+
+
+def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig:
+    """The run's hyper-parameters from form fields; ValueError names a bad one."""
+    name = fields.get("name", "").strip()
+    if not name:
+        raise ValueError("name is required")
+    kind = fields.get("segmenter", "clusters")
+    if kind not in ("clusters", "edges"):
+        raise ValueError(f"segmenter must be clusters or edges, got {kind!r}")
+    k = fields.get("k", "7").strip()
+    if not k.isdigit():
+        raise ValueError(f"k must be a whole number, got {k!r}")
+    segmenter: SegmenterConfig = ClustersConfig(k=int(k)) if kind == "clusters" else EdgesConfig()
+    budget_text = fields.get("time_budget", "").strip()
+    try:
+        budget = parse_duration(budget_text) if budget_text else None
+    except ValueError as exc:
+        raise ValueError(f"time budget: {exc}") from exc
+    return TrainConfig(
+        model_name=name, segmenter=segmenter,
+        generator=GeneratorConfig(ngf=defaults.ngf, depth=_depth(defaults.size)),
+        discriminator=DiscriminatorConfig(ndf=defaults.ngf), size=defaults.size,
+        epochs=None if budget else defaults.epochs, time_budget_s=budget,
+        epoch_samples=defaults.epoch_samples,
+    )  # fmt: skip
+
+
+@dataclass
+class TrainJob:
+    """One run and its latest progress."""
+
+    id: str
+    dataset: str
+    config: TrainConfig
+    state: str = "running"  # then the run's status (finished, cancelled...) or failed
+    step: int = 0
+    total_steps: int | None = None
+    epoch: int = 0
+    eta_s: float | None = None
+    losses: dict[str, float] = field(default_factory=dict)
+    sheet: bytes | None = None
+    sheets: int = 0  # how many sample sheets so far (clients fetch each new one)
+    model: str | None = None
+    error: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def describe(self) -> dict[str, Any]:
+        """The job as JSON."""
+        return {
+            "id": self.id, "dataset": self.dataset, "name": self.config.model_name,
+            "state": self.state, "step": self.step, "total_steps": self.total_steps,
+            "epoch": self.epoch, "eta_s": self.eta_s, "losses": self.losses,
+            "sheets": self.sheets, "model": self.model, "error": self.error,
+        }  # fmt: skip
+
+
+class _Relay(TrainerCallback):
+    """Trainer callbacks -> the job's fields (written from the training thread)."""
+
+    def __init__(self, job: TrainJob) -> None:
+        self.job = job
+
+    def on_step(self, progress: Progress) -> None:
+        job = self.job
+        job.step, job.total_steps, job.epoch = progress.step, progress.total_steps, progress.epoch
+        job.eta_s, job.losses = progress.eta_s, dict(progress.losses)
+
+    def on_validation(self, validation: Validation) -> None:
+        if validation.sample_sheet.is_file():
+            self.job.sheet = validation.sample_sheet.read_bytes()
+            self.job.sheets += 1
+
+
+class TrainJobs:
+    """At most one run at a time; the last `capacity` jobs are kept."""
+
+    def __init__(
+        self, engine: Engine, executor: Executor, datasets_dir: Path, runs_dir: Path,
+        capacity: int = 8,
+    ) -> None:  # fmt: skip
+        self.engine, self.executor = engine, executor
+        self.datasets_dir, self.runs_dir, self.capacity = datasets_dir, runs_dir, capacity
+        self._jobs: OrderedDict[str, TrainJob] = OrderedDict()
+
+    def get(self, job_id: str) -> TrainJob | None:
+        """The job with this id, if it is still kept."""
+        return self._jobs.get(job_id)
+
+    def start(self, job_id: str, dataset: str, config: TrainConfig) -> TrainJob:
+        """A new run (or the existing job with this id)."""
+        if job_id in self._jobs:
+            return self._jobs[job_id]
+        if any(job.state == "running" for job in self._jobs.values()):
+            raise QueueFullError(retry_after_s=60)
+        load_manifest(self.datasets_dir, dataset)  # unknown dataset: an error now, not later
+        job = TrainJob(job_id, dataset, config)
+        self._jobs[job_id] = job
+        while len(self._jobs) > self.capacity:
+            self._jobs.popitem(last=False)
+        future = asyncio.get_running_loop().run_in_executor(self.executor, self._run, job)
+        future.add_done_callback(lambda done: self._finish(job, done))
+        return job
+
+    def _run(self, job: TrainJob) -> None:
+        paths = image_paths(self.datasets_dir, job.dataset)
+        data = TrainingData(paths, f"dataset {job.dataset}: {len(paths)} images")
+        result = run_training(
+            job.config, data, self.runs_dir / job.config.model_name, self.engine.registry,
+            self.engine.device, callbacks=[_Relay(job)], stop_event=job.stop,
+            trained_by="engine service",
+        )  # fmt: skip
+        job.model = result.model.spec.label if result.model else None
+        job.state = result.outcome.status
+
+    @staticmethod
+    def _finish(job: TrainJob, future: asyncio.Future[None]) -> None:
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or exc is not None:
+            job.state = "failed"
+            job.error = str(exc) if isinstance(exc, EngineError | ValueError) else "internal error"
+            if job.error == "internal error":
+                log.error("training %s failed", job.id, exc_info=exc)
+
+    def stop_all(self) -> None:
+        """Ask every running job to stop."""
+        for job in self._jobs.values():
+            job.stop.set()
