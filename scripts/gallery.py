@@ -1,0 +1,34 @@
+"""Write the README gallery: everyday photos the bundled models never saw, per model.
+
+Run from the repository root: .venv/bin/python scripts/gallery.py [OUT_DIR]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from beautynet.cli.run import sample_images
+from engine.core import Engine
+from engine.device import resolve_device
+from engine.imaging import encode_image
+from engine.models import ModelRegistry
+
+
+def main(out_dir: Path) -> int:
+    engine = Engine(ModelRegistry(None), resolve_device("auto"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    photos = sample_images()
+    for entry in engine.models():
+        results = engine.translator(f"{entry.name}@{entry.version}").translate(
+            [p for _, p in photos]
+        )
+        for (name, _), result in zip(photos, results, strict=True):
+            target = out_dir / f"{name}-{entry.name}.jpg"
+            target.write_bytes(encode_image(result.compose(panels=3), "jpeg", quality=88))
+            print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/gallery")))

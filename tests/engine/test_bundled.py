@@ -1,0 +1,48 @@
+"""The bundled models: present, documented, small enough, and they translate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from beautynet.cli.run import sample_images
+from engine.models import ModelEntry, ModelRegistry, load_model
+from engine.models.registry import BUNDLED_MODELS_DIR
+from engine.pipeline import ImageTranslator
+from engine.segment import ClustersConfig, EdgesConfig
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def bundled() -> dict[str, ModelEntry]:
+    entries = ModelRegistry(None).entries()
+    return {entry.name: entry for entry in entries if entry.bundled}
+
+
+def test_both_bundled_models_are_there_with_their_provenance(
+    bundled: dict[str, ModelEntry],
+) -> None:
+    assert set(bundled) >= {"nature", "nature-edges"}
+    assert bundled["nature"].spec.segmenter == ClustersConfig(k=7)
+    assert isinstance(bundled["nature-edges"].spec.segmenter, EdgesConfig)
+    for entry in bundled.values():
+        assert "GPL-2.0-or-later" in entry.spec.meta.licence
+        assert "nature" in entry.spec.meta.training_data
+        assert {"val_l1", "val_psnr", "val_ssim"} <= set(entry.spec.meta.metrics)
+    assert (BUNDLED_MODELS_DIR / "MODEL_CARD.md").is_file()
+    assert sum(p.stat().st_size for p in BUNDLED_MODELS_DIR.glob("*.pt")) <= 40 * MiB
+
+
+@pytest.mark.parametrize("name", ["nature", "nature-edges"])
+def test_bundled_model_translates_an_everyday_photo(
+    bundled: dict[str, ModelEntry], name: str
+) -> None:
+    model = load_model(bundled[name].path, torch.device("cpu"))
+    (result,) = ImageTranslator(model).translate([sample_images()[0][1]])
+    original = np.asarray(result.original, dtype=np.float32)
+    interpretation = np.asarray(result.interpretation, dtype=np.float32)
+    assert interpretation.shape == original.shape
+    assert interpretation.std() > 10  # a picture, not a flat colour
+    assert np.abs(interpretation - original).mean() > 10  # an interpretation, not a copy
