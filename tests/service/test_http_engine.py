@@ -232,7 +232,7 @@ async def test_engine_killed_mid_way_loses_no_request(
     try:
 
         async def one(i: int) -> None:
-            result = await client.translate_image(png, TranslateParams(), f"kill-{i}")
+            result = await client.translate_image(png, TranslateParams("tiny"), f"kill-{i}")
             answered.append((i, decode_image(result.data).size))
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
