@@ -30,7 +30,9 @@ def test_translate_reports_each_bad_input_and_processes_the_rest(
 ) -> None:
     write_inputs(tmp_path / "in", photo, bad_inputs)
     out = tmp_path / "out"
-    code = main(["translate", str(tmp_path / "in"), "-o", str(out), "--panels", "3"])
+    code = main(
+        ["translate", str(tmp_path / "in"), "-o", str(out), "--panels", "3", "--model", "tiny"]
+    )
     captured = capsys.readouterr()
     assert code == 1
     assert sorted(p.name for p in out.iterdir()) == ["tall.png", "wide.png"]
