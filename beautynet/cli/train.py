@@ -13,7 +13,7 @@ from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.models import ModelRegistry
-from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
@@ -80,14 +80,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_device_argument(parser)
     parser.set_defaults(func=train_command)
-
-
-def default_depth(size: int) -> int:
-    """unet_256 has 8 levels; a smaller crop gets as many as it can halve through."""
-    depth = 8
-    while depth > 5 and size % 2**depth:
-        depth -= 1
-    return depth
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from engine.core import Engine
 from engine.datasets import MemoryFile, add_sources, image_paths, list_datasets, load_manifest
 from engine.errors import EngineError
-from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
@@ -42,14 +42,6 @@ class TrainDefaults:
     size: int = 256
     epochs: int = 100
     epoch_samples: int = 256
-
-
-def default_depth(size: int) -> int:
-    """unet_256 has 8 levels; a smaller crop gets as many as it can halve through."""
-    depth = 8
-    while depth > 5 and size % 2**depth:
-        depth -= 1
-    return depth
 
 
 class _Relay(TrainerCallback):

@@ -120,3 +120,11 @@ class UnetGenerator(nn.Module):
         for up in self.ups:
             x = torch.cat([up(x), skips.pop()], dim=1)
         return self.outermost(x)  # (B, out, H, W)
+
+
+def default_depth(size: int) -> int:
+    """unet_256 has 8 levels; a smaller crop gets as many as it can halve through (>= 5)."""
+    depth = 8
+    while depth > 5 and size % 2**depth:
+        depth -= 1
+    return depth

@@ -14,7 +14,7 @@ from typing import Any
 from engine.core import Engine
 from engine.datasets import image_paths, load_manifest
 from engine.errors import EngineError
-from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
@@ -41,13 +41,6 @@ class TrainDefaults:
     epoch_samples: int = 256
 
 
-def _depth(size: int) -> int:
-    depth = 8
-    while depth > 5 and size % 2**depth:
-        depth -= 1
-    return depth
-
-
 def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig:
     """The run's hyper-parameters from form fields; ValueError names a bad one."""
     name = fields.get("name", "").strip()
@@ -67,7 +60,7 @@ def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig
         raise ValueError(f"time budget: {exc}") from exc
     return TrainConfig(
         model_name=name, segmenter=segmenter,
-        generator=GeneratorConfig(ngf=defaults.ngf, depth=_depth(defaults.size)),
+        generator=GeneratorConfig(ngf=defaults.ngf, depth=default_depth(defaults.size)),
         discriminator=DiscriminatorConfig(ndf=defaults.ngf), size=defaults.size,
         epochs=None if budget else defaults.epochs, time_budget_s=budget,
         epoch_samples=defaults.epoch_samples,
