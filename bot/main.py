@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from beautynet.components import build_engine, clip_limits, train_defaults
 from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot, SyncTarget
 from bot.endpoints import discord_endpoints
 from bot.engine_client import EngineClient
-from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.http import http_engine_from_settings
 from bot.engine_client.inprocess import InProcessEngine
-from engine.core import Engine
-from engine.device import resolve_device
-from engine.imaging import ImageLimits
-from engine.models import ModelRegistry
-from engine.video import ClipLimits
 
 log = logging.getLogger(__name__)
 
@@ -36,28 +31,13 @@ class MissingTokenError(RuntimeError):
 
 def embedded_engine(settings: Settings, device: str | None = None) -> InProcessEngine:
     """The in-process engine configured from settings."""
-    engine = Engine(
-        ModelRegistry(settings.models_dir),
-        resolve_device(device or settings.device),
-        limits=ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
-    )
-    clip_limits = ClipLimits(
-        max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
-    )
-    defaults = TrainDefaults(
-        ngf=settings.train_ngf,
-        ndf=settings.train_ngf,
-        size=settings.train_size,
-        epochs=settings.train_epochs,
-        epoch_samples=settings.train_epoch_samples,
-    )
     return InProcessEngine(
-        engine,
+        build_engine(settings, device),
         settings.engine_workers,
-        clip_limits,
+        clip_limits(settings),
         datasets_dir=settings.datasets_dir,
         runs_dir=settings.data_dir / "runs",
-        train_defaults=defaults,
+        train_defaults=train_defaults(settings),
     )
 
 

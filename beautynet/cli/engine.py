@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import sys
 
+from beautynet.components import build_engine, clip_limits, train_defaults
 from beautynet.db.schema import SchemaError
 from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from engine.service import ServiceConfig, check_listen_address, create_app, serve
-from engine.service.training import TrainDefaults
-from engine.video import ClipLimits
 
-from .common import add_device_argument, build_engine
+from .common import add_device_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,17 +60,10 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     engine = build_engine(settings, args.device, batch_size=max(config.max_batch, 1))
-    clip_limits = ClipLimits(
-        max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds
-    )
     print(f"engine service on http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
-    defaults = TrainDefaults(
-        ngf=settings.train_ngf, size=settings.train_size, epochs=settings.train_epochs,
-        epoch_samples=settings.train_epoch_samples,
-    )  # fmt: skip
     app = create_app(
-        engine, config, clip_limits, datasets_dir=settings.datasets_dir,
-        runs_dir=settings.data_dir / "runs", train_defaults=defaults,
+        engine, config, clip_limits(settings), datasets_dir=settings.datasets_dir,
+        runs_dir=settings.data_dir / "runs", train_defaults=train_defaults(settings),
     )  # fmt: skip
     asyncio.run(serve(app, host, port))
     return 0

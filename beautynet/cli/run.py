@@ -13,13 +13,14 @@ import sys
 from PIL import Image
 from skimage import data as samples
 
+from beautynet.components import build_engine
 from beautynet.settings import Settings
 from bot.main import TOKEN_HELP
 from engine.errors import EngineError
 from engine.imaging import encode_image
 
 from .bot import bot_command
-from .common import add_device_argument, build_engine
+from .common import add_device_argument
 
 SAMPLE_NAMES = ("astronaut", "coffee", "chelsea", "rocket")
 

@@ -13,14 +13,14 @@ from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.models import ModelRegistry
-from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
-from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
     TrainConfig,
+    TrainDefaults,
     TrainerCallback,
     TrainingData,
     Validation,
+    make_train_config,
     parse_duration,
     run_training,
 )
@@ -84,20 +84,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from the command line; ValueError names a bad argument."""
-    segmenter: SegmenterConfig = (
-        ClustersConfig(k=args.k) if args.segmenter == "clusters" else EdgesConfig()
-    )
-    budget = parse_duration(args.time_budget) if args.time_budget else None
-    return TrainConfig(
-        model_name=args.name,
-        segmenter=segmenter,
-        generator=GeneratorConfig(ngf=args.ngf, depth=args.depth or default_depth(args.size)),
-        discriminator=DiscriminatorConfig(ndf=args.ndf),
+    defaults = TrainDefaults(
+        ngf=args.ngf,
+        ndf=args.ndf,
         size=args.size,
-        batch_size=args.batch_size,
-        epochs=args.epochs if args.epochs or budget else 100,
-        time_budget_s=budget,
+        epochs=args.epochs or 100,
         epoch_samples=args.epoch_samples,
+    )
+    return make_train_config(
+        args.name,
+        args.segmenter,
+        args.k,
+        defaults,
+        args.time_budget,
+        depth=args.depth,
+        batch_size=args.batch_size,
         checkpoint_interval_s=parse_duration(args.checkpoint_every),
         seed=args.seed,
     )

@@ -11,12 +11,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
+from beautynet.components import build_engine
 from beautynet.settings import Settings
 from engine.errors import EngineError
 from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 
-from .common import add_device_argument, build_engine
+from .common import add_device_argument
 
 log = logging.getLogger(__name__)
 

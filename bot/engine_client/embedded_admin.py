@@ -7,22 +7,20 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.core import Engine
 from engine.datasets import MemoryFile, add_sources, image_paths, list_datasets, load_manifest
 from engine.errors import EngineError
-from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
-from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
     TrainConfig,
+    TrainDefaults,
     TrainerCallback,
     TrainingData,
     Validation,
-    parse_duration,
+    make_train_config,
     run_training,
 )
 
@@ -31,17 +29,6 @@ from .base import EngineUserError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class TrainDefaults:
-    """Network size and run length for trainings started from Discord."""
-
-    ngf: int = 64
-    ndf: int = 64
-    size: int = 256
-    epochs: int = 100
-    epoch_samples: int = 256
 
 
 class _Relay(TrainerCallback):
@@ -109,23 +96,8 @@ class EmbeddedAdmin:
 
     def train_config(self, request: TrainRequest) -> TrainConfig:
         """The run's hyper-parameters; ValueError names a bad argument."""
-        defaults = self.train_defaults
-        try:
-            budget = parse_duration(request.time_budget) if request.time_budget else None
-        except ValueError as exc:
-            raise ValueError(f"time budget: {exc}") from exc
-        segmenter: SegmenterConfig = (
-            ClustersConfig(k=request.k) if request.segmenter == "clusters" else EdgesConfig()
-        )
-        return TrainConfig(
-            model_name=request.name,
-            segmenter=segmenter,
-            generator=GeneratorConfig(ngf=defaults.ngf, depth=default_depth(defaults.size)),
-            discriminator=DiscriminatorConfig(ndf=defaults.ndf),
-            size=defaults.size,
-            epochs=None if budget else defaults.epochs,
-            time_budget_s=budget,
-            epoch_samples=defaults.epoch_samples,
+        return make_train_config(
+            request.name, request.segmenter, request.k, self.train_defaults, request.time_budget
         )
 
     def _train(

@@ -21,6 +21,7 @@ from engine.imaging import decode_image, encode_image
 from engine.models import ModelEntry
 from engine.pipeline import ClipTranslator, TranslateOptions
 from engine.segment import ClustersConfig
+from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
 from .base import (
@@ -29,7 +30,7 @@ from .base import (
     Translated,
     TranslateParams,
 )
-from .embedded_admin import EmbeddedAdmin, TrainDefaults, user_errors
+from .embedded_admin import EmbeddedAdmin, user_errors
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ import torch
 from aiohttp import web
 
 from engine.core import Engine
+from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
 from . import keys
@@ -23,7 +24,7 @@ from .jobs import ClipJobs
 from .metrics import Metrics
 from .middlewares import auth_middleware, errors_middleware
 from .routes import setup_routes
-from .training import TrainDefaults, TrainJobs
+from .training import TrainJobs
 from .translators import TranslatorCache
 from .uploads import CHUNK
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from engine.core import Engine
+from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
 from .batching import Batcher
@@ -15,7 +16,7 @@ from .config import ServiceConfig
 from .idempotency import Idempotency
 from .jobs import ClipJobs
 from .metrics import Metrics
-from .training import TrainDefaults, TrainJobs
+from .training import TrainJobs
 from .translators import TranslatorCache
 
 

@@ -14,15 +14,14 @@ from typing import Any
 from engine.core import Engine
 from engine.datasets import image_paths, load_manifest
 from engine.errors import EngineError
-from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
-from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 from engine.training import (
     Progress,
     TrainConfig,
+    TrainDefaults,
     TrainerCallback,
     TrainingData,
     Validation,
-    parse_duration,
+    make_train_config,
     run_training,
 )
 
@@ -31,40 +30,17 @@ from .batching import QueueFullError
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class TrainDefaults:
-    """Network size and run length of trainings started through the service."""
-
-    ngf: int = 64
-    size: int = 256
-    epochs: int = 100
-    epoch_samples: int = 256
-
-
 def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig:
     """The run's hyper-parameters from form fields; ValueError names a bad one."""
     name = fields.get("name", "").strip()
     if not name:
         raise ValueError("name is required")
     kind = fields.get("segmenter", "clusters")
-    if kind not in ("clusters", "edges"):
-        raise ValueError(f"segmenter must be clusters or edges, got {kind!r}")
     k = fields.get("k", "7").strip()
     if not k.isdigit():
         raise ValueError(f"k must be a whole number, got {k!r}")
-    segmenter: SegmenterConfig = ClustersConfig(k=int(k)) if kind == "clusters" else EdgesConfig()
-    budget_text = fields.get("time_budget", "").strip()
-    try:
-        budget = parse_duration(budget_text) if budget_text else None
-    except ValueError as exc:
-        raise ValueError(f"time budget: {exc}") from exc
-    return TrainConfig(
-        model_name=name, segmenter=segmenter,
-        generator=GeneratorConfig(ngf=defaults.ngf, depth=default_depth(defaults.size)),
-        discriminator=DiscriminatorConfig(ndf=defaults.ngf), size=defaults.size,
-        epochs=None if budget else defaults.epochs, time_budget_s=budget,
-        epoch_samples=defaults.epoch_samples,
-    )  # fmt: skip
+    budget = fields.get("time_budget", "").strip() or None
+    return make_train_config(name, kind, int(k), defaults, budget)
 
 
 @dataclass

@@ -6,8 +6,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.nets import DiscriminatorConfig, GeneratorConfig
-from engine.segment import ClustersConfig, SegmenterConfig, segmenter_config_from_dict
+from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
+from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig, segmenter_config_from_dict
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
@@ -71,3 +71,46 @@ class TrainConfig:
         data["generator"] = GeneratorConfig.from_dict(data["generator"])
         data["discriminator"] = DiscriminatorConfig.from_dict(data["discriminator"])
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainDefaults:
+    """Network size and run length for trainings started without a full config (bot, service)."""
+
+    ngf: int = 64
+    ndf: int = 64
+    size: int = 256
+    epochs: int = 100
+    epoch_samples: int = 256
+
+
+def make_train_config(
+    name: str,
+    segmenter: str,
+    k: int,
+    defaults: TrainDefaults,
+    time_budget: str | None = None,
+    **overrides: Any,
+) -> TrainConfig:
+    """A TrainConfig from a user's choices; a time budget replaces the epoch count.
+
+    ValueError names the bad argument (the segmenter kind, the time budget, ...).
+    """
+    if segmenter not in ("clusters", "edges"):
+        raise ValueError(f"segmenter must be clusters or edges, got {segmenter!r}")
+    try:
+        budget = parse_duration(time_budget) if time_budget else None
+    except ValueError as exc:
+        raise ValueError(f"time budget: {exc}") from exc
+    depth = overrides.pop("depth", None) or default_depth(defaults.size)
+    return TrainConfig(
+        model_name=name,
+        segmenter=ClustersConfig(k=k) if segmenter == "clusters" else EdgesConfig(),
+        generator=GeneratorConfig(ngf=defaults.ngf, depth=depth),
+        discriminator=DiscriminatorConfig(ndf=defaults.ndf),
+        size=defaults.size,
+        epochs=None if budget else defaults.epochs,
+        time_budget_s=budget,
+        epoch_samples=defaults.epoch_samples,
+        **overrides,
+    )

@@ -14,11 +14,11 @@ from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot
 from bot.endpoints import discord_endpoints
-from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.imaging import ImageLimits
 from engine.models import ModelRegistry
+from engine.training import TrainDefaults
 from tests.fakediscord import FakeDiscord
 
 READY_TIMEOUT = 20.0

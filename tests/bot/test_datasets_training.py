@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from beautynet.db.models import AuditLog
 from bot.bot import BeautyBot
-from bot.engine_client.embedded_admin import TrainDefaults
 from bot.engine_client.inprocess import InProcessEngine
+from engine.training import TrainDefaults
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 

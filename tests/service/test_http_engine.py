@@ -322,12 +322,12 @@ async def test_datasets_not_configured_is_a_user_error(service: Service) -> None
 async def trainer(start_service, tmp_path: Path, photo):
     """An HttpEngine on a service that trains tiny models quickly, with a 4-image dataset."""
     from engine.imaging import encode_image
-    from engine.service.training import TrainDefaults
+    from engine.training import TrainDefaults
 
     def start(epochs: int):
         return start_service(
             datasets_dir=tmp_path / "datasets", runs_dir=tmp_path / "runs",
-            train_defaults=TrainDefaults(ngf=4, size=64, epochs=epochs, epoch_samples=2),
+            train_defaults=TrainDefaults(ngf=4, ndf=4, size=64, epochs=epochs, epoch_samples=2),
         )  # fmt: skip
 
     async def make(epochs: int = 1) -> HttpEngine:
