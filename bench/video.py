@@ -6,9 +6,13 @@
     batches, channels-last, bf16 where fast, streamed H.264 encode, final fit pass).
 Both use the ngf=64 generator at model size 256. It also prints the flicker (mean absolute
 difference between consecutive interpretation frames, 0-255) on a static-camera clip with
-sensor noise, with and without the engine's temporal stabilisation.
+sensor noise, with and without the engine's temporal stabilisation, and the warping error
+(Lai et al. 2018, `engine.video.warping`) of a bundled model on a camera pan across an
+everyday photo: without stabilisation, with it, and with it plus blends of successive
+outputs (`--smooth`). One frame of each smoothed clip is saved to look for ghosting.
 
-Run from the repository root: .venv/bin/python -m bench.video [--seconds 5] [--repeats 3]
+Run from the repository root:
+    .venv/bin/python -m bench.video [--seconds 5] [--repeats 3] [--model nature]
 """
 
 from __future__ import annotations
@@ -26,22 +30,33 @@ import torch
 from moviepy import VideoFileClip
 from moviepy.video.io.ffmpeg_writer import FFMPEG_VideoWriter
 from PIL import Image
+from skimage import data as skimage_samples
 
 from bench.common import describe_machine, interleaved_medians, photo_like
 from bench.images import SIZE, build_model, naive_one
 from engine.device import resolve_device
-from engine.models import Model
+from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.segment.clusters import palette
 from engine.video import read_frames
+from engine.video.warping import warping_error
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def make_clip(path: Path, seconds: float, width: int, height: int, fps: int, pan: bool) -> None:
-    """A photo-like scene: panned across (a moving camera) or still with sensor noise."""
+def make_clip(
+    path: Path,
+    seconds: float,
+    width: int,
+    height: int,
+    fps: int,
+    pan: bool,
+    photo: Image.Image | None = None,
+) -> None:
+    """A scene (photo-like, or `photo`): panned across (a moving camera) or still with noise."""
     still = path.with_suffix(".png")
-    photo_like(width * 2 if pan else width, height, seed=7).save(still)
+    size = (width * 2 if pan else width, height)
+    (photo.resize(size) if photo else photo_like(*size, seed=7)).save(still)
     pan_filter = f"crop={width}:{height}:x='t*{width / seconds:.1f}':y=0"
     motion = pan_filter if pan else "noise=alls=10:allf=t"
     encode = ["-t", str(seconds), "-r", str(fps), "-c:v", "libx264", "-pix_fmt", "yuv420p"]
@@ -76,6 +91,35 @@ def flicker(clip_path: Path, width: int, height: int) -> float:
     return float(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(frames)]))
 
 
+def panels(clip_path: Path, width: int, height: int, count: int) -> tuple[list, list]:
+    """The first `count` frames' original (left) and interpretation (right) panels."""
+    half = (width - 4) // 2  # the composed width is 2 panels + a 4 px gap
+    frames = list(itertools.islice(read_frames(clip_path, (width, height)), count))
+    return [f[:, :half] for f in frames], [f[:, -half:] for f in frames]
+
+
+def warping_section(model: Model, work: Path, args: argparse.Namespace) -> None:
+    """Warping error of `model` on a pan across a photo, stabilised or not, smoothed or not."""
+    source = work / "pan-photo.mp4"
+    photo = Image.fromarray(skimage_samples.chelsea())
+    make_clip(source, 2.0, args.width, args.height, args.fps, pan=True, photo=photo)
+    translator = ImageTranslator(model)
+    print(f"warping error of {model.spec.label} on a 2 s pan across a photo, first "
+          f"{args.warp_frames} frames (lower is steadier):")  # fmt: skip
+    settings = [(False, 0.0), (True, 0.0)] + [(True, s) for s in args.smooth]
+    for stabilize, smooth in settings:
+        target = work / f"warp-{stabilize}-{smooth}.mp4"
+        result = ClipTranslator(translator, stabilize, smooth).translate(source, target)
+        inputs, outputs = panels(result.path, result.width, result.height, args.warp_frames)
+        error = warping_error(inputs, outputs)
+        label = f"{'with' if stabilize else 'without'} stabilisation, smooth {smooth:g}"
+        print(f"  {label:<38} {error:.5f}")
+        if smooth:
+            frame = Path(args.frames_dir) / f"smooth-{smooth:g}.png"
+            frame.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.concatenate([inputs[-1], outputs[-1]], axis=1)).save(frame)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -84,6 +128,11 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--model", default="nature", help="bundled model for the warping error")
+    parser.add_argument("--smooth", type=float, nargs="*", default=[0.5, 0.8])
+    parser.add_argument("--warp-frames", type=int, default=12)
+    parser.add_argument("--frames-dir", default="out/video", help="where smoothed frames go")
+    parser.add_argument("--only-warping", action="store_true", help="skip the timings")
     args = parser.parse_args()
     device = resolve_device(args.device)
     model = build_model(device)
@@ -95,6 +144,10 @@ def main() -> int:
           f"model size {SIZE}, ngf=64, median of {args.repeats}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        bundled = load_model(ModelRegistry(None).get(*parse_model_ref(args.model)).path, device)
+        warping_section(bundled, work, args)
+        if args.only_warping:
+            return 0
         source = work / "pan.mp4"
         make_clip(source, args.seconds, args.width, args.height, args.fps, pan=True)
         clips = ClipTranslator(translator)

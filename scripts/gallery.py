@@ -8,21 +8,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from beautynet.cli.run import sample_images
-from engine.core import Engine
+from bench.quality import everyday_photos
 from engine.device import resolve_device
 from engine.imaging import encode_image
-from engine.models import ModelRegistry
+from engine.models import ModelRegistry, load_model
+from engine.pipeline import ImageTranslator
+
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "flower", "china")
 
 
 def main(out_dir: Path) -> int:
-    engine = Engine(ModelRegistry(None), resolve_device("auto"))
+    device = resolve_device("auto")
     out_dir.mkdir(parents=True, exist_ok=True)
-    photos = sample_images()
-    for entry in engine.models():
-        results = engine.translator(f"{entry.name}@{entry.version}").translate(
-            [p for _, p in photos]
-        )
+    photos = [(name, image) for name, image in everyday_photos() if name in PHOTOS]
+    for entry in ModelRegistry(None).entries():
+        translator = ImageTranslator(load_model(entry.path, device))
+        results = translator.translate([image for _, image in photos])
         for (name, _), result in zip(photos, results, strict=True):
             target = out_dir / f"{name}-{entry.name}.jpg"
             target.write_bytes(encode_image(result.compose(panels=3), "jpeg", quality=88))

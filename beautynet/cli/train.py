@@ -13,6 +13,7 @@ from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
 from engine.device import resolve_device
 from engine.errors import EngineError
 from engine.models import ModelRegistry
+from engine.nets import UPSAMPLE_KINDS
 from engine.training import (
     Progress,
     TrainConfig,
@@ -24,6 +25,8 @@ from engine.training import (
     parse_duration,
     run_training,
 )
+from engine.training.augment import POLICIES
+from engine.training.losses import GAN_LOSSES
 
 from .common import add_device_argument
 
@@ -61,12 +64,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--segmenter", choices=("clusters", "edges"), default="clusters")
     parser.add_argument("--k", type=int, default=7, help="clusters (clusters segmenter)")
     parser.add_argument("--size", type=int, default=256, help="training crop side")
+    parser.add_argument(
+        "--serve-size", type=int, help="long side the model translates at (default: --size)"
+    )
     parser.add_argument("--ngf", type=int, default=64, help="generator width")
     parser.add_argument("--ndf", type=int, default=64, help="discriminator width")
     parser.add_argument(
         "--depth", type=int, help="U-Net levels (default: 8, fewer for crops under 256)"
     )
     parser.add_argument("--batch-size", type=int, default=1)
+    _add_recipe_arguments(parser)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="epochs (default 100 without --time-budget)")
     length.add_argument("--time-budget", help="train for this long, e.g. 2h or 90m")
@@ -80,6 +87,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_device_argument(parser)
     parser.set_defaults(func=train_command)
+
+
+def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The loss recipe; unset options keep TrainConfig's defaults (see bench/recipes.py)."""
+    recipe = parser.add_argument_group("recipe (default: the winner of bench/recipes.py)")
+    recipe.add_argument("--upsample", choices=UPSAMPLE_KINDS, help="generator upsampling")
+    recipe.add_argument("--gan-loss", choices=GAN_LOSSES, help="adversarial loss")
+    recipe.add_argument("--d-scales", type=int, help="discriminator scales (pix2pixHD)")
+    recipe.add_argument(
+        "--spectral-norm", action=argparse.BooleanOptionalAction, help="in the discriminator"
+    )
+    recipe.add_argument("--feature-matching", type=float, help="its weight; 0 turns it off")
+    recipe.add_argument("--l1-weight", type=float, help="weight of the L1 loss")
+    recipe.add_argument(
+        "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"
+    )
+    recipe.add_argument("--lr-g", type=float, help="generator learning rate")
+    recipe.add_argument("--lr-d", type=float, help="discriminator learning rate")
+    recipe.add_argument(
+        "--lr-decay-start", type=float, help="fraction of the run after which rates fall to 0"
+    )
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -101,6 +129,17 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size,
         checkpoint_interval_s=parse_duration(args.checkpoint_every),
         seed=args.seed,
+        serve_size=args.serve_size,
+        upsample=args.upsample,
+        gan_loss=args.gan_loss,
+        scales=args.d_scales,
+        spectral_norm=args.spectral_norm,
+        feature_matching=args.feature_matching,
+        l1_weight=args.l1_weight,
+        diff_augment=args.diff_augment,
+        lr_g=args.lr_g,
+        lr_d=args.lr_d,
+        lr_decay_start=args.lr_decay_start,
     )
 
 

@@ -16,6 +16,7 @@ from beautynet.settings import Settings
 from engine.errors import EngineError
 from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
+from engine.pipeline.clips import MAX_SMOOTH
 
 from .common import add_device_argument
 
@@ -54,9 +55,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget", type=float, default=10.0, help="largest clip output, in MiB (default 10)"
     )
+    parser.add_argument(
+        "--smooth",
+        type=_smooth,
+        default=0.0,
+        help=f"clips: blend each interpretation with the previous one, 0 (off) to {MAX_SMOOTH}",
+    )
     parser.add_argument("--batch-size", type=int, default=0, help="images per network call")
     add_device_argument(parser)
     parser.set_defaults(func=translate_command)
+
+
+def _smooth(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= MAX_SMOOTH:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SMOOTH}, got {text}")
+    return value
 
 
 def collect_inputs(paths: Sequence[Path]) -> Iterator[Path]:
@@ -115,7 +129,7 @@ class TranslateRun:
                 bar.update(done - bar.n)
 
             try:
-                result = ClipTranslator(self.translator).translate(
+                result = ClipTranslator(self.translator, smooth=self.args.smooth).translate(
                     path,
                     target,
                     self.options,

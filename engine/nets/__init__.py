@@ -1,12 +1,16 @@
-"""pix2pix networks: the U-Net generator and the PatchGAN discriminator."""
+"""pix2pix networks: the U-Net generator and the (multi-scale) PatchGAN discriminator."""
 
-from .patchgan import DiscriminatorConfig, PatchDiscriminator
-from .unet import GeneratorConfig, UnetGenerator, default_depth
+from .patchgan import DiscriminatorConfig, Features, MultiScaleDiscriminator, PatchDiscriminator
+from .unet import UPSAMPLE_KINDS, GeneratorConfig, UnetGenerator, UpsampleKind, default_depth
 
 __all__ = [
+    "UPSAMPLE_KINDS",
     "DiscriminatorConfig",
+    "Features",
     "GeneratorConfig",
+    "MultiScaleDiscriminator",
     "PatchDiscriminator",
     "UnetGenerator",
+    "UpsampleKind",
     "default_depth",
 ]

@@ -1,7 +1,10 @@
 """The pix2pix U-Net generator (Isola et al. 2017, "unet_256" at depth 8).
 
 Encoder: `depth` stride-2 4x4 convolutions, widths ngf, 2ngf, 4ngf, 8ngf, 8ngf, ...
-Decoder: mirrored transposed convolutions, each concatenated with its encoder twin (skip).
+Decoder: mirrored 2x upsampling layers, each concatenated with its encoder twin (skip). The
+paper's transposed convolutions leave checkerboard patterns (Odena et al., Distill 2016);
+`upsample="nearest"` (resize, then a 3x3 convolution) and `"pixelshuffle"` (sub-pixel
+convolution with ICNR initialisation, Aitken et al. 2017) start free of them.
 Dropout 0.5 in the three innermost decoder levels is a training-time regulariser only:
 inference runs in eval mode, so the same input always gives the same output.
 """
@@ -9,12 +12,17 @@ inference runs in eval mode, so the same input always gives the same output.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from .norm import NormKind, make_norm
+
+UpsampleKind = Literal["transpose", "nearest", "pixelshuffle"]
+UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "pixelshuffle")
+# Model files written before `upsample` was stored were all made with transposed convolutions.
+_LEGACY_UPSAMPLE: UpsampleKind = "transpose"
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,7 @@ class GeneratorConfig:
     out_channels: int = 3
     norm: NormKind = "instance"
     dropout: float = 0.5
+    upsample: UpsampleKind = "nearest"
 
     def __post_init__(self) -> None:
         if self.ngf < 1:
@@ -35,6 +44,8 @@ class GeneratorConfig:
             raise ValueError(f"depth must be between 5 and 10, got {self.depth}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.upsample not in UPSAMPLE_KINDS:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_KINDS}, got {self.upsample!r}")
 
     @property
     def multiple(self) -> int:
@@ -46,7 +57,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        return cls(**data)
+        return cls(**{"upsample": _LEGACY_UPSAMPLE, **data})
 
 
 def _width(cfg: GeneratorConfig, level: int) -> int:
@@ -64,11 +75,37 @@ class _Down(nn.Sequential):
         super().__init__(*layers)
 
 
+def _icnr_(conv: nn.Conv2d, scale: int) -> None:
+    """ICNR: each group of scale**2 sub-pixel filters starts equal, i.e. as nearest upsampling."""
+    c_out = conv.out_channels // scale**2
+    weight = torch.empty(c_out, *conv.weight.shape[1:])
+    nn.init.kaiming_uniform_(weight, a=5**0.5)  # nn.Conv2d's own default
+    with torch.no_grad():
+        conv.weight.copy_(weight.repeat_interleave(scale**2, dim=0))
+
+
+def upsample_layer(kind: UpsampleKind, c_in: int, c_out: int, bias: bool) -> nn.Module:
+    """(B, c_in, H, W) -> (B, c_out, 2H, 2W)."""
+    if kind == "transpose":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+    if kind == "nearest":
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
+        )
+    conv = nn.Conv2d(c_in, 4 * c_out, 3, 1, 1, bias=bias)
+    _icnr_(conv, 2)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+    return nn.Sequential(conv, nn.PixelShuffle(2))
+
+
 class _Up(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, norm: NormKind | None, dropout: float) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, norm: NormKind | None, dropout: float, kind: UpsampleKind
+    ) -> None:
         layers: list[nn.Module] = [
             nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm is None),
+            upsample_layer(kind, c_in, c_out, bias=norm is None),
         ]
         if norm is not None:
             layers.append(make_norm(norm, c_out))
@@ -102,12 +139,13 @@ class UnetGenerator(nn.Module):
                 widths[i - 1],
                 norm=cfg.norm,
                 dropout=cfg.dropout if d - 4 <= i < d - 1 else 0.0,
+                kind=cfg.upsample,
             )
             for i in range(d - 1, 0, -1)
         )
         self.outermost = nn.Sequential(
             nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(2 * widths[0], cfg.out_channels, 4, 2, 1),
+            upsample_layer(cfg.upsample, 2 * widths[0], cfg.out_channels, bias=True),
             nn.Tanh(),
         )
 

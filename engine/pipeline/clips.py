@@ -2,7 +2,8 @@
 
 Memory stays bounded: only one batch of frames is held at a time, and frames are encoded
 as they come. Colours stay stable over time because each frame's k-means starts from
-the previous frame's centroids, and the generator runs without dropout noise.
+the previous frame's centroids, and the generator runs without dropout noise. On request,
+successive interpretations are also blended (`smooth`), as Learning to See did live.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .images import ImageTranslator, Panels, TranslateOptions
 
 DEFAULT_BUDGET_BYTES = 10 * 1024 * 1024  # Discord's default upload limit
 GAP = 4
+MAX_SMOOTH = 0.9
 ClipProgress = Callable[[int, int], None]  # (frames done, frames in total)
 
 
@@ -50,6 +52,19 @@ def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarra
         yield batch
 
 
+def blend_successive(
+    frames: torch.Tensor, previous: torch.Tensor | None, smooth: float
+) -> torch.Tensor:
+    """out_t = smooth * out_t-1 + (1 - smooth) * frame_t over a (B, 3, H, W) batch, in order."""
+    if smooth == 0:
+        return frames
+    blended = []
+    for frame in frames:
+        previous = frame if previous is None else smooth * previous + (1 - smooth) * frame
+        blended.append(previous)
+    return torch.stack(blended)
+
+
 def _compose(panels: list[torch.Tensor]) -> np.ndarray:
     """(B, 3, H, W) panels in [0, 1] -> (B, H, W_total, 3) uint8, white gaps between."""
     gap = torch.ones(*panels[0].shape[:3], GAP, device=panels[0].device)
@@ -61,9 +76,14 @@ def _compose(panels: list[torch.Tensor]) -> np.ndarray:
 class ClipTranslator:
     """Runs an ImageTranslator over the frames of a clip."""
 
-    def __init__(self, translator: ImageTranslator, stabilize: bool = True) -> None:
+    def __init__(
+        self, translator: ImageTranslator, stabilize: bool = True, smooth: float = 0.0
+    ) -> None:
+        if not 0 <= smooth <= MAX_SMOOTH:
+            raise ValueError(f"smooth must be between 0 and {MAX_SMOOTH}, got {smooth}")
         self.translator = translator
         self.stabilize = stabilize
+        self.smooth = smooth
 
     def translate(
         self,
@@ -111,6 +131,7 @@ class ClipTranslator:
     ) -> None:
         translator = self.translator
         state = None
+        previous = None  # the last interpretation written, for `smooth`
         frames = read_frames(source, size)
         for batch in _batches(frames, translator.batch_size):
             photos = torch.from_numpy(np.stack(batch)).to(translator.device)
@@ -126,10 +147,12 @@ class ClipTranslator:
                 slice(top, top + size[1]),
                 slice(left, left + size[0]),
             )
+            interpretation = blend_successive(output[crop], previous, self.smooth)
+            previous = interpretation[-1]
             chosen = (
-                [photos, output[crop]]
+                [photos, interpretation]
                 if panels == 2
-                else [photos, segmentation[crop], output[crop]]
+                else [photos, segmentation[crop], interpretation]
             )
             for frame in _compose(chosen):
                 writer.write(frame)

@@ -9,6 +9,9 @@ from typing import Any
 from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig, segmenter_config_from_dict
 
+from .augment import parse_policy
+from .losses import GAN_LOSSES, GanLoss
+
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
@@ -24,22 +27,42 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+# Checkpoints written before the recipe was configurable trained the pix2pix way.
+_LEGACY_RECIPE: dict[str, Any] = {
+    "gan_loss": "bce",
+    "feature_matching": 0.0,
+    "diff_augment": "",
+    "lr_decay_start": 1.0,
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (pix2pix defaults from Isola et al. 2017)."""
+    """Everything that defines a training run.
+
+    The networks and data follow pix2pix (Isola et al. 2017); the loss recipe (adversarial
+    loss, discriminator scales and spectral norm, feature matching, DiffAugment, L1 weight,
+    learning rates and their decay) defaults to the winner of `bench/recipes.py`.
+    """
 
     model_name: str
     segmenter: SegmenterConfig = field(default_factory=ClustersConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
-    size: int = 256
+    size: int = 256  # training crop side
+    serve_size: int | None = None  # long side the model translates at; None: `size`
     batch_size: int = 1
     epochs: int | None = 100
     time_budget_s: float | None = None
     epoch_samples: int = 256  # random crops per epoch: the dataset is small, crops are many
-    lr: float = 2e-4
+    gan_loss: GanLoss = "hinge"
+    feature_matching: float = 10.0  # pix2pixHD's lambda; 0 turns it off
+    diff_augment: str = "color,translation,cutout"  # parts of engine.training.augment.POLICIES
+    l1_weight: float = 10.0
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4  # TTUR (Heusel et al. 2017), as in SPADE
+    lr_decay_start: float = 0.5  # fraction of the run after which both rates fall linearly to 0
     beta1: float = 0.5
-    l1_weight: float = 100.0
     val_fraction: float = 0.1
     min_crop_fraction: float = 0.35  # smallest crop side, relative to the image's short side
     checkpoint_interval_s: float = 300.0
@@ -54,10 +77,33 @@ class TrainConfig:
             raise ValueError(
                 f"size must be a multiple of {self.generator.multiple} (2**depth), got {self.size}"
             )
+        if self.serve_size is not None and self.serve_size < self.generator.multiple:
+            raise ValueError(
+                f"serve_size must be >= {self.generator.multiple}, got {self.serve_size}"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if not 0 < self.val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.gan_loss not in GAN_LOSSES:
+            raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
+        if self.feature_matching < 0 or self.l1_weight < 0:
+            raise ValueError("feature_matching and l1_weight must be >= 0")
+        if self.lr_g <= 0 or self.lr_d <= 0:
+            raise ValueError(f"learning rates must be > 0, got {self.lr_g} and {self.lr_d}")
+        if not 0 <= self.lr_decay_start <= 1:
+            raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+        parse_policy(self.diff_augment)
+
+    @property
+    def augment_policy(self) -> tuple[str, ...]:
+        return parse_policy(self.diff_augment)
+
+    def lr_factor(self, progress: float) -> float:
+        """Learning-rate multiplier after `progress` (0 to 1) of the run: 1, then linear to 0."""
+        if progress <= self.lr_decay_start or self.lr_decay_start >= 1:
+            return 1.0
+        return max(0.0, (1 - progress) / (1 - self.lr_decay_start))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,7 +112,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        data = dict(data)
+        data = {**_LEGACY_RECIPE, **data}
+        if "lr" in data:  # one rate for both networks, as in pix2pix
+            data["lr_g"] = data["lr_d"] = data.pop("lr")
         data["segmenter"] = segmenter_config_from_dict(data["segmenter"])
         data["generator"] = GeneratorConfig.from_dict(data["generator"])
         data["discriminator"] = DiscriminatorConfig.from_dict(data["discriminator"])
@@ -94,6 +142,9 @@ def make_train_config(
 ) -> TrainConfig:
     """A TrainConfig from a user's choices; a time budget replaces the epoch count.
 
+    `overrides` are TrainConfig fields, or `upsample` (generator), `scales` and
+    `spectral_norm` (discriminator); None means the default.
+
     ValueError names the bad argument (the segmenter kind, the time budget, ...).
     """
     if segmenter not in ("clusters", "edges"):
@@ -103,14 +154,19 @@ def make_train_config(
     except ValueError as exc:
         raise ValueError(f"time budget: {exc}") from exc
     depth = overrides.pop("depth", None) or default_depth(defaults.size)
+    generator = {k: overrides.pop(k) for k in ("upsample",) if overrides.get(k) is not None}
+    discriminator = {
+        k: overrides.pop(k) for k in ("scales", "spectral_norm") if overrides.get(k) is not None
+    }
+    recipe = {k: v for k, v in overrides.items() if v is not None}
     return TrainConfig(
         model_name=name,
         segmenter=ClustersConfig(k=k) if segmenter == "clusters" else EdgesConfig(),
-        generator=GeneratorConfig(ngf=defaults.ngf, depth=depth),
-        discriminator=DiscriminatorConfig(ndf=defaults.ndf),
+        generator=GeneratorConfig(ngf=defaults.ngf, depth=depth, **generator),
+        discriminator=DiscriminatorConfig(ndf=defaults.ndf, **discriminator),
         size=defaults.size,
         epochs=None if budget else defaults.epochs,
         time_budget_s=budget,
         epoch_samples=defaults.epoch_samples,
-        **overrides,
+        **recipe,
     )

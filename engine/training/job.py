@@ -113,7 +113,7 @@ def _register(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         trained_by=trained_by,
     )
-    spec = ModelSpec(meta, config.generator, config.segmenter, config.size)
+    spec = ModelSpec(meta, config.generator, config.segmenter, config.serve_size or config.size)
     entry = registry.register(spec, outcome.generator.cpu(), outcome.sample_sheet)
     log.info("registered %s at %s", entry.spec.label, entry.path)
     return entry

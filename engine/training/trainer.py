@@ -1,4 +1,5 @@
-"""The pix2pix training loop: cGAN + L1, Adam, mixed precision, checkpoints, resume, DDP.
+"""The pix2pix training loop: cGAN + L1 (+ feature matching, DiffAugment), Adam with a
+linear decay, mixed precision, checkpoints, resume, DDP.
 
 One `Trainer.run()` trains until its epochs or its time budget are spent, or until
 `stop_event` is set (a cancel button). A checkpoint is written atomically every
@@ -25,13 +26,15 @@ from torch.nn.parallel import DistributedDataParallel
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
 from engine.imaging import encode_image, grid, to_image
-from engine.nets import PatchDiscriminator, UnetGenerator
+from engine.nets import MultiScaleDiscriminator, UnetGenerator
 from engine.segment import build_segmenter
 
+from .augment import diff_augment
 from .callbacks import Progress, TrainerCallback, Validation
 from .config import TrainConfig
 from .data import CropSampler, validation_crops
 from .distributed import DistributedContext
+from .losses import adversarial, feature_matching, split_halves
 from .metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -83,10 +86,10 @@ class Trainer:
 
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         self.generator = place(UnetGenerator(config.generator), device)
-        self.discriminator = place(PatchDiscriminator(config.discriminator), device)
+        self.discriminator = place(MultiScaleDiscriminator(config.discriminator), device)
         betas = (config.beta1, 0.999)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
         # fp16 needs loss scaling; bf16 and fp32 do not.
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision == "fp16")
         self.g_train: torch.nn.Module = self.generator
@@ -125,38 +128,61 @@ class Trainer:
         as_input = (segmented * 2 - 1).contiguous(memory_format=torch.channels_last)
         return as_input, (photos * 2 - 1).contiguous(memory_format=torch.channels_last)
 
+    def _judge(
+        self, x: torch.Tensor, fake: torch.Tensor, real: torch.Tensor, model: torch.nn.Module
+    ) -> tuple[list, list]:
+        """Discriminator features of (x, fake) and (x, real), equally augmented, one pass."""
+        x, real, fake = diff_augment((x, real, fake), self.config.augment_policy)
+        with autocast(self.device, self.precision):
+            scales = model(torch.cat([x, x]), torch.cat([fake, real]))
+        return split_halves(scales)
+
+    def _set_learning_rates(self) -> None:
+        """Apply the decay for how far the run is, by steps or by time, whichever is further."""
+        progress = 0.0
+        if self.total_steps:
+            progress = self.step / self.total_steps
+        if self.config.time_budget_s:
+            progress = max(progress, self.elapsed_s / self.config.time_budget_s)
+        factor = self.config.lr_factor(min(progress, 1.0))
+        for optimiser, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
+            for group in optimiser.param_groups:
+                group["lr"] = lr * factor
+
     def train_step(self) -> dict[str, float]:
         """One discriminator and one generator update; returns the losses."""
+        cfg = self.config
+        self._set_learning_rates()
         x, y = self._pairs()
         with autocast(self.device, self.precision):
             fake = self.g_train(x)
 
         # Discriminator: fake and real in one forward pass (InstanceNorm is per sample).
         self.discriminator.requires_grad_(True)
-        with autocast(self.device, self.precision):
-            logits = self.d_train(torch.cat([x, x]), torch.cat([fake.detach(), y]))
-        fake_logits, real_logits = logits.float().chunk(2)
-        loss_d = 0.5 * (
-            F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-            + F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-        )
+        fake_scales, real_scales = self._judge(x, fake.detach(), y, self.d_train)
+        loss_d = adversarial(cfg.gan_loss, fake_scales, real_scales)
         self.opt_d.zero_grad(set_to_none=True)
         self.scaler.scale(loss_d).backward()
         self.scaler.step(self.opt_d)
 
-        # Generator: fool the (frozen, unwrapped) discriminator and stay close in L1.
+        # Generator: fool the (frozen, unwrapped) discriminator, match its features on real
+        # pairs, and stay close in L1.
         self.discriminator.requires_grad_(False)
-        with autocast(self.device, self.precision):
-            judged = self.discriminator(x, fake).float()
-        loss_gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
+        fake_scales, real_scales = self._judge(x, fake, y, self.discriminator)
+        loss_gan = adversarial(cfg.gan_loss, fake_scales, None)
         loss_l1 = F.l1_loss(fake.float(), y.float())
-        loss_g = loss_gan + self.config.l1_weight * loss_l1
+        loss_g = loss_gan + cfg.l1_weight * loss_l1
+        losses = {"d": loss_d.item(), "g_gan": loss_gan.item(), "g_l1": loss_l1.item()}
+        if cfg.feature_matching:
+            loss_fm = feature_matching(fake_scales, real_scales)
+            loss_g = loss_g + cfg.feature_matching * loss_fm
+            losses["g_fm"] = loss_fm.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self.step += 1
-        return {"d": loss_d.item(), "g_gan": loss_gan.item(), "g_l1": loss_l1.item()}
+        return losses
 
     # ---- validation --------------------------------------------------------------------
     @torch.no_grad()

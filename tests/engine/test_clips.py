@@ -15,6 +15,7 @@ from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
 from engine.errors import InputError
 from engine.models import load_model
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
+from engine.pipeline.clips import blend_successive
 from engine.video import ClipLimits, probe_clip, read_frames
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -186,3 +187,29 @@ def test_bad_files_get_clear_errors(clips: ClipTranslator, tmp_path: Path) -> No
         with pytest.raises(InputError, match=message):
             clips.translate(path, tmp_path / "never.mp4")
         assert not (tmp_path / "never.mp4").exists()
+
+
+def test_blend_successive_follows_the_lerp_in_order() -> None:
+    frames = torch.stack([torch.full((3, 2, 2), float(v)) for v in (0, 1, 1, 1)])
+    assert torch.equal(blend_successive(frames, None, 0.0), frames)
+    blended = blend_successive(frames, None, 0.5)
+    assert [float(f.mean()) for f in blended] == [0.0, 0.5, 0.75, 0.875]
+    carried = blend_successive(frames[1:], torch.zeros(3, 2, 2), 0.5)  # across batches
+    assert [float(f.mean()) for f in carried] == [0.5, 0.75, 0.875]
+
+
+def test_smoothing_lowers_the_change_between_interpretation_frames(
+    make_model, tmp_path: Path
+) -> None:
+    model = load_model(make_model(), torch.device("cpu"))
+    translator = ImageTranslator(model, precision="fp32", batch_size=4)
+    source = make_clip(tmp_path / "a.mp4", audio=False)
+    changes = []
+    for smooth in (0.0, 0.8):
+        result = ClipTranslator(translator, smooth=smooth).translate(source, tmp_path / "o.mp4")
+        frames = list(read_frames(result.path, (result.width, result.height)))
+        right = [f[:, -64:].astype(np.float32) for f in frames]
+        changes.append(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(right)]))
+    assert changes[1] < 0.6 * changes[0]
+    with pytest.raises(ValueError, match="smooth"):
+        ClipTranslator(translator, smooth=0.95)

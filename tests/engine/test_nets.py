@@ -9,7 +9,8 @@ from engine.nets import DiscriminatorConfig, GeneratorConfig, PatchDiscriminator
 
 
 def test_unet_256_has_the_paper_parameter_count() -> None:
-    generator = UnetGenerator(GeneratorConfig(ngf=64, depth=8, norm="batch"))
+    config = GeneratorConfig(ngf=64, depth=8, norm="batch", upsample="transpose")
+    generator = UnetGenerator(config)
     assert sum(p.numel() for p in generator.parameters()) == pytest.approx(54.41e6, rel=1e-3)
 
 
@@ -41,7 +42,7 @@ def test_eval_output_does_not_depend_on_the_batch() -> None:
 
 def test_patch_discriminator_scores_70px_patches() -> None:
     discriminator = PatchDiscriminator(DiscriminatorConfig(ndf=8))
-    scores = discriminator(torch.rand(2, 3, 256, 256), torch.rand(2, 3, 256, 256))
+    scores = discriminator.features(torch.rand(2, 6, 256, 256))[-1]
     assert scores.shape == (2, 1, 30, 30)  # the 30x30 grid of 70x70 patches, as in pix2pix
 
 

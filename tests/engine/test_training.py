@@ -67,7 +67,7 @@ def test_one_step_updates_both_networks(tmp_path: Path) -> None:
     g_before = [p.detach().clone() for p in trainer.generator.parameters()]
     d_before = [p.detach().clone() for p in trainer.discriminator.parameters()]
     losses = trainer.train_step()
-    assert set(losses) == {"d", "g_gan", "g_l1"} and all(
+    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm"} and all(
         torch.isfinite(torch.tensor(list(losses.values())))
     )
     assert any(

@@ -1,0 +1,200 @@
+"""How good an interpretation looks, per model, on photos that no model trains on.
+
+For each model it translates a fixed set of photos (scikit-image's and scikit-learn's
+everyday samples, and the held-out split of `data/beautiful` as the bundled models' training
+run splits it) and prints the medians of the grid index, the colour-distance ratio and the
+sharpness (definitions in `engine.training.quality`), and the held-out L1, PSNR and SSIM.
+It writes a contact sheet: one row per photo, original then each model's interpretation.
+
+Run from the repository root:
+    .venv/bin/python -m bench.quality nature nature-edges [path/to/model.pt ...] \
+        [--sheet out/quality.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage import data as skimage_samples
+from sklearn.datasets import images as sklearn_samples
+
+from bench.common import describe_machine
+from engine.datasets import add_sources, image_paths
+from engine.device import resolve_device
+from engine.imaging import fit_long_side, grid, read_image, to_tensor
+from engine.models import Model, ModelRegistry, load_model, parse_model_ref
+from engine.pipeline import ImageTranslator, Translation
+from engine.training.data import split_holdout
+from engine.training.metrics import evaluate
+from engine.training.quality import PhotoReference, grid_index, interpretation_figures
+
+REPO = Path(__file__).resolve().parent.parent
+DATASET = REPO / "data" / "beautiful"
+SIZE = 256
+EVERYDAY = {  # sample photos that ship inside two of the dependencies
+    skimage_samples: (
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "motorcycle_left.png",
+    ),
+    sklearn_samples: ("china.jpg", "flower.jpg"),
+}
+HOLDOUT_FRACTION, HOLDOUT_SEED = 0.1, 0  # TrainConfig's val_fraction and seed
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Photos to interpret, and what the training photos look like."""
+
+    everyday: list[tuple[str, Image.Image]]
+    held_out: list[tuple[str, Image.Image]]
+    reference: PhotoReference
+
+    @property
+    def photos(self) -> list[tuple[str, Image.Image]]:
+        return self.everyday + self.held_out
+
+
+def everyday_photos() -> list[tuple[str, Image.Image]]:
+    """Everyday colour photos that ship inside scikit-image and scikit-learn."""
+    return [
+        (name.split(".")[0], fit_long_side(read_image(Path(package.__file__).parent / name), SIZE))
+        for package, names in EVERYDAY.items()
+        for name in names
+    ]
+
+
+def dataset_split(dataset: Path = DATASET) -> tuple[list[Image.Image], list[Image.Image]]:
+    """(train, held-out) photos of `dataset`, stored as `beautynet dataset add` stores them
+    and split as training splits them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        add_sources(Path(tmp), "eval", [dataset])
+        train, held = split_holdout(image_paths(Path(tmp), "eval"), HOLDOUT_FRACTION, HOLDOUT_SEED)
+        return [read_image(p) for p in train], [read_image(p) for p in held]
+
+
+def load_eval_set(split: tuple[list[Image.Image], list[Image.Image]] | None = None) -> EvalSet:
+    """The everyday photos and the held-out split, and the train split as the reference."""
+    train, held = split or dataset_split()
+    held_out = [(f"held-out {i + 1}", fit_long_side(p, SIZE)) for i, p in enumerate(held)]
+    reference = PhotoReference.of(fit_long_side(p, SIZE) for p in train)
+    return EvalSet(everyday_photos(), held_out, reference)
+
+
+@dataclass
+class QualityReport:
+    """One model's figures on an EvalSet."""
+
+    label: str
+    grid_index: float
+    colour_ratio: float
+    sharpness: float
+    held_out: dict[str, float]
+    translations: list[Translation] = field(repr=False)
+
+    def row(self) -> str:
+        """The figures, in the columns of HEADER."""
+        h = self.held_out
+        return (
+            f"{self.grid_index:6.2f} {self.colour_ratio:7.2f} {self.sharpness:7.2f} "
+            f"{h['l1']:7.3f} {h['psnr']:7.2f} {h['ssim']:6.3f}"
+        )
+
+
+HEADER = (  # grid, colour, sharpness: medians; L1, PSNR, SSIM: held-out means
+    f"{'grid':>6} {'colour':>7} {'sharp':>7} {'L1':>7} {'PSNR':>7} {'SSIM':>6}"
+)
+
+
+def _as_batch(images: Sequence[Image.Image]) -> torch.Tensor:
+    return torch.stack([to_tensor(image) for image in images])
+
+
+def measure(model: Model, eval_set: EvalSet, label: str | None = None) -> QualityReport:
+    """Translate every photo of `eval_set` and compute the figures."""
+    translations = ImageTranslator(model).translate([image for _, image in eval_set.photos])
+    figures = [
+        interpretation_figures(eval_set.reference, t.original, t.interpretation)
+        for t in translations
+    ]
+    held = translations[len(eval_set.everyday) :]
+    held_out = {
+        key: float(
+            np.mean(
+                [
+                    evaluate(_as_batch([t.interpretation]), _as_batch([t.original]))[key]
+                    for t in held
+                ]
+            )
+        )
+        for key in ("l1", "psnr", "ssim")
+    }
+    return QualityReport(
+        label or model.spec.label,
+        statistics.median(f.grid_index for f in figures),
+        statistics.median(f.colour_ratio for f in figures),
+        statistics.median(f.sharpness for f in figures),
+        held_out,
+        translations,
+    )
+
+
+def contact_sheet(eval_set: EvalSet, reports: Sequence[QualityReport]) -> Image.Image:
+    """One row per photo: the original, then each model's interpretation."""
+    rows = [
+        [original, *(r.translations[i].interpretation for r in reports)]
+        for i, (_, original) in enumerate(eval_set.photos)
+    ]
+    labels = [
+        f"{name}: original | " + " | ".join(r.label for r in reports) for name, _ in eval_set.photos
+    ]
+    return grid(rows, labels)
+
+
+def load(ref: str, device: torch.device) -> Model:
+    """A model file's path, or a bundled model's name[@version]."""
+    path = Path(ref)
+    if path.suffix == ".pt" and path.is_file():
+        return load_model(path, device)
+    return load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="bundled model name[@version] or a .pt file")
+    parser.add_argument("--sheet", type=Path, default=Path("out/quality.png"))
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    print(describe_machine())
+    eval_set = load_eval_set()
+    photo_grid = statistics.median(grid_index(image) for _, image in eval_set.photos)
+    print(
+        f"{len(eval_set.everyday)} everyday + {len(eval_set.held_out)} held-out photos at "
+        f"{SIZE} px (the photos themselves: grid index {photo_grid:.2f})"
+    )
+    print(f"{'model':<22} {HEADER}")
+    reports = []
+    for ref in args.models:
+        report = measure(load(ref, device), eval_set)
+        reports.append(report)
+        print(f"{report.label:<22} {report.row()}")
+    args.sheet.parent.mkdir(parents=True, exist_ok=True)
+    contact_sheet(eval_set, reports).save(args.sheet)
+    print(f"contact sheet: {args.sheet}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Adversarial and feature-matching losses over a multi-scale discriminator's features.
+
+Each scale's features end with its patch logits. Losses are averaged over scales.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from engine.nets import Features
+
+GanLoss = Literal["bce", "hinge", "lsgan"]
+GAN_LOSSES: tuple[GanLoss, ...] = ("bce", "hinge", "lsgan")
+
+
+def discriminator_loss(kind: GanLoss, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Push real logits up and fake logits down (pix2pix halves the sum)."""
+    fake, real = fake.float(), real.float()
+    if kind == "bce":
+        return 0.5 * (F.softplus(fake).mean() + F.softplus(-real).mean())
+    if kind == "hinge":
+        return 0.5 * (F.relu(1 + fake).mean() + F.relu(1 - real).mean())
+    return 0.5 * (fake.square().mean() + (real - 1).square().mean())
+
+
+def generator_loss(kind: GanLoss, fake: torch.Tensor) -> torch.Tensor:
+    """Make the discriminator call fakes real."""
+    fake = fake.float()
+    if kind == "bce":
+        return F.softplus(-fake).mean()
+    if kind == "hinge":
+        return -fake.mean()
+    return (fake - 1).square().mean()
+
+
+def split_halves(scales: list[Features]) -> tuple[list[Features], list[Features]]:
+    """Features of a batch cat([a, b]) -> (features of a, features of b)."""
+    first = [[f.chunk(2)[0] for f in scale] for scale in scales]
+    second = [[f.chunk(2)[1] for f in scale] for scale in scales]
+    return first, second
+
+
+def adversarial(kind: GanLoss, fake: list[Features], real: list[Features] | None) -> torch.Tensor:
+    """The discriminator's loss (with `real`) or the generator's (without), scale-averaged."""
+    if real is None:
+        losses = [generator_loss(kind, f[-1]) for f in fake]
+    else:
+        losses = [discriminator_loss(kind, f[-1], r[-1]) for f, r in zip(fake, real, strict=True)]
+    return torch.stack(losses).mean()
+
+
+def feature_matching(fake: list[Features], real: list[Features]) -> torch.Tensor:
+    """pix2pixHD's L1 between the discriminator's intermediate features of fake and real.
+
+    Each scale counts 1/scales and each of its n layers 1/n, so lambda keeps its meaning
+    whatever the discriminator's shape.
+    """
+    total = torch.zeros((), device=fake[0][0].device)
+    for fake_scale, real_scale in zip(fake, real, strict=True):
+        layers = list(zip(fake_scale[:-1], real_scale[:-1], strict=True))
+        for f, r in layers:
+            total = total + F.l1_loss(f.float(), r.detach().float()) / len(layers)
+    return total / len(fake)

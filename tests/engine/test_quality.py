@@ -1,0 +1,61 @@
+"""Figures of an interpretation: grid index, colour distance, sharpness, warping error."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+from skimage import data as samples
+
+from engine.training.quality import PhotoReference, chi_square, grid_index, hsv_histogram
+from engine.video.warping import warping_error
+
+
+def photo(name: str = "coffee", size: int = 256) -> Image.Image:
+    image = Image.fromarray(getattr(samples, name)()).convert("RGB")
+    return image.resize((size, size * image.height // image.width), Image.Resampling.LANCZOS)
+
+
+def with_checkerboard(image: Image.Image, amplitude: float = 6.0) -> Image.Image:
+    """Add a 2x2 tile pattern, as uneven overlap of stride-2 transposed convolutions leaves."""
+    pixels = np.asarray(image, dtype=np.float32)
+    odd_rows, odd_cols = np.indices(pixels.shape[:2]) % 2
+    board = amplitude * (odd_rows + odd_cols + 2 * odd_rows * odd_cols - 1)[..., None]
+    return Image.fromarray(np.clip(pixels + board, 0, 255).astype(np.uint8))
+
+
+def test_grid_index_is_low_for_photos_and_high_for_checkerboards() -> None:
+    for name in ("coffee", "chelsea", "astronaut"):
+        assert grid_index(photo(name)) < 2.5
+        assert grid_index(with_checkerboard(photo(name))) > 10
+    with pytest.raises(ValueError, match="16 px"):
+        grid_index(Image.new("RGB", (8, 8)))
+
+
+def test_colour_distance_is_closer_for_a_photo_like_the_reference() -> None:
+    reference = PhotoReference.of([photo("coffee"), photo("chelsea")])
+    histogram = hsv_histogram(photo("coffee"))
+    assert histogram.shape == (18, 8) and histogram.sum() == pytest.approx(1.0)
+    assert chi_square(histogram, histogram) == 0.0
+    grey = photo("astronaut").convert("L").convert("RGB")
+    assert reference.colour_ratio(photo("coffee"), grey) < 0.8
+    assert reference.colour_ratio(grey, photo("coffee")) > 1.25
+
+
+def test_sharpness_falls_for_a_blur() -> None:
+    reference = PhotoReference.of([photo("coffee")])
+    assert reference.relative_sharpness(photo("coffee")) == pytest.approx(1.0)
+    blurred = photo("coffee").filter(ImageFilter.GaussianBlur(3))
+    assert reference.relative_sharpness(blurred) < 0.3
+
+
+def test_warping_error_rewards_outputs_that_move_with_the_input() -> None:
+    scene = np.asarray(photo("coffee", 400))
+    inputs = [scene[40:136, 10 + 3 * i : 138 + 3 * i] for i in range(3)]
+    rng = np.random.default_rng(0)
+    flickering = [np.clip(f + rng.normal(0, 30, f.shape), 0, 255).astype(np.uint8) for f in inputs]
+    steady = warping_error(inputs, inputs)
+    assert steady < 0.005
+    assert warping_error(inputs, flickering) > 5 * steady
+    with pytest.raises(ValueError, match="two"):
+        warping_error(inputs[:1], inputs[:1])

@@ -1,0 +1,122 @@
+"""The training recipe: loss kinds, multi-scale discriminator, DiffAugment, learning-rate decay,
+and old checkpoints' configs read as the pix2pix recipe they were trained with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.recipes import variants
+from engine.nets import DiscriminatorConfig, GeneratorConfig, MultiScaleDiscriminator
+from engine.training import TrainConfig, Trainer
+from engine.training.augment import diff_augment, parse_policy
+from engine.training.losses import adversarial, feature_matching
+
+CPU = torch.device("cpu")
+
+
+def config(**overrides: object) -> TrainConfig:
+    values: dict[str, object] = {
+        "model_name": "tiny",
+        "generator": GeneratorConfig(ngf=4, depth=6),
+        "discriminator": DiscriminatorConfig(ndf=4, scales=2, spectral_norm=True),
+        "size": 64,
+        "epochs": 4,
+        "epoch_samples": 2,
+        "checkpoint_interval_s": 3600.0,
+    }
+    values.update(overrides)
+    return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def photos(n: int, seed: int) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (3, 72, 88), dtype=torch.uint8, generator=generator)] * n
+
+
+@pytest.mark.parametrize("gan_loss", ["bce", "hinge", "lsgan"])
+def test_each_recipe_trains_both_networks(tmp_path: Path, gan_loss: str) -> None:
+    recipe = config(gan_loss=gan_loss, diff_augment="color,translation,cutout")
+    trainer = Trainer(recipe, photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32")
+    scales = trainer.discriminator.scales
+    before = [[p.detach().clone() for p in scale.parameters()] for scale in scales]
+    losses = trainer.train_step()
+    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert losses["g_fm"] > 0
+    assert len(scales) == 2
+    for old, scale in zip(before, scales, strict=True):  # every scale learns
+        assert any(not torch.equal(a, b) for a, b in zip(old, scale.parameters(), strict=True))
+
+
+def test_learning_rates_decay_linearly_after_the_start(tmp_path: Path) -> None:
+    recipe = config(epochs=4, epoch_samples=1, lr_decay_start=0.5, lr_g=1e-4, lr_d=4e-4)
+    assert [recipe.lr_factor(p) for p in (0.0, 0.5, 0.75, 1.0)] == [1.0, 1.0, 0.5, 0.0]
+    trainer = Trainer(recipe, photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32")
+    rates = []
+    for _ in range(4):
+        trainer.train_step()
+        rates.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"]))
+    flat = [rate for pair in rates for rate in pair]
+    assert flat == pytest.approx([1e-4, 4e-4, 1e-4, 4e-4, 1e-4, 4e-4, 5e-5, 2e-4])
+
+
+def test_a_config_without_recipe_fields_is_the_pix2pix_recipe() -> None:
+    saved = config().to_dict()
+    for key in ("gan_loss", "feature_matching", "diff_augment", "lr_decay_start", "lr_g", "lr_d"):
+        del saved[key]
+    saved["lr"] = 2e-4
+    for key in ("scales", "spectral_norm"):
+        del saved["discriminator"][key]
+    old = TrainConfig.from_dict(saved)
+    assert (old.gan_loss, old.feature_matching, old.diff_augment) == ("bce", 0.0, "")
+    assert (old.lr_g, old.lr_d, old.lr_decay_start) == (2e-4, 2e-4, 1.0)
+    assert (old.discriminator.scales, old.discriminator.spectral_norm) == (1, False)
+    assert TrainConfig.from_dict(config().to_dict()) == config()
+
+
+def test_recipe_fields_are_validated() -> None:
+    with pytest.raises(ValueError, match="gan_loss"):
+        config(gan_loss="wasserstein")
+    with pytest.raises(ValueError, match="diff_augment"):
+        config(diff_augment="translation,rotation")
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        config(lr_decay_start=1.5)
+    with pytest.raises(ValueError, match="scales"):
+        DiscriminatorConfig(scales=0)
+
+
+def test_diff_augment_treats_real_and_fake_alike_and_keeps_shapes() -> None:
+    torch.manual_seed(0)
+    seg, real = torch.rand(3, 3, 32, 32), torch.rand(3, 3, 32, 32)
+    policy = parse_policy("color,translation,cutout")
+    seg_a, real_a, fake_a = diff_augment((seg, real, real.clone()), policy)
+    assert real_a.shape == fake_a.shape == seg_a.shape == (3, 3, 32, 32)
+    assert torch.equal(real_a, fake_a)  # the same parameters for a sample's real and fake
+    assert not torch.equal(real_a, real)
+    assert torch.equal(diff_augment((seg, real, real), ())[1], real)
+
+
+@torch.no_grad()
+def test_feature_matching_is_zero_for_identical_features_and_grows_with_difference() -> None:
+    torch.manual_seed(0)
+    discriminator = MultiScaleDiscriminator(DiscriminatorConfig(ndf=4, scales=2))
+    seg, image = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    same = discriminator(seg, image)
+    other = discriminator(seg, torch.rand(2, 3, 64, 64))
+    assert float(feature_matching(same, same)) == 0.0
+    assert float(feature_matching(other, same)) > 0.0
+    assert [f[-1].shape[-1] for f in same] == [6, 2]  # finest scale first
+    hinge_d = adversarial("hinge", same, same)
+    assert torch.isfinite(hinge_d)
+
+
+def test_the_recipe_benchmark_defaults_are_the_train_config_defaults() -> None:
+    recipe, nets = next(v for name, v in variants().items() if "(defaults)" in name)
+    defaults = TrainConfig(model_name="x")
+    assert {key: getattr(defaults, key) for key in recipe} == recipe
+    assert defaults.generator.upsample == nets["upsample"]
+    assert defaults.discriminator.scales == nets["scales"]
+    assert defaults.discriminator.spectral_norm == nets["spectral_norm"]
