@@ -140,14 +140,14 @@ def main() -> int:
     colours = palette(7).numpy()
     frames = round(args.seconds * args.fps)
     print(describe_machine())
-    print(f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps clip ({frames} frames), "
-          f"model size {SIZE}, ngf=64, median of {args.repeats}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         bundled = load_model(ModelRegistry(None).get(*parse_model_ref(args.model)).path, device)
         warping_section(bundled, work, args)
         if args.only_warping:
             return 0
+        print(f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps clip ({frames} "
+              f"frames), model size {SIZE}, ngf=64, median of {args.repeats}")  # fmt: skip
         source = work / "pan.mp4"
         make_clip(source, args.seconds, args.width, args.height, args.fps, pan=True)
         clips = ClipTranslator(translator)
