@@ -36,6 +36,25 @@ async def reply_to(fake: FakeDiscord, bot: BeautyBot, message: Json) -> Json:
     return reply
 
 
+def replies_to(fake: FakeDiscord, message: Json) -> list[Json]:
+    return [
+        m
+        for m in fake.messages.values()
+        if str((m.get("message_reference") or {}).get("message_id")) == message["id"]
+    ]
+
+
+async def answered_marker(fake: FakeDiscord, bot: BeautyBot, user, photo, channel=None) -> Json:
+    """Post an image that mentions the bot and wait for its reply.
+
+    Gateway events reach the bot in order, so once this is answered every earlier message
+    has been seen: "nothing happened" to them can then be asserted.
+    """
+    image = [("marker.png", encoded(photo()), "image/png")]
+    marker = await fake.post_message(user, "", image, channel=channel, mention_bot=True)
+    return await reply_to(fake, bot, marker)
+
+
 async def test_mention_with_an_image_gets_a_reply(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     alice = fake.add_user("alice")
     posted = await fake.post_message(
@@ -78,18 +97,21 @@ async def test_watch_then_plain_images_are_answered(
         sub("unwatch", {"name": "channel", "type": 7, "value": str(gallery.id)}),
     )
     await fake.wait_for(lambda: len([c for c in fake.calls if "callback" in c.path]) >= 2)
-    before = len(fake.messages)
-    await fake.post_message(alice, "", image, channel=gallery)
-    await idle(bot)
-    assert len(fake.messages) == before + 1  # only the user's message
+    unwatched = await fake.post_message(alice, "", image, channel=gallery)
+    await answered_marker(fake, bot, alice, photo, channel=gallery)
+    assert replies_to(fake, unwatched) == []
 
 
-async def test_text_without_images_is_ignored(fake: FakeDiscord, bot: BeautyBot) -> None:
+async def test_text_without_images_is_ignored(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     alice = fake.add_user("alice")
-    await fake.post_message(alice, "hello", mention_bot=True)
-    await fake.post_message(alice, "", [("notes.txt", b"text", "text/plain")], mention_bot=True)
-    await idle(bot)
-    assert await requests_rows(bot) == []
+    text = await fake.post_message(alice, "hello", mention_bot=True)
+    notes = await fake.post_message(
+        alice, "", [("notes.txt", b"text", "text/plain")], mention_bot=True
+    )
+    await answered_marker(fake, bot, alice, photo)
+    assert replies_to(fake, text) == [] and replies_to(fake, notes) == []
+    (row,) = await requests_rows(bot)  # the marker's only
+    assert row.status == RequestStatus.DONE
 
 
 async def test_missing_attach_permission_is_explained(
