@@ -4,6 +4,11 @@ A name has versions. A new version (a finished training run) is only registered;
 served for that name once promoted, and promotion also makes the name the default model.
 Until a name has a promotion, its bundled version (or else its first) is served, so a
 new or failed run never replaces a working model. State lives in `registry.json`.
+
+The catalogue (every file's spec) is read once, and again only when the model files change.
+A lookup costs two `stat` calls (the folders' modification times, which any rename, write
+by rename or removal changes); only when a folder did change is its listing of model files
+(names, sizes, times) compared, and only a changed listing is read again.
 """
 
 from __future__ import annotations
@@ -51,6 +56,17 @@ class ModelEntry:
         return sheet if sheet.is_file() else None
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_mtime_ns, info.st_size
+
+
+def _listing(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, modification time and size of every model file in `directory`."""
+    files = [(p.name, *_stamp(p)) for p in directory.glob(f"*{MODEL_SUFFIX}")]
+    return tuple(sorted(files))
+
+
 def parse_model_ref(ref: str) -> tuple[str, int | None]:
     """'nature' -> ('nature', None); 'nature@3' -> ('nature', 3)."""
     name, _, version = ref.partition("@")
@@ -65,13 +81,19 @@ class ModelRegistry:
     def __init__(self, user_dir: Path | None, bundled_dir: Path = BUNDLED_MODELS_DIR) -> None:
         self.user_dir = user_dir
         self.bundled_dir = bundled_dir
+        self._folders: Any = None  # the folders' stamps when the listing was last taken
+        self._catalogue: tuple[Any, list[ModelEntry]] = (None, [])  # (listing, entries)
+        self._state_cache: tuple[Any, dict[str, Any]] = (None, {})
 
     # ---- state ---------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         path = self.user_dir / STATE_FILE if self.user_dir else None
         if path is None or not path.is_file():
             return {"default": None, "promoted": {}}
-        return json.loads(path.read_text())
+        stamp = _stamp(path)
+        if self._state_cache[0] != stamp:
+            self._state_cache = (stamp, json.loads(path.read_text()))
+        return json.loads(json.dumps(self._state_cache[1]))  # callers may change their copy
 
     def _save_state(self, state: dict[str, Any]) -> None:
         directory = self._require_user_dir()
@@ -84,12 +106,24 @@ class ModelRegistry:
         return self.user_dir
 
     # ---- lookup --------------------------------------------------------------------
+    def _directories(self) -> list[tuple[Path, bool]]:
+        pairs = ((self.bundled_dir, True), (self.user_dir, False))
+        return [(d, bundled) for d, bundled in pairs if d is not None and d.is_dir()]
+
     def entries(self) -> list[ModelEntry]:
         """Every readable model, sorted by name then version; unreadable files are logged."""
+        directories = self._directories()
+        folders = tuple((str(d), _stamp(d)) for d, _ in directories)
+        if folders != self._folders:
+            listing = tuple(_listing(d) for d, _ in directories)
+            if listing != self._catalogue[0]:
+                self._catalogue = (listing, self._read_entries())
+            self._folders = folders
+        return list(self._catalogue[1])
+
+    def _read_entries(self) -> list[ModelEntry]:
         found: list[ModelEntry] = []
-        for directory, bundled in ((self.bundled_dir, True), (self.user_dir, False)):
-            if directory is None or not directory.is_dir():
-                continue
+        for directory, bundled in self._directories():
             for path in sorted(directory.glob(f"*{MODEL_SUFFIX}")):
                 try:
                     found.append(ModelEntry(read_spec(path), path, bundled))

@@ -143,3 +143,32 @@ def test_empty_registry_says_how_to_get_a_model(tmp_path: Path) -> None:
 def test_model_meta_validates_names() -> None:
     with pytest.raises(ValueError, match="model name"):
         ModelMeta("../etc/passwd")
+
+
+def test_lookups_read_no_model_file_until_the_folder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.models.registry as registry_module
+
+    models = tmp_path / "models"
+    models.mkdir()
+    generator = UnetGenerator(spec().generator)
+    for version in range(1, 51):
+        save_model(models / f"m-v{version}.pt", ModelSpec(
+            ModelMeta("m", version=version), spec().generator, ClustersConfig(k=5), size=64
+        ), generator)  # fmt: skip
+    reads: list[Path] = []
+    monkeypatch.setattr(
+        registry_module, "read_spec", lambda path: reads.append(path) or read_spec(path)
+    )
+    registry = ModelRegistry(models, bundled_dir=tmp_path / "none")
+    assert len(registry.entries()) == 50 and len(reads) == 50  # the catalogue, read once
+    for _ in range(20):
+        assert registry.get("m", 7).version == 7
+    registry.promote("m", 3)
+    assert registry.get("m").version == 3
+    assert len(reads) == 50  # 20 lookups and a promotion read no model file
+    (models / "m-v50.pt").unlink()
+    assert [e.version for e in registry.entries()][-1] == 49  # a change is seen at once
+    registry.register(spec("m"), generator)
+    assert registry.get("m", 50).version == 50
