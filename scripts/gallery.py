@@ -1,6 +1,6 @@
 """Write the README gallery: everyday photos the bundled models never saw, per model.
 
-Run from the repository root: .venv/bin/python scripts/gallery.py [OUT_DIR]
+Run from the repository root: .venv/bin/python -m scripts.gallery [OUT_DIR]
 """
 
 from __future__ import annotations

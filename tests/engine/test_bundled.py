@@ -28,10 +28,16 @@ def test_both_bundled_models_are_there_with_their_provenance(
     assert bundled["nature"].spec.segmenter == ClustersConfig(k=7)
     assert isinstance(bundled["nature-edges"].spec.segmenter, EdgesConfig)
     for entry in bundled.values():
-        assert "GPL-2.0-or-later" in entry.spec.meta.licence
-        assert "nature" in entry.spec.meta.training_data
+        # CC-BY-SA-4.0 photos combine with GPL-3.0, not with GPL-2.0-only.
+        assert entry.spec.meta.licence.startswith("GPL-3.0-or-later")
+        assert "beautiful: 74 images" in entry.spec.meta.training_data
+        assert entry.spec.generator.upsample != "transpose"  # grid-free
         assert {"val_l1", "val_psnr", "val_ssim"} <= set(entry.spec.meta.metrics)
     assert (BUNDLED_MODELS_DIR / "MODEL_CARD.md").is_file()
+    provenance = BUNDLED_MODELS_DIR / "training-data"
+    assert (provenance / "SOURCES.tsv").is_file() and len(
+        list(provenance.glob("COPYRIGHT.*"))
+    ) == 11
     assert sum(p.stat().st_size for p in BUNDLED_MODELS_DIR.glob("*.pt")) <= 40 * MiB
 
 
