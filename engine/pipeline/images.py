@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
@@ -37,11 +37,16 @@ class TranslateOptions:
 
 @dataclass(frozen=True)
 class Translation:
-    """One input's original (fitted to the model size), segmentation and interpretation."""
+    """One input's original (fitted to the model size), segmentation and interpretation.
+
+    `state` is the segmenter's state after this image (k-means centroids (1, k, 3) for
+    clusters, None for edges): pass it with the next frame of the same stream.
+    """
 
     original: Image.Image
     segmentation: Image.Image
     interpretation: Image.Image
+    state: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     def compose(self, panels: Panels = 2) -> Image.Image:
         """original | interpretation, or original | segmentation | interpretation."""
@@ -72,32 +77,67 @@ class ImageTranslator:
         return build_segmenter(replace(config, k=options.k))
 
     def translate(
-        self, images: Sequence[Image.Image], options: TranslateOptions = TranslateOptions()
+        self,
+        images: Sequence[Image.Image],
+        options: TranslateOptions = TranslateOptions(),
+        states: Sequence[torch.Tensor | None] | None = None,
     ) -> list[Translation]:
-        """Translate RGB images, `batch_size` at a time."""
+        """Translate RGB images, `batch_size` at a time.
+
+        `states` (one per image) warm-start each image's segmenter from the previous frame
+        of its own stream, as live sessions need; None segments every image afresh.
+        """
+        if states is not None and len(states) != len(images):
+            raise ValueError(f"states has {len(states)} entries for {len(images)} images")
         segmenter = self.segmenter_for(options)
         size = options.size or self.model.spec.size
         results: list[Translation] = []
         for start in range(0, len(images), self.batch_size):
-            chunk = [
-                fit_long_side(image, size) for image in images[start : start + self.batch_size]
-            ]
-            results += self._translate_chunk(chunk, segmenter)
+            stop = start + self.batch_size
+            chunk = [fit_long_side(image, size) for image in images[start:stop]]
+            results += self._translate_chunk(
+                chunk, segmenter, None if states is None else states[start:stop]
+            )
         return results
 
+    @torch.inference_mode()
     def _translate_chunk(
-        self, images: list[Image.Image], segmenter: Segmenter
+        self,
+        images: list[Image.Image],
+        segmenter: Segmenter,
+        states: Sequence[torch.Tensor | None] | None,
     ) -> list[Translation]:
         tensors = [to_tensor(image).to(self.device) for image in images]
         batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
-        segmentation, output, _ = self.run(batch, mask, segmenter)
+        segmentation, new_states = self._segment(batch, mask, segmenter, states)
+        output = self.interpret(segmentation)
         sizes = [(image.height, image.width) for image in images]
         return [
-            Translation(image, to_image(seg), to_image(out))
-            for image, seg, out in zip(
-                images, crop_batch(segmentation, sizes), crop_batch(output, sizes), strict=True
+            Translation(image, to_image(seg), to_image(out), state)
+            for image, seg, out, state in zip(
+                images, crop_batch(segmentation, sizes), crop_batch(output, sizes), new_states,
+                strict=True,
             )
+        ]  # fmt: skip
+
+    @staticmethod
+    def _segment(
+        batch: torch.Tensor,
+        mask: torch.Tensor,
+        segmenter: Segmenter,
+        states: Sequence[torch.Tensor | None] | None,
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Segmented batch and each image's new state; with states, each image on its own."""
+        if states is None:
+            segmented = segmenter.segment(batch, mask)
+            if segmented.state is None:
+                return segmented.images, [None] * len(batch)
+            return segmented.images, list(segmented.state.split(1))
+        parts = [
+            segmenter.segment(batch[i : i + 1], mask[i : i + 1], state)
+            for i, state in enumerate(states)
         ]
+        return torch.cat([part.images for part in parts]), [part.state for part in parts]
 
     @torch.inference_mode()
     def run(
@@ -109,7 +149,12 @@ class ImageTranslator:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(B, 3, H, W) photos in [0, 1] -> segmentation, interpretation (both in [0, 1]), state."""
         segmented = segmenter.segment(batch, mask, state)
-        net_input = (segmented.images * 2 - 1).contiguous(memory_format=torch.channels_last)
+        return segmented.images, self.interpret(segmented.images), segmented.state
+
+    @torch.inference_mode()
+    def interpret(self, segmentation: torch.Tensor) -> torch.Tensor:
+        """The generator's interpretation (B, 3, H, W) in [0, 1] of segmentations in [0, 1]."""
+        net_input = (segmentation * 2 - 1).contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.precision):
             output = self.model.generator(net_input)
-        return segmented.images, (output.float() + 1) / 2, segmented.state
+        return (output.float() + 1) / 2

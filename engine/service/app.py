@@ -21,6 +21,7 @@ from .batching import Batcher
 from .config import ServiceConfig, check_listen_address
 from .idempotency import Idempotency
 from .jobs import ClipJobs
+from .live_sessions import LiveSessions
 from .metrics import Metrics
 from .middlewares import auth_middleware, errors_middleware
 from .routes import setup_routes
@@ -60,6 +61,12 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
     metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
     metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)
+    live = app[keys.LIVE_SESSIONS]
+    metrics.gauge("beautynet_live_sessions", "Live camera sessions open.", lambda: live.open)
+    metrics.gauge("beautynet_live_frames_answered", "Frames answered.", lambda: live.answered)
+    metrics.gauge(
+        "beautynet_live_frames_dropped", "Frames replaced by newer ones.", lambda: live.dropped
+    )
     training = ThreadPoolExecutor(1, thread_name_prefix="engine-train")
     if keys.RUNS_DIR in app:
         app[keys.TRAIN_JOBS] = TrainJobs(
@@ -91,6 +98,7 @@ def create_app(
     )
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
     app[keys.TRANSLATORS] = TranslatorCache(engine)
+    app[keys.LIVE_SESSIONS] = LiveSessions(config.live_sessions)
     app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
     if datasets_dir is not None:
         app[keys.DATASETS_DIR] = datasets_dir

@@ -14,6 +14,7 @@ from collections import deque
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
+import torch
 from PIL import Image
 
 from engine.pipeline import ImageTranslator, TranslateOptions, Translation
@@ -36,6 +37,7 @@ class QueueFullError(Exception):
 @dataclass
 class _Item:
     image: Image.Image
+    state: torch.Tensor | None  # a live session's segmenter state; None for still images
     future: asyncio.Future[Translation]
     enqueued: float = field(default_factory=time.monotonic)
 
@@ -91,14 +93,18 @@ class Batcher:
         self._groups.clear()
 
     async def translate(
-        self, translator: ImageTranslator, image: Image.Image, options: TranslateOptions
+        self,
+        translator: ImageTranslator,
+        image: Image.Image,
+        options: TranslateOptions,
+        state: torch.Tensor | None = None,
     ) -> Translation:
-        """Queue one image and wait for its translation."""
+        """Queue one image (with its stream's segmenter state) and wait for its translation."""
         if self._pending >= self.max_pending:
             raise QueueFullError(self.retry_after_s)
         key = (translator.model.spec.label, options)
         group = self._groups.setdefault(key, _Group(translator))
-        item = _Item(image, asyncio.get_running_loop().create_future())
+        item = _Item(image, state, asyncio.get_running_loop().create_future())
         group.items.append(item)
         self._pending += 1
         self._wake.set()
@@ -156,10 +162,12 @@ class Batcher:
             self.metrics.observe_stage("queue", start - item.enqueued)
         self.metrics.observe_batch(len(items))
         loop = asyncio.get_running_loop()
-        images = [item.image for item in items]
+        images, states = [item.image for item in items], [item.state for item in items]
+        # Still images only: None, so that the whole batch is segmented at once.
+        streams = None if all(state is None for state in states) else states
         try:
             results = await loop.run_in_executor(
-                self.executor, translator.translate, images, options
+                self.executor, translator.translate, images, options, streams
             )
         except Exception as exc:
             log.debug("batch of %d failed: %s", len(items), exc)

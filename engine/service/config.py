@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 
 DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+DEFAULT_LIVE_FRAME = 1024 * 1024  # a 256 px camera frame is about 20 KiB as JPEG
 
 
 @dataclass(frozen=True)
@@ -20,13 +21,20 @@ class ServiceConfig:
     clip_jobs: int = 8  # clip jobs kept, running or finished
     idempotency_entries: int = 256  # finished results remembered by request id (in memory)
     retry_after_s: int = 1  # suggested in 503 answers
+    live_sessions: int = 4  # camera sessions at once; more are told the engine is busy
+    live_frame_bytes: int = DEFAULT_LIVE_FRAME  # one camera frame over the WebSocket
+    live_idle_s: float = 60.0  # a session that sends no frame for this long is closed
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs"):
+        names = ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs", "live_sessions",
+                 "live_frame_bytes")  # fmt: skip
+        for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_wait_s < 0:
             raise ValueError(f"batch_wait_s must be >= 0, got {self.batch_wait_s}")
+        if self.live_idle_s <= 0:
+            raise ValueError(f"live_idle_s must be > 0, got {self.live_idle_s}")
 
 
 def is_loopback(host: str) -> bool:

@@ -15,6 +15,7 @@ from .batching import Batcher
 from .config import ServiceConfig
 from .idempotency import Idempotency
 from .jobs import ClipJobs
+from .live_sessions import LiveSessions
 from .metrics import Metrics
 from .training import TrainJobs
 from .translators import TranslatorCache
@@ -40,3 +41,4 @@ DATASETS_DIR = web.AppKey("datasets_dir", Path)  # absent: no dataset endpoints
 RUNS_DIR = web.AppKey("runs_dir", Path)  # absent: no training endpoints
 TRAIN_DEFAULTS = web.AppKey("train_defaults", TrainDefaults)
 TRAIN_JOBS = web.AppKey("train_jobs", TrainJobs)
+LIVE_SESSIONS = web.AppKey("live_sessions", LiveSessions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import logging
 
@@ -17,7 +19,9 @@ from .uploads import UploadTooLargeError
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json"})
+PUBLIC_PREFIX = "/static/"  # the page's scripts and styles: it asks for the token itself
+TOKEN_PROTOCOL = "bearer."  # WebSocket subprotocol carrying the token, base64url-encoded
 
 
 def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -30,23 +34,35 @@ def _route_name(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+def error_status(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and the message safe to show for an exception (unexpected: logged)."""
+    if isinstance(exc, web.HTTPException):
+        return exc.status, exc.reason
+    if isinstance(exc, UploadTooLargeError):
+        return 413, str(exc)
+    if isinstance(exc, QueueFullError):
+        return 503, str(exc)
+    if isinstance(exc, HttpProcessingError):
+        return 400, f"malformed request: {exc.message}"
+    if isinstance(exc, ModelError):
+        return 404, str(exc)
+    if isinstance(exc, EngineError | ValueError):  # InputError and the rest: bad requests
+        return 400, str(exc)
+    log.exception("internal error", exc_info=exc)
+    return 500, "internal error"
+
+
 def error_response(exc: Exception) -> web.Response:
     """The HTTP answer for an exception raised while handling a request."""
+    status, message = error_status(exc)
+    headers: dict[str, str] = {}
     if isinstance(exc, web.HTTPException):
         headers = {k: v for k, v in exc.headers.items() if k.lower() != "content-type"}
-        return json_error(exc.status, exc.reason, headers)
-    if isinstance(exc, UploadTooLargeError):
-        return json_error(413, str(exc), {"Connection": "close"})
-    if isinstance(exc, QueueFullError):
-        return json_error(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
-    if isinstance(exc, HttpProcessingError):
-        return json_error(400, f"malformed request: {exc.message}")
-    if isinstance(exc, ModelError):
-        return json_error(404, str(exc))
-    if isinstance(exc, EngineError | ValueError):  # InputError and the rest: bad requests
-        return json_error(400, str(exc))
-    log.exception("internal error", exc_info=exc)
-    return json_error(500, "internal error")
+    elif isinstance(exc, UploadTooLargeError):
+        headers = {"Connection": "close"}
+    elif isinstance(exc, QueueFullError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    return json_error(status, message, headers or None)
 
 
 @web.middleware
@@ -60,18 +76,37 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+def _from_protocols(request: web.Request) -> str | None:
+    """Browsers cannot set headers on a WebSocket: the page offers `bearer.<base64url>`."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        return None
+    for offered in request.headers.get("Sec-WebSocket-Protocol", "").split(","):
+        offered = offered.strip()
+        if offered.startswith(TOKEN_PROTOCOL):
+            encoded = offered.removeprefix(TOKEN_PROTOCOL)
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return None
+
+
 def _authorized(request: web.Request, token: str) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
-        return False
+        given = _from_protocols(request) or ""
     return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Require `Authorization: Bearer <ENGINE_TOKEN>` (when one is set) except on public paths."""
     token = request.app[keys.CONFIG].token
-    if token and request.path not in PUBLIC_PATHS and not _authorized(request, token):
+    if token and not _public(request.path) and not _authorized(request, token):
         raise web.HTTPUnauthorized(
             reason="missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}
         )

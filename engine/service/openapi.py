@@ -38,6 +38,15 @@ _LABEL = {"description": "the label now served", "content": {"application/json":
 _JSON = {"description": "the job", "content": {"application/json": {}}}
 
 
+_LIVE = (
+    "Binary messages each way: a 4-byte big-endian frame number, then an image (in: JPEG, PNG "
+    "or WebP, at most the live frame limit; out: JPEG). The newest waiting frame replaces older "
+    "ones. Errors are text messages {error, status, frame}. Browsers send the bearer token as "
+    "the subprotocol bearer.<base64url(token)>. Close codes: 1008 bad options, 1009 frame too "
+    "large, 1013 too many live sessions."
+)
+
+
 def _name() -> dict[str, Any]:
     return {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -49,6 +58,9 @@ def _job_id() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     job = {"$ref": "#/components/schemas/ClipJob"}
     return {
+        "/": {"get": {"summary": "the web page: photos, clips and the live camera",
+                      "security": [], "responses": {
+                          "200": {"description": "HTML", "content": {"text/html": {}}}}}},
         "/healthz": {"get": {"summary": "liveness and queue depth", "security": [],
                              "responses": {"200": {"description": "up"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
@@ -134,6 +146,13 @@ def _paths() -> dict[str, Any]:
             "summary": "the finished clip", "parameters": [_job_id()],
             "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
                           **_errors(404, 409)}}},
+        "/v1/live": {"get": {
+            "summary": "a live camera session (WebSocket, subprotocol beautynet.live)",
+            "description": _LIVE,
+            "parameters": [{"name": name, "in": "query", "required": False, "schema": schema}
+                           for name, schema in _IMAGE_FIELDS.items()],
+            "responses": {"101": {"description": "switched to the WebSocket protocol"},
+                          **_errors(426)}}},
     }  # fmt: skip
 
 

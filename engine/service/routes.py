@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from . import views
+from . import live, views
+
+STATIC_DIR = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere (no CDN): everything it needs is in STATIC_DIR.
+PAGE_POLICY = (
+    "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    """The web page: photos, clips and the live camera."""
+    headers = {"Content-Security-Policy": PAGE_POLICY, "X-Content-Type-Options": "nosniff"}
+    return web.FileResponse(STATIC_DIR / "index.html", headers=headers)
 
 
 def setup_routes(app: web.Application) -> None:
     """Register every endpoint on `app`."""
+    app.router.add_get("/", page)
+    app.router.add_static("/static/", STATIC_DIR)
     app.router.add_get("/healthz", views.healthz)
     app.router.add_get("/metrics", views.metrics)
     app.router.add_get("/openapi.json", views.openapi)
@@ -27,3 +44,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/clips", views.start_clip)
     app.router.add_get("/v1/clips/{job_id}", views.clip_status)
     app.router.add_get("/v1/clips/{job_id}/result", views.clip_result)
+    app.router.add_get("/v1/live", live.live)

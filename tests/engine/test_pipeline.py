@@ -10,7 +10,7 @@ from PIL import Image
 
 from engine.core import Engine
 from engine.errors import InputError
-from engine.imaging import decode_image, encode_image
+from engine.imaging import decode_image, encode_image, to_image, to_tensor
 from engine.models import ModelRegistry, load_model
 from engine.pipeline import ImageTranslator, TranslateOptions
 from engine.pipeline.batching import crop_batch, pad_batch
@@ -55,6 +55,27 @@ def test_batched_results_equal_one_at_a_time(translator: ImageTranslator, photo)
             list(alone.interpretation.tobytes()), dtype=torch.int16
         ) - torch.tensor(list(result.interpretation.tobytes()), dtype=torch.int16)
         assert difference.abs().max() <= 1
+
+
+def test_states_warm_start_each_image_from_its_own_stream(
+    translator: ImageTranslator, photo
+) -> None:
+    first = translator.translate([photo(64, 64, seed=1), photo(64, 64, seed=2)])
+    states = [result.state for result in first]
+    assert all(state is not None and state.shape == (1, 7, 3) for state in states)
+    after = [photo(64, 64, seed=3), photo(64, 64, seed=4)]
+    batched = translator.translate(after, states=states)  # two streams in one batch
+    segmenter = translator.segmenter_for(TranslateOptions())
+    for image, state, result in zip(after, states, batched, strict=True):
+        direct = segmenter.segment(to_tensor(image).unsqueeze(0), None, state)
+        assert to_image(direct.images[0]).tobytes() == result.segmentation.tobytes()
+        assert result.state is not None and torch.allclose(result.state, direct.state)
+    fresh = translator.translate(after)
+    assert any(
+        not torch.equal(warm.state, cold.state) for warm, cold in zip(batched, fresh, strict=True)
+    )  # the states were used
+    with pytest.raises(ValueError, match="states has 1 entries for 2 images"):
+        translator.translate(after, states=states[:1])
 
 
 def test_same_input_same_output(translator: ImageTranslator, photo) -> None:

@@ -1,0 +1,184 @@
+"""Live camera sessions over a WebSocket: the newest frame wins, each session keeps its colours.
+
+`GET /v1/live?model=&k=&panels=&size=` upgrades to a WebSocket (subprotocol `beautynet.live`).
+The client sends binary messages: a 4-byte big-endian frame number, then one encoded image
+(JPEG, PNG or WebP) of at most `live_frame_bytes`. The server answers binary messages: the
+same frame number, then a JPEG of the interpretation (segmentation | interpretation with
+panels=3); a frame it could not translate gets a text message `{"error", "status", "frame"}`,
+and a session it ends gets `{"error", "status"}` before the close frame.
+
+A frame that arrives while the previous one is still being translated takes the place of
+any frame already waiting, so latency never builds up when the engine is slower than the
+camera: a client that keeps at most two frames unanswered sees the newest frame's answer.
+Each session warm-starts k-means from its own previous frame, so colours do not jump.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+
+import torch
+from aiohttp import WSMsgType, web
+from PIL import Image
+
+from engine.imaging import ImageLimits, decode_image, encode_image, side_by_side
+from engine.pipeline import ImageTranslator, TranslateOptions, Translation
+
+from . import keys
+from .middlewares import error_status
+from .views import parse_params
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "beautynet.live"
+FRAME_NUMBER = struct.Struct(">I")
+MAX_FRAME_PIXELS = 4_000_000  # a camera frame, not a photo: 2560x1440 at most
+JPEG_QUALITY = 85
+CLOSE_BUSY, CLOSE_POLICY, CLOSE_IDLE = 1013, 1008, 1000  # RFC 6455 close codes
+
+
+@dataclass
+class _Session:
+    """One camera: its options, its newest unanswered frame and its segmenter state."""
+
+    model: str | None
+    options: TranslateOptions
+    latest: tuple[int, bytes] | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    label: str = ""  # the model version the state belongs to
+    state: torch.Tensor | None = None
+
+
+async def _end(ws: web.WebSocketResponse, code: int, status: int, message: str) -> None:
+    """Say why the session ends, then close it (close reasons are at most 123 bytes)."""
+    if not ws.closed:
+        await ws.send_json({"error": message, "status": status})
+        await ws.close(code=code, message=message.encode()[:123])
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """GET /v1/live: a live camera session (see the module docstring for the protocol)."""
+    config, sessions = request.app[keys.CONFIG], request.app[keys.LIVE_SESSIONS]
+    ws = web.WebSocketResponse(
+        protocols=(PROTOCOL,), max_msg_size=config.live_frame_bytes + FRAME_NUMBER.size,
+        heartbeat=30.0,
+    )  # fmt: skip
+    if not ws.can_prepare(request).ok:
+        raise web.HTTPUpgradeRequired(reason="this endpoint is a WebSocket; connect with one")
+    await ws.prepare(request)
+    if not sessions.try_open():
+        busy = f"the engine is busy: {sessions.capacity} live sessions are running; try later"
+        await _end(ws, CLOSE_BUSY, 503, busy)
+        return ws
+    try:
+        model, options = parse_params(dict(request.query))
+        # An unknown model, or k for an edges model, is said now rather than at every frame.
+        (await _resolve(request.app, model)).segmenter_for(options)
+    except Exception as exc:
+        status, message = error_status(exc)
+        await _end(ws, CLOSE_POLICY, status, message)
+        sessions.close()
+        return ws
+    try:
+        await _serve(request.app, ws, _Session(model, options))
+    finally:
+        sessions.close()
+    return ws
+
+
+async def _resolve(app: web.Application, model: str | None) -> ImageTranslator:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(app[keys.CPU_POOL], app[keys.TRANSLATORS].get, model)
+
+
+async def _serve(app: web.Application, ws: web.WebSocketResponse, session: _Session) -> None:
+    """Read frames until the client leaves or idles; a second task translates the newest."""
+    idle_s = app[keys.CONFIG].live_idle_s
+    worker = asyncio.create_task(_answer_frames(app, ws, session))
+    try:
+        while not ws.closed:
+            try:
+                message = await ws.receive(timeout=idle_s)
+            except TimeoutError:
+                await _end(ws, CLOSE_IDLE, 408, f"no frame for {idle_s:g} s; session closed")
+                return
+            if message.type == WSMsgType.BINARY:
+                await _arrived(app, ws, session, message.data)
+            elif message.type == WSMsgType.TEXT:
+                await ws.send_json({"error": "send frames as binary messages", "status": 400})
+            else:  # closed by the client, or by aiohttp (a frame over the size limit: 1009)
+                return
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+
+
+async def _arrived(
+    app: web.Application, ws: web.WebSocketResponse, session: _Session, data: bytes
+) -> None:
+    if len(data) <= FRAME_NUMBER.size:
+        message = "a frame is a 4-byte frame number followed by an image"
+        await ws.send_json({"error": message, "status": 400})
+        return
+    if session.latest is not None:
+        app[keys.LIVE_SESSIONS].dropped += 1
+    (number,) = FRAME_NUMBER.unpack_from(data)
+    session.latest = (number, data[FRAME_NUMBER.size :])
+    session.arrived.set()
+
+
+async def _answer_frames(app: web.Application, ws: web.WebSocketResponse, session: _Session):
+    """Translate the newest waiting frame, answer it, repeat; frame errors are told, not fatal."""
+    while True:
+        await session.arrived.wait()
+        session.arrived.clear()
+        if session.latest is None:
+            continue
+        number, data = session.latest
+        session.latest = None
+        try:
+            reply = await _translate_frame(app, session, data)
+        except Exception as exc:
+            status, message = error_status(exc)
+            await ws.send_json({"error": message, "status": status, "frame": number})
+            continue
+        app[keys.LIVE_SESSIONS].answered += 1
+        await ws.send_bytes(FRAME_NUMBER.pack(number) + reply)
+
+
+def _decode_frame(app: web.Application, data: bytes) -> Image.Image:
+    """Decode with the engine's checks, capped at camera sizes."""
+    config, limits = app[keys.CONFIG], app[keys.ENGINE].limits
+    pixels = min(limits.max_pixels, MAX_FRAME_PIXELS)
+    return decode_image(data, ImageLimits(config.live_frame_bytes, pixels))
+
+
+def _encode_reply(translation: Translation, panels: int) -> bytes:
+    if panels == 3:
+        return encode_image(
+            side_by_side([translation.segmentation, translation.interpretation]), "jpeg",
+            JPEG_QUALITY,
+        )  # fmt: skip
+    return encode_image(translation.interpretation, "jpeg", JPEG_QUALITY)
+
+
+async def _translate_frame(app: web.Application, session: _Session, data: bytes) -> bytes:
+    """decode -> (batched, with this session's state) translate -> JPEG."""
+    loop, pool, metrics = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
+    start = time.monotonic()
+    image = await loop.run_in_executor(pool, _decode_frame, app, data)
+    translator = await _resolve(app, session.model)  # cached; sees promotions within 2 s
+    label = translator.model.spec.label
+    if label != session.label:  # another version (k may differ): start its colours afresh
+        session.label, session.state = label, None
+    translation = await app[keys.BATCHER].translate(
+        translator, image, session.options, session.state
+    )
+    session.state = translation.state
+    reply = await loop.run_in_executor(pool, _encode_reply, translation, session.options.panels)
+    metrics.observe_stage("live", time.monotonic() - start)
+    return reply
