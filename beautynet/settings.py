@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     engine_max_batch: int = Field(default=16, ge=1)  # images per generator call
     engine_batch_wait_ms: float = Field(default=10.0, ge=0)  # wait for a batch to fill
     engine_clip_jobs: int = Field(default=8, ge=1)  # clip jobs kept (running or finished)
+    engine_live_sessions: int = Field(default=4, ge=1)  # camera sessions at once
 
     @field_validator("discord_token", "engine_token")
     @classmethod

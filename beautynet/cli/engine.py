@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 
 from beautynet.components import build_engine, clip_limits, train_defaults
 from beautynet.db.schema import SchemaError
@@ -38,6 +39,7 @@ def service_config(settings: Settings, batching: bool = True) -> ServiceConfig:
         max_batch=settings.engine_max_batch if batching else 1,
         batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
         clip_jobs=settings.engine_clip_jobs,
+        live_sessions=settings.engine_live_sessions,
     )
 
 
@@ -52,18 +54,34 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until interrupted."""
     host = args.host or settings.engine_host
     port = args.port or settings.engine_port
-    config = service_config(settings, batching=not args.no_batching)
+
+    def listening(url: str) -> None:
+        print(f"engine service and its page on {url} (Ctrl+C stops it)", file=sys.stderr)
+
+    return serve_engine(settings, host, port, args.device, listening, not args.no_batching)
+
+
+def serve_engine(
+    settings: Settings, host: str, port: int, device: str | None,
+    listening: Callable[[str], None], batching: bool = True,
+) -> int:  # fmt: skip
+    """Check the settings, build the engine and serve it (with the page) until interrupted."""
+    config = service_config(settings, batching)
     try:
         check_listen_address(host, config.token)
         asyncio.run(_check_database(settings))
     except (ValueError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    engine = build_engine(settings, args.device, batch_size=max(config.max_batch, 1))
-    print(f"engine service on http://{host}:{port} (Ctrl+C stops it)", file=sys.stderr)
+    engine = build_engine(settings, device, batch_size=max(config.max_batch, 1))
     app = create_app(
         engine, config, clip_limits(settings), datasets_dir=settings.datasets_dir,
         runs_dir=settings.data_dir / "runs", train_defaults=train_defaults(settings),
     )  # fmt: skip
-    asyncio.run(serve(app, host, port))
+    try:
+        asyncio.run(serve(app, host, port, listening=listening))
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        print("set BEAUTYNET_ENGINE_PORT (or --port) to another port", file=sys.stderr)
+        return 2
     return 0

@@ -111,9 +111,16 @@ def create_app(
 
 
 async def serve(
-    app: web.Application, host: str, port: int, stop: asyncio.Event | None = None
+    app: web.Application,
+    host: str,
+    port: int,
+    stop: asyncio.Event | None = None,
+    listening: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve `app` on host:port until `stop` is set (default: until SIGINT or SIGTERM)."""
+    """Serve `app` on host:port until `stop` is set (default: until SIGINT or SIGTERM).
+
+    `listening` is called with the service's URL once the port is bound.
+    """
     check_listen_address(host, app[keys.CONFIG].token)
     if stop is None:
         stop = asyncio.Event()
@@ -124,7 +131,10 @@ async def serve(
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        log.info("engine service listening on http://%s:%d", host, port)
+        url = f"http://{host}:{port}/"
+        log.info("engine service listening on %s", url)
+        if listening is not None:
+            listening(url)
         await stop.wait()
         log.info("engine service stopping")
     finally:
