@@ -34,18 +34,31 @@ def make_model(tmp_path: Path) -> MakeModel:
         size: int = 64,
         seed: int = 0,
     ) -> Path:
-        torch.manual_seed(seed)
-        spec = ModelSpec(
-            ModelMeta(name, version=version, description=f"tiny {name}"),
-            TINY_GENERATOR,
-            segmenter or ClustersConfig(),
-            size=size,
-        )
-        path = (directory or tmp_path / "models") / f"{name}-v{version}.pt"
-        save_model(path, spec, UnetGenerator(TINY_GENERATOR))
-        return path
+        folder = directory or tmp_path / "models"
+        return write_tiny_model(folder, name, segmenter, version, size, seed)
 
     return make
+
+
+def write_tiny_model(
+    directory: Path,
+    name: str = "tiny",
+    segmenter: SegmenterConfig | None = None,
+    version: int = 1,
+    size: int = 64,
+    seed: int = 0,
+) -> Path:
+    """A tiny seeded random model file in `directory`; returns its path."""
+    torch.manual_seed(seed)
+    spec = ModelSpec(
+        ModelMeta(name, version=version, description=f"tiny {name}"),
+        TINY_GENERATOR,
+        segmenter or ClustersConfig(),
+        size=size,
+    )
+    path = directory / f"{name}-v{version}.pt"
+    save_model(path, spec, UnetGenerator(TINY_GENERATOR))
+    return path
 
 
 @pytest.fixture

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -90,26 +93,49 @@ def png(photo) -> bytes:
     return encode_image(photo(96, 64), "png")
 
 
+def make_clip(path: Path, seconds: float, rate: int = 10) -> Path:
+    """A 96x64 test-pattern clip (H.264) of `seconds` at `rate` frames per second."""
+    import imageio_ffmpeg
+
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+         f"testsrc=size=96x64:rate={rate}:duration={seconds}", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    return path
+
+
 @pytest.fixture(scope="session")
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A half-second 96x64 test clip (H.264)."""
-    import subprocess
+    return make_clip(tmp_path_factory.mktemp("clip") / "in.mp4", 0.5).read_bytes()
 
-    import imageio_ffmpeg
 
-    clip = tmp_path_factory.mktemp("clip") / "in.mp4"
-    subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc=size=96x64:rate=10:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         str(clip)],
-        check=True, timeout=60,
-    )  # fmt: skip
-    return clip.read_bytes()
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_healthy(url: str, process: subprocess.Popen, attempts: int = 600) -> None:
+    """Poll `url`/healthz every 0.1 s until it answers 200; fail if the process exits."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(attempts):
+            assert process.poll() is None, "the engine service exited"
+            try:
+                async with session.get(f"{url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"{url} did not become healthy")
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `condition` every 10 ms; fail after `timeout` seconds."""
-    import asyncio
 
     async def poll() -> None:
         while not condition():

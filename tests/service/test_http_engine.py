@@ -26,7 +26,7 @@ from engine.imaging import decode_image
 from engine.pipeline import ImageTranslator
 from engine.service import keys
 
-from .conftest import TOKEN, Service, wait_until
+from .conftest import TOKEN, Service, free_port, wait_healthy, wait_until
 
 
 def test_is_an_engine_client() -> None:
@@ -183,38 +183,18 @@ async def test_clip_through_http(service: Service, clip_bytes: bytes) -> None:
 
 
 # ---- two real engine processes, one killed mid-way --------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def _wait_healthy(url: str, process: subprocess.Popen) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            assert process.poll() is None, "the engine service exited"
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{url} did not become healthy")
-
-
 @pytest.fixture
 async def two_engines(data_dir: Path) -> AsyncIterator[list[tuple[str, subprocess.Popen]]]:
     env = {**os.environ, "ENGINE_TOKEN": TOKEN}
     engines = []
     for _ in range(2):
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
         process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
         engines.append((f"http://127.0.0.1:{port}", process))
     try:
         for url, process in engines:
-            await _wait_healthy(url, process)
+            await wait_healthy(url, process)
         yield engines
     finally:
         for _, process in engines:
