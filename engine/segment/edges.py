@@ -48,6 +48,18 @@ def _shift(values: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return padded[..., 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
 
 
+def _dilate(mask: torch.Tensor) -> torch.Tensor:
+    """3x3 binary dilation of a bool (B, 1, H, W) mask: an OR of shifted copies, which on
+    CPU is about ten times faster than max-pooling it as floats (live edges need that)."""
+    padded = F.pad(mask, (1, 1, 1, 1))
+    height, width = mask.shape[-2:]
+    grown = torch.zeros_like(mask)
+    for dy in range(3):
+        for dx in range(3):
+            grown |= padded[..., dy : dy + height, dx : dx + width]
+    return grown
+
+
 class EdgesSegmenter:
     """Contrast stretch, then Canny edges."""
 
@@ -102,7 +114,7 @@ class EdgesSegmenter:
         weak = magnitude > self.config.low * peak
         edges = magnitude > self.config.high * peak
         for _ in range(self.config.max_hysteresis_steps):
-            grown = weak & (F.max_pool2d(edges.float(), 3, 1, 1) > 0)
+            grown = weak & _dilate(edges)
             if torch.equal(grown, edges):
                 break
             edges = grown
