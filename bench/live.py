@@ -2,10 +2,10 @@
 
 Records a clip (a slow pan over an everyday photo, 640x480 at 30 fps), then, for each
 bundled model, starts `beautynet engine serve` (a subprocess) and plays the clip into
-`/v1/live` as the page does: frames of `--size` px (long side) as JPEG at the camera's rate,
-at most `--unanswered` unanswered. It prints answered frames per second and p50/p99 latency (send to
-answer), next to the model's forward pass measured in this process first (the baseline: the
-rate the network alone allows).
+`/v1/live` as the page does: frames of `--size` px (long side) as JPEG, the camera's newest
+frame as soon as fewer than `--unanswered` (default 1) are unanswered. It prints answered
+frames per second and p50/p99 latency (send to answer), next to the model's forward pass
+measured in this process first (the baseline: the rate the network alone allows).
 
 Run from the repository root:
     .venv/bin/python -m bench.live [--seconds 20] [--camera-fps 30] [--size 256] [--device auto]
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import secrets
 import statistics
 import struct
@@ -109,6 +110,7 @@ async def play(url: str, token: str, ref: str, frames: list[bytes], args) -> tup
     sent_at: dict[int, float] = {}
     latencies: list[float] = []
     state = {"sent": 0, "answered": 0, "errors": 0}
+    room = asyncio.Event()
     headers = {"Authorization": f"Bearer {token}"}
     async with (
         aiohttp.ClientSession(headers=headers) as session,
@@ -123,17 +125,24 @@ async def play(url: str, token: str, ref: str, frames: list[bytes], args) -> tup
                 (number,) = NUMBER.unpack_from(message.data)
                 latencies.append(time.perf_counter() - sent_at[number])
                 state["answered"] = number
+                room.set()
 
         receiver = asyncio.create_task(receive())
         await warm_up(ws, frames[0], sent_at, state)
         latencies.clear()
-        first, start, tick = state["sent"], time.perf_counter(), 1 / args.camera_fps
-        for i in range(int(args.seconds * args.camera_fps)):
-            await asyncio.sleep(max(0.0, start + i * tick - time.perf_counter()))
-            if state["sent"] - state["answered"] < args.unanswered:
+        first, start = state["sent"], time.perf_counter()
+        last_frame = -1
+        while (elapsed := time.perf_counter() - start) < args.seconds:
+            frame = int(elapsed * args.camera_fps)  # the camera's newest frame
+            if frame != last_frame and state["sent"] - state["answered"] < args.unanswered:
                 state["sent"] += 1
                 sent_at[state["sent"]] = time.perf_counter()
-                await ws.send_bytes(NUMBER.pack(state["sent"]) + frames[i % len(frames)])
+                await ws.send_bytes(NUMBER.pack(state["sent"]) + frames[frame % len(frames)])
+                last_frame = frame
+            room.clear()  # an answer, or the camera's next frame, whichever comes first
+            next_frame = start + (frame + 1) / args.camera_fps - time.perf_counter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(room.wait(), max(next_frame, 0.0))
         await asyncio.sleep(1.0)  # the last answers
         receiver.cancel()
     return state["sent"] - first, latencies, state["errors"]
@@ -186,7 +195,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time per model")
     parser.add_argument("--camera-fps", type=float, default=30.0)
     parser.add_argument("--size", type=int, default=256, help="long side of the frames sent")
-    parser.add_argument("--unanswered", type=int, default=2, help="frames in flight at most")
+    parser.add_argument(
+        "--unanswered", type=int, default=1, help="frames in flight at most (the page: 1)"
+    )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     asyncio.run(main_async(parser.parse_args()))
 

@@ -1,13 +1,15 @@
 // Live mode: camera frames go to the service over a WebSocket; interpretations come back.
 //
-// Each binary message is a 4-byte big-endian frame number and an image. At most two frames
-// are unanswered at a time and the service keeps only the newest waiting one, so latency
-// never builds up when the engine is slower than the camera.
+// Each binary message is a 4-byte big-endian frame number and an image. The next frame is
+// taken from the camera when the last one is answered: when the engine is slower than the
+// camera, that is the freshest frame it can start on (bench/live.py: a second frame in
+// flight adds a frame's time of latency on a CPU). The service, for its part, keeps only
+// the newest waiting frame of any client, so latency never builds up.
 
 import { liveProtocols, liveUrl } from "./api.js";
 
 const FRAME_SIDE = 256; // long side of the frames sent: the models' size
-const MAX_UNANSWERED = 2;
+const MAX_UNANSWERED = 1;
 const WINDOW_MS = 2000; // frames per second and latency are measured over this window
 const CLOSE_REASONS = {
   1006: "The connection to the engine was lost.",
@@ -32,6 +34,7 @@ export class LiveSession {
     this.sentAt = new Map();
     this.answers = []; // [time, latency] of recent answers
     this.encoding = false;
+    this.fresh = false; // the camera has a frame not sent yet
   }
 
   get running() {
@@ -85,6 +88,7 @@ export class LiveSession {
   watchFrames() {
     const next = () => {
       if (!this.running) return;
+      this.fresh = true;
       this.send();
       if (this.video.requestVideoFrameCallback) this.video.requestVideoFrameCallback(next);
       else requestAnimationFrame(next);
@@ -95,7 +99,9 @@ export class LiveSession {
   send() {
     const ws = this.ws;
     const ready = ws && ws.readyState === WebSocket.OPEN && this.video.videoWidth > 0;
-    if (!ready || this.encoding || this.sent - this.answered >= MAX_UNANSWERED) return;
+    const room = this.sent - this.answered < MAX_UNANSWERED;
+    if (!ready || !room || !this.fresh || this.encoding) return;
+    this.fresh = false;
     const scale = FRAME_SIDE / Math.max(this.video.videoWidth, this.video.videoHeight);
     this.capture.width = Math.round(this.video.videoWidth * scale);
     this.capture.height = Math.round(this.video.videoHeight * scale);
@@ -143,6 +149,7 @@ export class LiveSession {
     this.answered = Math.max(this.answered, number);
     if (interpreted && sentAt !== undefined) this.answers.push([now, now - sentAt]);
     this.onStats(this.stats());
+    this.send(); // the camera's newest frame, without waiting for the next one
   }
 
   // Frames per second and median latency over the last WINDOW_MS.
