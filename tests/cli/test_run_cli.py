@@ -9,7 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from tests.service.conftest import free_port
+from bench.load import free_port
 
 
 def test_run_without_a_token_serves_the_page(data_dir: Path, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -110,28 +109,6 @@ def make_clip(path: Path, seconds: float, rate: int = 10) -> Path:
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A half-second 96x64 test clip (H.264)."""
     return make_clip(tmp_path_factory.mktemp("clip") / "in.mp4", 0.5).read_bytes()
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def wait_healthy(url: str, process: subprocess.Popen, attempts: int = 600) -> None:
-    """Poll `url`/healthz every 0.1 s until it answers 200; fail if the process exits."""
-    async with aiohttp.ClientSession() as session:
-        for _ in range(attempts):
-            assert process.poll() is None, "the engine service exited"
-            try:
-                async with session.get(f"{url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(f"{url} did not become healthy")
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -77,9 +77,9 @@ async def test_full_queue_answers_503_with_retry_after(
     release = threading.Event()
     original = ImageTranslator.translate
 
-    def blocked(self, images, options):
+    def blocked(self, images, options, states=None):
         assert release.wait(30)
-        return original(self, images, options)
+        return original(self, images, options, states)
 
     monkeypatch.setattr(ImageTranslator, "translate", blocked)
     service = await start_service(max_batch=1, batch_wait_s=0.0, queue_size=2)

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bench.load import free_port, wait_healthy
 from bot.engine_client import (
     EngineClient,
     EngineUnavailableError,
@@ -26,7 +27,7 @@ from engine.imaging import decode_image
 from engine.pipeline import ImageTranslator
 from engine.service import keys
 
-from .conftest import TOKEN, Service, free_port, wait_healthy, wait_until
+from .conftest import TOKEN, Service, wait_until
 
 
 def test_is_an_engine_client() -> None:
@@ -115,9 +116,9 @@ async def test_busy_engine_is_unavailable_with_retry_after(
     release = threading.Event()
     original = ImageTranslator.translate
 
-    def blocked(self, images, options):
+    def blocked(self, images, options, states=None):
         assert release.wait(30)
-        return original(self, images, options)
+        return original(self, images, options, states)
 
     monkeypatch.setattr(ImageTranslator, "translate", blocked)
     service = await start_service(max_batch=1, batch_wait_s=0.0, queue_size=1)
@@ -144,9 +145,9 @@ async def test_timed_out_call_is_retried_without_running_twice(
     release = threading.Event()
     original = ImageTranslator.translate
 
-    def slow(self, images, options):
+    def slow(self, images, options, states=None):
         assert release.wait(30)
-        return original(self, images, options)
+        return original(self, images, options, states)
 
     monkeypatch.setattr(ImageTranslator, "translate", slow)
     service = await start_service()
@@ -194,7 +195,7 @@ async def two_engines(data_dir: Path) -> AsyncIterator[list[tuple[str, subproces
         engines.append((f"http://127.0.0.1:{port}", process))
     try:
         for url, process in engines:
-            await wait_healthy(url, process)
+            await wait_healthy(url, process, timeout_s=60)
         yield engines
     finally:
         for _, process in engines:

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
+from bench.load import free_port, wait_healthy
 from engine.imaging import decode_image, encode_image
 from engine.segment import EdgesConfig
 from tests.conftest import photo_like, write_tiny_model
 
-from .conftest import TOKEN, free_port, make_clip, wait_healthy
+from .conftest import TOKEN, make_clip
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -72,7 +73,7 @@ def serving(data: Path) -> Iterator[str]:
     try:
         # In a thread: Playwright's sync API may keep an event loop running in this one.
         with ThreadPoolExecutor(1) as thread:
-            thread.submit(asyncio.run, wait_healthy(url, process)).result()
+            thread.submit(asyncio.run, wait_healthy(url, process, 60)).result()
         yield url
     finally:
         process.terminate()
