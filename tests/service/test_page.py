@@ -148,8 +148,12 @@ def test_a_photo_comes_back_side_by_side(page: Any, service_url: str, tmp_path: 
 
 def test_a_text_file_named_png_gets_its_message(page: Any) -> None:
     choose(page, "tiny")
-    text = {"name": "notes.png", "mimeType": "image/png", "buffer": b"just some text\n"}
-    page.set_input_files("#file", files=[text])
+    dropped = page.evaluate_handle("""() => {
+        const files = new DataTransfer();
+        files.items.add(new File(["just some text\\n"], "notes.png", {type: "image/png"}));
+        return files;
+    }""")
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})  # dropped, not chosen
     page.wait_for_selector("#error:not([hidden])")
     assert page.inner_text("#error") == "not an image (could not identify format)"
     assert page.is_visible("#drop")  # ready for another file

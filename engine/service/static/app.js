@@ -250,13 +250,14 @@ function showDrop() {
 
 function wireUpload() {
   const drop = $("drop");
+  const target = $("upload"); // a file dropped on a result replaces it
   $("file").addEventListener("change", () => translateFile($("file").files[0]));
-  drop.addEventListener("dragover", (event) => {
+  target.addEventListener("dragover", (event) => {
     event.preventDefault();
     drop.classList.add("over");
   });
-  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (event) => {
+  target.addEventListener("dragleave", () => drop.classList.remove("over"));
+  target.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
     translateFile(event.dataTransfer.files[0]);
