@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Train the two bundled models (nature: clusters k=7, nature-edges: edges) on data/beautiful,
 # side by side, one thread each, with TrainConfig's default recipe (bench/recipes.py).
-# Usage: scripts/train_bundled.sh WORK_DIR TIME_BUDGET   e.g. scripts/train_bundled.sh /tmp/v2 65m
+# Usage: scripts/train_bundled.sh WORK_DIR TIME_BUDGET [fine-tune]
+#   e.g. scripts/train_bundled.sh /tmp/v2 65m
+# With `fine-tune`, each model starts from the generator of its bundled version (a longer run
+# in several sessions) instead of random weights.
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints.
 # The registered files end up in WORK_DIR/data/models/; copy them to engine/bundled/models/.
 set -euo pipefail
 work="${1:?work dir}"
 budget="${2:?time budget, e.g. 65m}"
+mode="${3:-}"
 cd "$(dirname "$0")/.."
 export BEAUTYNET_DATA_DIR="$work/data"
 bin=.venv/bin
@@ -15,15 +19,17 @@ if [ ! -d "$BEAUTYNET_DATA_DIR/datasets/beautiful" ]; then
 fi
 licence="GPL-3.0-or-later (photos: GPL-2+, CC-BY-SA-4.0/3.0, CC-BY, CC0, public domain, BSD-3; see engine/bundled/models/training-data/)"
 resume=()
+init=()
 train() {  # name segmenter description
     local name="$1" segmenter="$2"
     [ -f "$work/runs/$name/checkpoint.pt" ] && resume=(--resume) || resume=()
+    [ "$mode" = fine-tune ] && init=(--init-from "$name") || init=()
     OMP_NUM_THREADS=1 "$bin/beautynet" train --dataset beautiful --name "$name" \
         --segmenter "$segmenter" --k 7 --size 128 --serve-size 256 --ngf 24 --ndf 24 \
         --batch-size 4 --time-budget "$budget" --epoch-samples 1024 --checkpoint-every 5m \
         --run-dir "$work/runs/$name" --licence "$licence" \
         --description "trained only on 74 photographs of beautiful things ($segmenter)" \
-        "${resume[@]}" > "$work/$name.log" 2>&1
+        "${resume[@]}" "${init[@]}" > "$work/$name.log" 2>&1
 }
 mkdir -p "$work"
 train nature clusters &

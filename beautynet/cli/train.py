@@ -73,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--depth", type=int, help="U-Net levels (default: 8, fewer for crops under 256)"
     )
     parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument(
+        "--init-from", help="start from this model's generator (NAME[@VERSION]), to fine-tune it"
+    )
     _add_recipe_arguments(parser)
     length = parser.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=int, help="epochs (default 100 without --time-budget)")
@@ -140,6 +143,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lr_decay_start=args.lr_decay_start,
+        init_from=args.init_from,
     )
 
 

@@ -67,6 +67,7 @@ class TrainConfig:
     min_crop_fraction: float = 0.35  # smallest crop side, relative to the image's short side
     checkpoint_interval_s: float = 300.0
     seed: int = 0
+    init_from: str = ""  # model (name@version) whose generator weights the run starts from
 
     def __post_init__(self) -> None:
         if self.epochs is None and self.time_budget_s is None:

@@ -10,7 +10,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +18,14 @@ import torch
 
 from engine.device import Precision
 from engine.imaging import ImageLimits
-from engine.models import ModelEntry, ModelMeta, ModelRegistry, ModelSpec
+from engine.models import (
+    ModelEntry,
+    ModelMeta,
+    ModelRegistry,
+    ModelSpec,
+    load_model,
+    parse_model_ref,
+)
 
 from .callbacks import TrainerCallback
 from .config import TrainConfig
@@ -69,6 +76,7 @@ def run_training(
     context = init_distributed(device)
     device = device_for(context, device)
     try:
+        config, initial_generator = resolve_init(config, registry)
         train_paths, val_paths = split_holdout(list(data.paths), config.val_fraction, config.seed)
         limits = ImageLimits()
         trainer = Trainer(
@@ -81,6 +89,7 @@ def run_training(
             stop_event,
             context,
             precision,
+            initial_generator,
         )
         outcome = trainer.run(resume=resume)
         model = None
@@ -91,6 +100,26 @@ def run_training(
         return TrainResult(outcome, model)
     finally:
         shutdown(context)
+
+
+def resolve_init(
+    config: TrainConfig, registry: ModelRegistry
+) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
+    """Pin `init_from` to a version and read that generator's weights (None: random weights).
+
+    ValueError when the model's generator is not the one this run trains.
+    """
+    if not config.init_from:
+        return config, None
+    entry = registry.get(*parse_model_ref(config.init_from))
+    if entry.spec.generator != config.generator:
+        raise ValueError(
+            f"init_from: {entry.spec.label} has generator {entry.spec.generator}, "
+            f"this run trains {config.generator}"
+        )
+    weights = load_model(entry.path, torch.device("cpu")).generator.state_dict()
+    pinned = replace(config, init_from=f"{entry.name}@{entry.version}")
+    return pinned, {key: value.float() for key, value in weights.items()}
 
 
 def _register(
@@ -104,10 +133,13 @@ def _register(
 ) -> ModelEntry:
     metrics = {f"val_{key}": round(value, 4) for key, value in outcome.metrics.items()}
     metrics.update(steps=outcome.steps, train_seconds=round(outcome.elapsed_s, 1))
+    provenance = f"{data.description} (sha256 {data.digest()}; {held_out} held out)"
+    if config.init_from:
+        provenance += f"; fine-tuned from {config.init_from}"
     meta = ModelMeta(
         name=config.model_name,
         description=description,
-        training_data=f"{data.description} (sha256 {data.digest()}; {held_out} held out)",
+        training_data=provenance,
         licence=data.licence,
         metrics=metrics,
         created=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -13,7 +13,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -70,6 +70,7 @@ class Trainer:
         stop_event: threading.Event | None = None,
         context: DistributedContext = DistributedContext(),
         precision: Precision = "auto",
+        initial_generator: Mapping[str, torch.Tensor] | None = None,
     ) -> None:
         self.config = config
         self.run_dir = run_dir
@@ -85,7 +86,10 @@ class Trainer:
         self.val_batch = validation_crops(val_photos, config.size).to(device)
 
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        self.generator = place(UnetGenerator(config.generator), device)
+        self.generator = UnetGenerator(config.generator)
+        if initial_generator is not None:  # fine-tuning; a resumed checkpoint overrides it
+            self.generator.load_state_dict(initial_generator)
+        self.generator = place(self.generator, device)
         self.discriminator = place(MultiScaleDiscriminator(config.discriminator), device)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)

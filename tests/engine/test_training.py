@@ -170,6 +170,34 @@ def test_cancelled_run_registers_nothing(tmp_path: Path, photo_files: list[Path]
     assert registry.entries() == []
 
 
+def test_a_run_can_start_from_a_registered_models_generator(
+    tmp_path: Path, photo_files: list[Path]
+) -> None:
+    registry = ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none")
+    data = TrainingData(photo_files, "5 generated photos")
+    first = run_training(tiny_config(), data, tmp_path / "first", registry, CPU, precision="fp32")
+    assert first.model is not None
+    source = load_model(first.model.path, CPU).generator.state_dict()
+
+    stop = threading.Event()
+    stop.set()  # no step: the generator is exactly the one it started from
+    start = run_training(
+        tiny_config(init_from="tiny"), data, tmp_path / "start", registry, CPU, stop_event=stop
+    )
+    started = start.outcome.generator.state_dict()
+    assert all(torch.equal(started[key].half(), source[key]) for key in source)
+
+    tuned = run_training(
+        tiny_config(init_from="tiny", epochs=1), data, tmp_path / "tuned", registry, CPU
+    )
+    assert tuned.model is not None and tuned.model.version == 2
+    assert "fine-tuned from tiny@1" in tuned.model.spec.meta.training_data
+
+    wider = tiny_config(init_from="tiny", generator=GeneratorConfig(ngf=8, depth=6))
+    with pytest.raises(ValueError, match="init_from: tiny v1 has generator"):
+        run_training(wider, data, tmp_path / "wider", registry, CPU)
+
+
 def test_crops_vary_and_the_holdout_is_fixed(tmp_path: Path) -> None:
     sampler = CropSampler(photos(2), 32, 0.35, seed=0)
     batch = sampler.batch(4)
