@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DeviceName = Literal["auto", "cpu", "cuda"]
@@ -50,9 +50,14 @@ class Settings(BaseSettings):
     owner_ids: list[int] = Field(default_factory=list)  # may run admin commands everywhere
     dev_guild_id: int | None = None  # `beautynet bot --sync` syncs here when given no id
     queue_size: int = Field(default=20, ge=1)  # jobs waiting or running, all users
-    user_cooldown_s: float = Field(default=10.0, ge=0)  # between one user's jobs
+    user_queue: int = Field(default=3, ge=1)  # jobs waiting or running, per user
+    user_cooldown_s: float = Field(default=0.0, ge=0)  # between one user's submissions
     max_clip_seconds: float = Field(default=20.0, gt=0)
     engine_workers: int = Field(default=1, ge=1)  # worker threads of the embedded engine
+    # Sharding: unset = discord.py's automatic sharding; processes sharing the database
+    # each set the same count and their own ids ("0,1").
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: Annotated[list[int] | None, NoDecode] = None
     # Trainings started from Discord (`/admin retrain`): network width, crop size, length.
     train_ngf: int = Field(default=64, ge=1)
     train_size: int = Field(default=256, ge=32)
@@ -93,6 +98,28 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://", "ws://", "wss://")):
             raise ValueError(f"must be an http(s) or ws(s) URL, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """'0, 2' -> [0, 2]; empty -> None."""
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            return [int(part) for part in parts] or None
+        return value
+
+    @model_validator(mode="after")
+    def _shards_fit(self) -> Settings:
+        """Shard ids need a shard count, and each must be below it."""
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("BEAUTYNET_SHARD_IDS needs BEAUTYNET_SHARD_COUNT")
+            wrong = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+            if wrong or len(set(self.shard_ids)) != len(self.shard_ids):
+                raise ValueError(
+                    f"shard_ids={self.shard_ids}: must be distinct, in 0..{self.shard_count - 1}"
+                )
+        return self
 
     @field_validator("engine_urls", mode="before")
     @classmethod

@@ -42,8 +42,26 @@ def intents() -> discord.Intents:
     return chosen
 
 
-class BeautyBot(commands.Bot):
-    """Holds the resources every extension uses; nothing global."""
+def shard_options(settings: Settings) -> dict[str, Any]:
+    """The shards of this process; none given: discord.py asks Discord how many it needs."""
+    if settings.shard_count is None:
+        return {}
+    return {"shard_count": settings.shard_count, "shard_ids": settings.shard_ids}
+
+
+def worker_name(settings: Settings) -> str:
+    """This process's name in the request log: each process recovers only its own rows."""
+    if settings.shard_ids is None:
+        return "bot"
+    return "bot:shards=" + ",".join(map(str, settings.shard_ids))
+
+
+class BeautyBot(commands.AutoShardedBot):
+    """Holds the resources every extension uses; nothing global.
+
+    Sharded through discord.py: the shards of BEAUTYNET_SHARD_COUNT/SHARD_IDS, else as many
+    as Discord recommends (one until the bot is in many guilds).
+    """
 
     def __init__(
         self,
@@ -59,6 +77,7 @@ class BeautyBot(commands.Bot):
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **shard_options(settings),
             **options,
         )
         self.settings = settings
@@ -66,9 +85,12 @@ class BeautyBot(commands.Bot):
         self.engine = engine
         self.sync_on_start = sync
         self.sync_guild = sync_guild
-        self.requests = RequestLog(db.sessions, worker="bot")
+        self.requests = RequestLog(db.sessions, worker=worker_name(settings))
         self.queue = FairQueue(
-            settings.queue_size, settings.user_cooldown_s, workers=settings.engine_workers
+            settings.queue_size,
+            settings.user_cooldown_s,
+            workers=settings.engine_workers,
+            per_user=settings.user_queue,
         )
         self.limits = Limits(
             max_image_bytes=settings.max_image_bytes,
@@ -79,7 +101,9 @@ class BeautyBot(commands.Bot):
         self.admin_group = AdminGroup()
         self.training_runs: dict[str, Any] = {}  # run id -> the training extension's Run
         self.interrupted: list[Request] = []  # requests a previous run left unfinished
-        self.beautifier = Beautifier(engine, db, self.requests, self.queue, self.limits)
+        self.beautifier = Beautifier(
+            engine, db, self.requests, self.queue, self.limits, self.catalog
+        )
 
     async def setup_hook(self) -> None:
         """Recover the request log, start the queue, load every extension, sync if asked."""

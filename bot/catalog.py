@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -11,6 +12,12 @@ from bot.engine_client import EngineClient, ModelInfo
 
 CACHE_SECONDS = 30.0
 MAX_CHOICES = 25  # Discord's limit
+CLUSTERS = re.compile(r"clusters k=(\d+)")
+
+
+def segmenter_as_run(segmenter: str, k: int | None) -> str:
+    """A model's segmenter with the k a request chose: 'clusters k=9' (edges have no k)."""
+    return f"clusters k={k}" if k is not None and CLUSTERS.fullmatch(segmenter) else segmenter
 
 
 class ModelCatalog:
@@ -35,6 +42,10 @@ class ModelCatalog:
     async def served(self) -> list[ModelInfo]:
         """One entry per name: the version a plain name resolves to."""
         return [model for model in await self.models() if model.served]
+
+    async def find(self, label: str) -> ModelInfo | None:
+        """The installed version a result names ("nature v1"), if any."""
+        return next((m for m in await self.models() if f"{m.name} v{m.version}" == label), None)
 
     async def exists(self, ref: str) -> bool:
         """Whether 'name' or 'name@version' names an installed model."""

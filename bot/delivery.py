@@ -23,8 +23,10 @@ class Delivery(Protocol):
         """Replace the status text."""
         ...
 
-    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
-        """Show the result (with its buttons)."""
+    async def result(
+        self, text: str, file: discord.File, view: discord.ui.View | None
+    ) -> int | None:
+        """Show the result (with its buttons); returns the id of the message that shows it."""
         ...
 
     async def failure(self, text: str) -> None:
@@ -47,13 +49,15 @@ class InteractionDelivery:
         if self.token_valid():
             await self.interaction.edit_original_response(content=text)
 
-    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
+    async def result(
+        self, text: str, file: discord.File, view: discord.ui.View | None
+    ) -> int | None:
         if self.token_valid():
-            await self.interaction.edit_original_response(
+            message = await self.interaction.edit_original_response(
                 content=text, attachments=[file], view=view
             )
-        else:
-            await self._channel_send(text, file, view)
+            return message.id
+        return await self._channel_send(text, file, view)
 
     async def failure(self, text: str) -> None:
         if self.token_valid():
@@ -63,18 +67,19 @@ class InteractionDelivery:
 
     async def _channel_send(
         self, text: str, file: discord.File | None = None, view: discord.ui.View | None = None
-    ) -> None:
+    ) -> int | None:
         channel = self.interaction.channel
         if not isinstance(channel, discord.abc.Messageable):
             log.warning("interaction %s expired and has no channel", self.interaction.id)
-            return
+            return None
         content = f"{self.interaction.user.mention} {text}"
         if file is None:
-            await channel.send(content)
+            message = await channel.send(content)
         elif view is None:
-            await channel.send(content, file=file)
+            message = await channel.send(content, file=file)
         else:
-            await channel.send(content, file=file, view=view)
+            message = await channel.send(content, file=file, view=view)
+        return message.id
 
 
 class MessageDelivery:
@@ -92,13 +97,16 @@ class MessageDelivery:
         else:
             self.reply = await self.reply.edit(content=text)
 
-    async def result(self, text: str, file: discord.File, view: discord.ui.View | None) -> None:
+    async def result(
+        self, text: str, file: discord.File, view: discord.ui.View | None
+    ) -> int | None:
         if self.reply is None:
             self.reply = await self.message.reply(
                 text, file=file, view=view or discord.utils.MISSING, mention_author=False
             )
         else:
             self.reply = await self.reply.edit(content=text, attachments=[file], view=view)
+        return self.reply.id
 
     async def failure(self, text: str) -> None:
         await self.progress(f"⚠️ {text}")

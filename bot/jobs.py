@@ -11,18 +11,19 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import discord
-from sqlalchemy import func, select
 
-from beautynet.db.models import GuildSettings, Request, RequestKind, RequestSource, RequestStatus
-from beautynet.db.preferences import user_default_model
-from beautynet.db.requests import NewRequest, RequestLog, utcnow
+from beautynet.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
+from beautynet.db.preferences import find_guild_settings, user_default_model
+from beautynet.db.queries import count_user_requests
+from beautynet.db.requests import NewRequest, Outcome, RequestLog
 from beautynet.db.session import Database
+from bot.catalog import ModelCatalog, segmenter_as_run
 from bot.delivery import Delivery
 from bot.engine_client import EngineClient, Translated, TranslateParams
 from bot.engine_client.base import Kind
 from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, BusyError, user_message
 from bot.grid import labelled_grid
-from bot.media import Limits, check_attachment, download, size_text
+from bot.media import Limits, check_attachment, clip_seconds, download, size_text
 from bot.queue import FairQueue, Job
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ SMALLER_SIZES = (512, 256, 128, 64)
 Produce = Callable[[bytes, Kind, str], Awaitable[Translated]]
 # Builds the buttons under a result: (request id, params, result) -> view; set by an extension.
 ViewFactory = Callable[[int, TranslateParams, Translated], Awaitable[discord.ui.View | None]]
+Timer = Callable[[], float]
 PROGRESS_EVERY_S = 2.0
 
 
@@ -45,6 +47,17 @@ class Origin:
     message_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A request that passed the checks (`Beautifier.precheck`), with what they looked up."""
+
+    origin: Origin
+    attachment: discord.Attachment
+    limits: Limits  # the bot's, narrowed by the guild's
+    default_model: str | None  # the user's choice, else the guild's
+    max_clip_seconds: float | None  # the guild's cap on clip length, if it set one
+
+
 class Beautifier:
     """Runs beautify requests through the fair queue and the engine, logging each one."""
 
@@ -55,79 +68,64 @@ class Beautifier:
         requests: RequestLog,
         queue: FairQueue,
         limits: Limits,
+        catalog: ModelCatalog,
+        timer: Timer = time.perf_counter,
     ) -> None:
         self.engine, self.db, self.requests, self.queue, self.limits = (
             engine, db, requests, queue, limits,
         )  # fmt: skip
+        self.catalog, self.timer = catalog, timer
         self.result_view: ViewFactory | None = None
 
-    async def model_for(self, option: str | None, user_id: int, guild_id: int | None) -> str | None:
-        """Command option, else the user's choice, else the guild's, else None (the default)."""
-        if option:
-            return option
+    async def precheck(self, origin: Origin, attachment: discord.Attachment) -> Admission:
+        """Refuse at once (before deferring) what would be refused anyway; the one check."""
         async with self.db.sessions() as session:
-            chosen = await user_default_model(session, user_id)
-            if chosen is None and guild_id is not None:
-                query = select(GuildSettings.default_model).where(
-                    GuildSettings.guild_id == guild_id
+            chosen = await user_default_model(session, origin.user_id)
+            guild = None
+            if origin.guild_id is not None:
+                guild = await find_guild_settings(session, origin.guild_id)
+            used = 0
+            if guild is not None and guild.requests_per_user_per_hour:
+                since = self.requests.clock() - timedelta(hours=1)
+                used = await count_user_requests(
+                    session, origin.user_id, guild.guild_id, since=since
                 )
-                chosen = await session.scalar(query)
-        return chosen
-
-    async def precheck(self, origin: Origin, attachment: discord.Attachment) -> None:
-        """Refuse at once (before deferring) what would be refused anyway."""
-        settings = await self._guild_settings(origin.guild_id)
-        limits = self.limits
-        if settings is not None and settings.max_image_bytes:
-            cap = min(limits.max_image_bytes, settings.max_image_bytes)
-            limits = replace(limits, max_image_bytes=cap, max_clip_bytes=cap)
+        limits = self._limits_for(guild)
         check_attachment(attachment, limits)
         self.queue.check(origin.user_id)
-        if settings is not None and settings.requests_per_user_per_hour:
-            await self._check_hourly(origin, settings.requests_per_user_per_hour)
-
-    async def _guild_settings(self, guild_id: int | None) -> GuildSettings | None:
-        if guild_id is None:
-            return None
-        async with self.db.sessions() as session:
-            return await session.get(GuildSettings, guild_id)
-
-    async def _check_hourly(self, origin: Origin, allowed: int) -> None:
-        """A guild's requests-per-user-per-hour limit (cancelled requests do not count)."""
-        since = utcnow() - timedelta(hours=1)
-        query = select(func.count(Request.id)).where(
-            Request.user_id == origin.user_id,
-            Request.guild_id == origin.guild_id,
-            Request.queued_at >= since,
-            Request.status != RequestStatus.CANCELLED,
+        if guild is not None and guild.requests_per_user_per_hour:
+            allowed = guild.requests_per_user_per_hour
+            if used >= allowed:
+                raise BusyError(f"This server allows {allowed} requests per hour each; try later.")
+        return Admission(
+            origin,
+            attachment,
+            limits,
+            default_model=chosen or (guild.default_model if guild else None),
+            max_clip_seconds=guild.max_clip_seconds if guild else None,
         )
-        async with self.db.sessions() as session:
-            used = int(await session.scalar(query) or 0)
-        if used >= allowed:
-            raise BusyError(f"This server allows {allowed} requests per hour each; try later.")
+
+    def _limits_for(self, guild: GuildSettings | None) -> Limits:
+        if guild is None or not guild.max_image_bytes:
+            return self.limits
+        cap = min(self.limits.max_image_bytes, guild.max_image_bytes)
+        return replace(self.limits, max_image_bytes=cap, max_clip_bytes=cap)
 
     async def beautify(
-        self,
-        origin: Origin,
-        attachment: discord.Attachment,
-        params: TranslateParams,
-        delivery: Delivery,
+        self, admission: Admission, params: TranslateParams, delivery: Delivery
     ) -> None:
-        """Log, queue and run one request; its outcome goes to `delivery`."""
-        await self.precheck(origin, attachment)
-        model = await self.model_for(params.model, origin.user_id, origin.guild_id)
-        params = replace(params, model=model)
+        """Log, queue and run one admitted request; its outcome goes to `delivery`."""
+        params = replace(params, model=params.model or admission.default_model)
 
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
+            if kind == "clip":
+                await self._check_clip_length(admission, data)
             return await self.translate(data, kind, params, request_id, delivery)
 
-        await self._submit(origin, attachment, params, delivery, produce, with_view=True)
+        await self._submit(admission, params, delivery, produce, with_view=True)
 
-    async def compare(
-        self, origin: Origin, attachment: discord.Attachment, delivery: Delivery
-    ) -> None:
+    async def compare(self, admission: Admission, delivery: Delivery) -> None:
         """One image through every served model, in one labelled grid."""
-        await self.precheck(origin, attachment)
         models = [m for m in await self.engine.models() if m.served]
 
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
@@ -142,38 +140,52 @@ class Beautifier:
             return Translated(grid, "compare.png", "every model", "image", 0, 0)
 
         params = TranslateParams(model="compare")
-        await self._submit(origin, attachment, params, delivery, produce)
+        await self._submit(admission, params, delivery, produce)
 
     async def _submit(
         self,
-        origin: Origin,
-        attachment: discord.Attachment,
+        admission: Admission,
         params: TranslateParams,
         delivery: Delivery,
         produce: Produce,
         with_view: bool = False,
     ) -> None:
-        request_id = await self.requests.create(self._new_request(origin, attachment, params))
-        view_params = params if with_view else None
+        origin = admission.origin
+        request_id = await self.requests.create(self._new_request(admission, params))
+        watcher: asyncio.Task[None] | None = None
+
+        async def work() -> None:
+            if watcher is not None:  # its last "position" edit lands before "working"
+                await watcher
+            await self._work(request_id, admission, params, produce, delivery, with_view)
+
         try:
-            job = self.queue.submit(
-                origin.user_id,
-                lambda: self._work(request_id, attachment, produce, delivery, view_params),
-            )
+            # Admission again: the queue may have filled while the caller deferred.
+            job = self.queue.submit(origin.user_id, work)
         except BotError as exc:
             await self.requests.finish(request_id, RequestStatus.CANCELLED, reason=str(exc))
             raise
-        await self._wait(job, delivery)
-
-    async def _wait(self, job: Job, delivery: Delivery) -> None:
-        position = self.queue.position(job)
-        if position > 0:
-            await delivery.progress(f"⏳ Queued: position {position}.")
+        watcher = asyncio.create_task(self._show_position(job, delivery))
         await job.result
 
-    def _new_request(
-        self, origin: Origin, attachment: discord.Attachment, params: TranslateParams
-    ) -> NewRequest:
+    async def _show_position(self, job: Job, delivery: Delivery) -> None:
+        """Show the job's place in the queue, and each change of it, until the job starts."""
+        shown = 0
+        while True:
+            change = self.queue.changed()
+            position = self.queue.position(job)
+            if position == 0:
+                return
+            if position != shown:
+                shown = position
+                try:
+                    await delivery.progress(f"⏳ Queued: position {position}.")
+                except discord.HTTPException as exc:
+                    log.debug("position edit failed: %s", exc)
+            await change.wait()
+
+    def _new_request(self, admission: Admission, params: TranslateParams) -> NewRequest:
+        origin, attachment = admission.origin, admission.attachment
         content_type = attachment.content_type or ""
         kind = RequestKind.CLIP if content_type.startswith("video/") else RequestKind.IMAGE
         return NewRequest(
@@ -193,27 +205,50 @@ class Beautifier:
     async def _work(
         self,
         request_id: int,
-        attachment: discord.Attachment,
+        admission: Admission,
+        params: TranslateParams,
         produce: Produce,
         delivery: Delivery,
-        view_params: TranslateParams | None = None,
+        with_view: bool,
     ) -> None:
         await self.requests.start(request_id)
-        started = time.perf_counter()
+        started = self.timer()
         try:
             await delivery.progress("🎨 Working on it…")
-            data, kind = await download(attachment, self.limits)
+            data, kind = await download(admission.attachment, admission.limits)
             result = await produce(data, kind, str(request_id))
+            seconds = self.timer() - started
+            made_by = await self.catalog.find(result.model)
+            segmenter = segmenter_as_run(made_by.segmenter, params.k) if made_by else None
             file = discord.File(io.BytesIO(result.data), result.filename)
             view = None
-            if view_params is not None and self.result_view is not None:
-                view = await self.result_view(request_id, view_params, result)
-            await delivery.result(caption(result, request_id), file, view)
+            if with_view and self.result_view is not None:
+                view = await self.result_view(request_id, params, result)
+            line = result_line(result, segmenter, seconds, request_id)
+            message_id = await delivery.result(line, file, view)
         except Exception as exc:
             await self._fail(request_id, exc, delivery)
             return
-        stages = {"total": time.perf_counter() - started}
-        await self.requests.finish(request_id, output_bytes=len(result.data), stages=stages)
+        outcome = Outcome(
+            model=made_by.name if made_by else None,
+            model_version=made_by.version if made_by else None,
+            segmenter=segmenter,
+            result_message_id=message_id,
+        )
+        await self.requests.finish(
+            request_id, output_bytes=len(result.data), stages={"total": seconds}, outcome=outcome
+        )
+
+    async def _check_clip_length(self, admission: Admission, data: bytes) -> None:
+        """The guild's clip length cap (the engine applies the bot-wide one)."""
+        cap = admission.max_clip_seconds
+        if cap is None:
+            return
+        seconds = await asyncio.to_thread(clip_seconds, data)
+        if seconds is not None and seconds > cap:
+            raise BadAttachmentError(
+                f"That clip is {seconds:.1f} s long; this server allows clips up to {cap:g} s."
+            )
 
     async def _fail(self, request_id: int, exc: Exception, delivery: Delivery) -> None:
         message = user_message(exc)
@@ -284,9 +319,10 @@ def panel_side(result: Translated, panels: int, gap: int = 4) -> int:
     return max(result.height, (result.width - gap * (panels - 1)) // panels)
 
 
-def caption(result: Translated, request_id: int) -> str:
-    """The text shown with a result."""
-    text = f"**{result.model}** · original | interpretation · request #{request_id}"
+def result_line(result: Translated, segmenter: str | None, seconds: float, request_id: int) -> str:
+    """The one short line under a result: what made it, and how long it took."""
+    made_by = " · ".join(part for part in (result.model, segmenter) if part)
+    text = f"-# {made_by} · {seconds:.1f} s · request #{request_id}"
     if result.quality_reduced:
         text += "\n-# quality lowered to fit: " + "; ".join(result.notes)
     return text

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import discord
+from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
 
 from bot.engine_client.base import Kind
 from bot.errors import BadAttachmentError
@@ -86,3 +88,20 @@ async def download(attachment: discord.Attachment, limits: Limits) -> tuple[byte
             f"That {kind} is {size_text(len(data))}; the limit is {size_text(limit)}."
         )
     return data, kind
+
+
+def clip_seconds(data: bytes) -> float | None:
+    """A clip's duration from its headers (blocking: run it in a thread); None if unreadable.
+
+    Unreadable clips are left to the engine, which explains what is wrong with them.
+    """
+    with tempfile.NamedTemporaryFile(suffix=".clip") as file:
+        file.write(data)
+        file.flush()
+        try:
+            infos = ffmpeg_parse_infos(file.name, check_duration=True, decode_file=False)
+        except (OSError, KeyError, ValueError, IndexError, AttributeError):
+            log.debug("could not read the clip's duration", exc_info=True)
+            return None
+    duration = infos.get("video_duration") or infos.get("duration")
+    return float(duration) if duration else None

@@ -1,4 +1,4 @@
-"""A bounded, fair job queue: one job per user at a time, served in turn, with a cooldown."""
+"""A bounded, fair job queue: a few jobs per user, served round-robin, with an optional cooldown."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from itertools import count
 from typing import Any
 
 from bot.errors import BusyError, seconds_text
@@ -24,30 +25,43 @@ class Job:
 
     user_id: int
     work: Callable[[], Awaitable[Any]]
+    round: int = 0  # the user's turn: their n-th job in the queue is served in round n
+    seq: int = 0  # arrival order, to break ties within a round
     result: asyncio.Future[Any] = field(default_factory=asyncio.Future)
     started: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class FairQueue:
-    """Admits at most `capacity` jobs, one per user, and runs them on `workers` tasks.
+    """Admits at most `capacity` jobs, `per_user` of them per user, and runs them on `workers`.
 
-    With one job per user, arrival order is round-robin over users; a user who just
-    submitted waits `cooldown_s` before the next submission is admitted.
+    Waiting jobs are served round-robin over users: a user's n-th job in the queue waits
+    behind everyone's earlier turns, so one person's third request never delays another
+    person's first. A user who just submitted waits `cooldown_s` before the next submission.
     """
 
     def __init__(
-        self, capacity: int, cooldown_s: float, workers: int = 1, clock: Clock = time.monotonic
+        self,
+        capacity: int,
+        cooldown_s: float = 0.0,
+        workers: int = 1,
+        clock: Clock = time.monotonic,
+        per_user: int = 1,
     ) -> None:
-        if capacity < 1 or workers < 1 or cooldown_s < 0:
-            raise ValueError(f"capacity={capacity}, workers={workers}, cooldown_s={cooldown_s}")
-        self.capacity, self.cooldown_s, self.workers, self.clock = (
-            capacity, cooldown_s, workers, clock,
+        if capacity < 1 or workers < 1 or cooldown_s < 0 or per_user < 1:
+            raise ValueError(
+                f"capacity={capacity}, workers={workers}, cooldown_s={cooldown_s}, "
+                f"per_user={per_user}"
+            )
+        self.capacity, self.cooldown_s, self.workers, self.clock, self.per_user = (
+            capacity, cooldown_s, workers, clock, per_user,
         )  # fmt: skip
-        self._waiting: deque[Job] = deque()
+        self._waiting: list[Job] = []  # sorted by (round, seq): the order of service
         self._running: set[Job] = set()
+        self._round = 0  # the round of the job started last
+        self._arrivals = count()
         self._last_submit: dict[int, float] = {}
         self._durations: deque[float] = deque(maxlen=20)
-        self._ready = asyncio.Condition()
+        self._next_change = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._empty = asyncio.Event()
         self._empty.set()
@@ -55,8 +69,14 @@ class FairQueue:
     # ---- admission ---------------------------------------------------------------------
     def check(self, user_id: int) -> None:
         """Raise BusyError when this user's job would not be admitted now."""
-        if any(job.user_id == user_id for job in (*self._waiting, *self._running)):
-            raise BusyError("You already have a job in the queue; wait for it to finish.")
+        mine = self.jobs_of(user_id)
+        if len(mine) >= self.per_user:
+            wait = self.estimated_wait(ahead=1)
+            raise BusyError(
+                f"You already have {len(mine)} requests in the queue "
+                f"({self.positions_text(mine)}); wait for one to finish.",
+                wait,
+            )
         since = self.clock() - self._last_submit.get(user_id, float("-inf"))
         if since < self.cooldown_s:
             wait = self.cooldown_s - since
@@ -66,26 +86,41 @@ class FairQueue:
             raise BusyError(f"I'm busy; try again in {seconds_text(wait)}.", wait)
 
     def submit(self, user_id: int, work: Callable[[], Awaitable[Any]]) -> Job:
-        """Queue `work` for `user_id` (after `check`); raises BusyError when not admitted."""
+        """Queue `work` for `user_id`; raises BusyError when not admitted."""
         self.check(user_id)
-        job = Job(user_id, work)
+        mine = self.jobs_of(user_id)
+        turn = max((job.round + 1 for job in mine), default=self._round)
+        job = Job(user_id, work, round=max(turn, self._round), seq=next(self._arrivals))
         self._waiting.append(job)
+        self._waiting.sort(key=lambda j: (j.round, j.seq))
         self._empty.clear()
         self._last_submit[user_id] = self.clock()
-        asyncio.get_running_loop().create_task(self._wake())
+        self._changed()
         return job
 
+    def jobs_of(self, user_id: int) -> list[Job]:
+        """A user's jobs: running first, then waiting in the order they will be served."""
+        running = [job for job in self._running if job.user_id == user_id]
+        return running + [job for job in self._waiting if job.user_id == user_id]
+
     def position(self, job: Job) -> int:
-        """0 while running, else 1 + the number of jobs ahead of it."""
-        if job in self._running or job.result.done():
-            return 0
+        """0 while running (or done), else 1 + the number of jobs to be served before it."""
         return self._waiting.index(job) + 1 if job in self._waiting else 0
 
-    def estimated_wait(self) -> float:
-        """Seconds until a slot frees up, from recent job durations."""
+    def positions_text(self, jobs: list[Job]) -> str:
+        """'running, position 2 and position 4' for some jobs."""
+        parts = [f"position {p}" if (p := self.position(job)) else "running" for job in jobs]
+        return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the queue's next change (a job admitted or started)."""
+        return self._next_change
+
+    def estimated_wait(self, ahead: int | None = None) -> float:
+        """Seconds until a slot frees up (or `ahead` jobs finish), from recent durations."""
         typical = sum(self._durations) / len(self._durations) if self._durations else None
         per_job = typical or DEFAULT_JOB_SECONDS
-        ahead = max(1, len(self) - self.capacity + 1)
+        ahead = ahead or max(1, len(self) - self.capacity + 1)
         return per_job * ahead / self.workers
 
     async def join(self) -> None:
@@ -107,7 +142,7 @@ class FairQueue:
     async def start(self) -> None:
         """Start the worker tasks."""
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._worker(i)) for i in range(self.workers)]
+        self._tasks = [loop.create_task(self._worker()) for _ in range(self.workers)]
 
     async def close(self) -> None:
         """Stop the workers; waiting jobs are cancelled."""
@@ -115,23 +150,26 @@ class FairQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         while self._waiting:
-            self._waiting.popleft().result.cancel()
+            self._waiting.pop().result.cancel()
 
-    async def _wake(self) -> None:
-        async with self._ready:
-            self._ready.notify()
+    def _changed(self) -> None:
+        # Waiters hold the current event; a fresh one is armed for the change after this.
+        self._next_change.set()
+        self._next_change = asyncio.Event()
 
-    async def _worker(self, index: int) -> None:
+    async def _worker(self) -> None:
         while True:
-            async with self._ready:
-                await self._ready.wait_for(lambda: bool(self._waiting))
-                job = self._waiting.popleft()
-                self._running.add(job)
+            while not self._waiting:
+                await self._next_change.wait()
+            job = self._waiting.pop(0)
+            self._round = job.round
+            self._running.add(job)
+            job.started.set()
+            self._changed()
             await self._run(job)
 
     async def _run(self, job: Job) -> None:
         started = self.clock()
-        job.started.set()
         try:
             job.result.set_result(await job.work())
         except asyncio.CancelledError:

@@ -173,6 +173,8 @@ class Request(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     output_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    segmenter: Mapped[str | None] = mapped_column(String(100))  # as run: "clusters k=9"
+    result_message_id: Mapped[int | None] = mapped_column(BigInteger)  # where it was posted
     # Stored only when both the operator and the guild allow it (off by default).
     input_content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
     output_content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))

@@ -40,6 +40,11 @@ async def guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings:
     return row
 
 
+async def find_guild_settings(session: AsyncSession, guild_id: int) -> GuildSettings | None:
+    """A guild's settings row if its admins ever changed one (read only)."""
+    return await session.get(GuildSettings, guild_id)
+
+
 async def update_guild_settings(
     session: AsyncSession, guild_id: int, *, actor_id: int, now: datetime, **changes: Any
 ) -> GuildSettings:

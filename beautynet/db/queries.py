@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, Date, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Request, RequestStage, TrainingRun, TrainingStatus
+from .models import Request, RequestStage, RequestStatus, TrainingRun, TrainingStatus
 
 DEFAULT_PERCENTILES = (50, 90, 99)
 
@@ -23,17 +23,41 @@ class StageLatency:
     percentiles: dict[int, float]
 
 
+async def find_request(session: AsyncSession, request_id: int) -> Request | None:
+    """One request row by id."""
+    return await session.get(Request, request_id)
+
+
 async def recent_requests(
-    session: AsyncSession, user_id: int, *, limit: int = 10, guild_id: int | None = None
+    session: AsyncSession,
+    user_id: int,
+    *,
+    limit: int = 10,
+    guild_id: int | None = None,
+    status: RequestStatus | None = None,
 ) -> list[Request]:
-    """A user's latest requests, newest first (optionally only in one guild)."""
+    """A user's latest requests, newest first (optionally only in one guild, or one status)."""
     if limit <= 0:
         raise ValueError(f"limit={limit!r}: must be positive")
     query = select(Request).where(Request.user_id == user_id)
     if guild_id is not None:
         query = query.where(Request.guild_id == guild_id)
+    if status is not None:
+        query = query.where(Request.status == status)
     query = query.order_by(Request.queued_at.desc(), Request.id.desc()).limit(limit)
     return list((await session.scalars(query)).all())
+
+
+async def count_user_requests(
+    session: AsyncSession, user_id: int, guild_id: int, *, since: datetime
+) -> int:
+    """How many requests a user made in a guild since then (cancelled ones do not count)."""
+    query = select(func.count(Request.id)).where(
+        Request.user_id == user_id,
+        *_guild_filter(guild_id, since),
+        Request.status != RequestStatus.CANCELLED,
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def counts_by_model(

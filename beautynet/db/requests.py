@@ -61,6 +61,16 @@ class NewRequest:
     duration_s: float | None = None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What made a result (the model as served, the segmenter as run) and where it went."""
+
+    model: str | None = None  # the name; None keeps the requested one ("compare")
+    model_version: int | None = None
+    segmenter: str | None = None
+    result_message_id: int | None = None
+
+
 def input_hash(data: bytes) -> str:
     """The SHA-256 hex digest stored in place of the input itself."""
     return hashlib.sha256(data).hexdigest()
@@ -112,6 +122,7 @@ class RequestLog:
         reason: str | None = None,
         output_bytes: int | None = None,
         stages: dict[str, float] | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
         """Finish a request (done, failed or cancelled) and record its stage timings."""
         if status not in FINAL_REQUEST_STATUSES:
@@ -127,6 +138,7 @@ class RequestLog:
                 reason=reason,
                 finished_at=self.clock(),
                 output_bytes=output_bytes,
+                **_known(outcome),
             )
             await _add_stages(session, request_id, stages or {})
 
@@ -228,6 +240,12 @@ class RequestLog:
             status = await session.scalar(select(Request.status).where(Request.id == request_id))
             state = "does not exist" if status is None else f"is already {status.value}"
             raise RequestLogError(f"request {request_id} {state}")
+
+
+def _known(outcome: Outcome | None) -> dict[str, Any]:
+    """The fields an outcome knows (None leaves the column as it was)."""
+    fields = asdict(outcome) if outcome else {}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _settle(row: Request, *, retry: bool, reason: str, now: datetime) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from beautynet.db.models import Request
 from bot.bot import BeautyBot
+from bot.engine_client import Translated, TranslateParams
 from tests.fakediscord import FakeDiscord, FakeInteraction
 from tests.fakediscord.server import DEFAULT_TIMEOUT
 
@@ -59,3 +60,40 @@ def image_of(fake: FakeDiscord, message: Json) -> Image.Image:
 async def requests_rows(bot: BeautyBot) -> list[Request]:
     async with bot.db.sessions() as session:
         return list((await session.scalars(select(Request).order_by(Request.id))).all())
+
+
+class GatedEngine:
+    """Delegates to the real engine, one image per `step()` (or all after `open()`).
+
+    `order` records the request ids in the order the engine got them.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.passes = asyncio.Semaphore(0)
+        self.entered = asyncio.Event()
+        self.order: list[int] = []
+        self.opened = False
+
+    def step(self) -> None:
+        """Let one waiting (or the next) image through."""
+        self.passes.release()
+
+    def open(self) -> None:
+        """Let every image through from now on."""
+        self.opened = True
+        self.passes.release()
+
+    async def translate_image(
+        self, data: bytes, params: TranslateParams, request_id: str
+    ) -> Translated:
+        self.order.append(int(request_id))
+        self.entered.set()
+        if not self.opened:
+            await self.passes.acquire()
+        if self.opened:
+            self.passes.release()  # wake the next one too
+        return await self.inner.translate_image(data, params, request_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

@@ -38,7 +38,18 @@ async def test_result_has_buttons_that_rerun(fake: FakeDiscord, bot: BeautyBot, 
     assert "tiny-edges v1" in (await final_reply(fake, bot, other))["content"]
     rows = await requests_rows(bot)
     assert [r.parameters.get("k") for r in rows] == [None, 9, None]
-    assert [r.model for r in rows] == ["default", "default", "tiny-edges"]
+    # The log keeps what made each result: the model as served and the segmenter as run.
+    assert [(r.model, r.model_version) for r in rows] == [
+        ("tiny", 1),
+        ("tiny", 1),
+        ("tiny-edges", 1),
+    ]
+    assert [r.segmenter for r in rows] == ["clusters k=7", "clusters k=9", "edges"]
+    assert [r.result_message_id for r in rows] == [
+        int(result["id"]),
+        int(rerun["id"]),
+        int((await final_reply(fake, bot, other))["id"]),
+    ]
     assert all(r.status == RequestStatus.DONE for r in rows)
 
 

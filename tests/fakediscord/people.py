@@ -58,7 +58,7 @@ class People(World):
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(channel.guild_id),
             "channel_id": str(channel.id),
             "channel": channel.payload(),
             "member": self.members[user.id].payload(self.permissions(user.id, channel)),
@@ -68,7 +68,7 @@ class People(World):
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(self.guild_id)},
+            "authorizing_integration_owners": {"0": str(channel.guild_id)},
             "context": 0,
             "attachment_size_limit": self.attachment_size_limit,
         }
@@ -105,7 +105,7 @@ class People(World):
             "type": 1,
             "options": options,
             "resolved": resolved,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(channel.guild_id),
         }
         interaction = self._interaction(user, kind, data, channel, age_s)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
@@ -126,7 +126,7 @@ class People(World):
             "type": 3,
             "target_id": target["id"],
             "resolved": {"messages": {target["id"]: target}},
-            "guild_id": str(self.guild_id),
+            "guild_id": str(channel.guild_id),
         }
         interaction = self._interaction(user, 2, data, channel)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)

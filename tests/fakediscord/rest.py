@@ -33,10 +33,12 @@ class Rest(World):
                 return 200, self.bot_user.payload()
             case ("GET", ["oauth2", "applications", "@me"]) | ("GET", ["applications", "@me"]):
                 return 200, self._application()
-            case ("GET", ["gateway"]) | ("GET", ["gateway", "bot"]):
-                return 200, {"url": self.gateway_url, "shards": 1}
-            case ("GET", ["guilds", guild_id]) if int(guild_id) == self.guild_id:
-                return 200, self.guild_payload()
+            case ("GET", ["gateway"]):
+                return 200, {"url": self.gateway_url}
+            case ("GET", ["gateway", "bot"]):
+                return 200, self._bot_gateway()
+            case ("GET", ["guilds", guild_id]) if int(guild_id) in self.guild_names:
+                return 200, self.guild_payload(int(guild_id))
             case ("GET", ["guilds", _, "channels"]):
                 return 200, [c.payload(i) for i, c in enumerate(self.channels.values())]
             case ("GET", ["guilds", _, "members", user_id]):
@@ -72,6 +74,15 @@ class Rest(World):
                 return 200, self.commands.get(guild_id, [])
         log.warning("fake discord: no route for %s %s", method, path)
         return 404, {"code": 0, "message": f"fake discord has no route for {method} {path}"}
+
+    def _bot_gateway(self) -> Json:
+        """What AutoShardedClient asks first: the URL, shards recommended, identify budget."""
+        limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+        return {
+            "url": self.gateway_url,
+            "shards": self.recommended_shards,
+            "session_start_limit": limit,
+        }
 
     def _application(self) -> Json:
         return {
@@ -154,7 +165,7 @@ class Rest(World):
                     "id": str(interaction_id),
                     "type": 2,
                     "user": interaction.payload["member"]["user"],
-                    "authorizing_integration_owners": {"0": str(self.guild_id)},
+                    "authorizing_integration_owners": {"0": str(channel.guild_id)},
                 },
                 application_id=str(self.application_id),
                 webhook_id=str(self.application_id),

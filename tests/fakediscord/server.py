@@ -34,6 +34,8 @@ class FakeDiscord(People, Rest):
         self.calls: list[Call] = []
         self.commands: dict[str, list[Json]] = {}  # "global" or guild id -> commands
         self.sockets: list[web.WebSocketResponse] = []
+        self.shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> (id, count)
+        self.recommended_shards = 1  # what GET /gateway/bot answers
         self.identified = asyncio.Event()
         self._changed = asyncio.Condition()
         self._sequence = 0
@@ -96,11 +98,19 @@ class FakeDiscord(People, Rest):
         return await self.wait_for(find, timeout)
 
     # ---- gateway -------------------------------------------------------------------
+    def shard_of(self, guild_id: int, count: int) -> int:
+        """Discord's rule: which of `count` shards receives a guild's events."""
+        return (guild_id >> 22) % count
+
     async def dispatch(self, event: str, data: Json) -> None:
-        """Send a DISPATCH to every identified gateway connection."""
+        """Send a DISPATCH to the connections of the shard that owns its guild (else to all)."""
         self._sequence += 1
         frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
+        guild_id = data.get("guild_id") or (data.get("id") if event == "GUILD_CREATE" else None)
         for socket in list(self.sockets):
+            shard_id, count = self.shards.get(socket, (0, 1))
+            if guild_id is not None and self.shard_of(int(guild_id), count) != shard_id:
+                continue
             if not socket.closed:
                 await socket.send_str(json.dumps(frame))
 
@@ -116,6 +126,7 @@ class FakeDiscord(People, Rest):
         finally:
             if socket in self.sockets:
                 self.sockets.remove(socket)
+            self.shards.pop(socket, None)
         return socket
 
     async def _gateway_op(self, socket: web.WebSocketResponse, message: Json) -> None:
@@ -123,12 +134,16 @@ class FakeDiscord(People, Rest):
         if op == 1:
             await socket.send_json({"op": 11})
         elif op in (2, 6):  # IDENTIFY, or RESUME (answered as a fresh session)
+            shard_id, count = (message["d"].get("shard") or [0, 1]) if op == 2 else (0, 1)
             self.sockets.append(socket)
+            self.shards[socket] = (shard_id, count)
+            guilds = [g for g in self.guild_names if self.shard_of(g, count) == shard_id]
             self._sequence += 1
             ready = {
                 "v": 10,
                 "user": self.bot_user.payload(),
-                "guilds": [{"id": str(self.guild_id), "unavailable": True}],
+                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+                "shard": [shard_id, count],
                 "session_id": f"session-{self.ids()}",
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(self.application_id), "flags": 0},
@@ -136,7 +151,10 @@ class FakeDiscord(People, Rest):
                 "relationships": [],
             }
             await socket.send_json({"op": 0, "t": "READY", "s": self._sequence, "d": ready})
-            await self.dispatch("GUILD_CREATE", self.guild_payload())
+            for guild_id in guilds:
+                self._sequence += 1
+                frame = {"op": 0, "t": "GUILD_CREATE", "s": self._sequence}
+                await socket.send_json({**frame, "d": self.guild_payload(guild_id)})
             self.identified.set()
 
     # ---- CDN -----------------------------------------------------------------------

@@ -41,7 +41,11 @@ class FakeInteraction:
 
 
 class World:
-    """One guild with channels, roles and members, a bot user and its application."""
+    """Guilds (the first made at start) with channels, roles and members, a bot and its app.
+
+    Every guild has the same members and roles (each its own @everyone); `add_guild` makes
+    more, for sharding.
+    """
 
     def __init__(self, attachment_size_limit: int = 10 * 1024 * 1024) -> None:
         self.ids = p.Snowflakes()
@@ -50,6 +54,7 @@ class World:
         self.owner = User(self.ids(), "owner")
         self.application_id = self.ids()
         self.guild_id = self.ids()
+        self.guild_names = {self.guild_id: GUILD_NAME}
         self.everyone = Role(self.guild_id, "@everyone", p.MEMBER_PERMISSIONS)
         self.bot_role = Role(self.ids(), "beautynet", p.MEMBER_PERMISSIONS)
         self.admin_role = Role(self.ids(), "admins", p.MEMBER_PERMISSIONS | p.MANAGE_GUILD)
@@ -73,14 +78,23 @@ class World:
         """A new guild member (with Manage Server when admin)."""
         return self.add_member(User(self.ids(), name), [self.admin_role] if admin else [])
 
-    def add_channel(self, name: str, bot_denied: int = 0) -> Channel:
-        """A text channel; bot_denied removes permissions from the bot there."""
+    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> Channel:
+        """Another guild (on shard (id, count) when given); returns its "general" channel."""
+        guild_id = self.ids()
+        if shard is not None:  # make the id older by a few ms, onto the wanted shard
+            index, count = shard
+            guild_id -= (((guild_id >> 22) - index) % count) << 22
+        self.guild_names[guild_id] = name
+        return self.add_channel("general", guild_id=guild_id)
+
+    def add_channel(self, name: str, bot_denied: int = 0, guild_id: int | None = None) -> Channel:
+        """A text channel (in the first guild by default); bot_denied removes bot permissions."""
         overwrites = []
         if bot_denied:
             overwrites.append(
                 {"id": str(self.bot_role.id), "type": 0, "allow": "0", "deny": str(bot_denied)}
             )
-        channel = Channel(self.ids(), name, self.guild_id, overwrites)
+        channel = Channel(self.ids(), name, guild_id or self.guild_id, overwrites)
         self.channels[channel.id] = channel
         return channel
 
@@ -92,17 +106,22 @@ class World:
             value |= role.permissions
         if value & p.ADMINISTRATOR:
             return (1 << 53) - 1
-        role_ids = {str(role.id) for role in member.roles} | {str(self.guild_id)}
+        guild_id = channel.guild_id if channel else self.guild_id
+        role_ids = {str(role.id) for role in member.roles} | {str(guild_id)}
         for overwrite in channel.overwrites if channel else []:
             if overwrite["id"] in role_ids:
                 value = (value & ~int(overwrite["deny"])) | int(overwrite["allow"])
         return value
 
-    def guild_payload(self) -> Json:
-        channels = [c.payload(i) for i, c in enumerate(self.channels.values())]
+    def guild_payload(self, guild_id: int | None = None) -> Json:
+        guild_id = guild_id or self.guild_id
+        ours = [c for c in self.channels.values() if c.guild_id == guild_id]
+        channels = [c.payload(i) for i, c in enumerate(ours)]
+        everyone = Role(guild_id, "@everyone", self.everyone.permissions)
+        roles = [everyone, *self.roles[1:]]
         return {
-            "id": str(self.guild_id),
-            "name": GUILD_NAME,
+            "id": str(guild_id),
+            "name": self.guild_names[guild_id],
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -112,7 +131,7 @@ class World:
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,
-            "roles": [role.payload(i) for i, role in enumerate(self.roles)],
+            "roles": [role.payload(i) for i, role in enumerate(roles)],
             "emojis": [],
             "stickers": [],
             "features": [],

@@ -77,10 +77,11 @@ class Beautify(commands.Cog):
     async def compare(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
         """/compare file."""
         require_attach_files(interaction)
-        origin = origin_of(interaction, RequestSource.SLASH)
-        await self.bot.beautifier.precheck(origin, file)
+        admission = await self.bot.beautifier.precheck(
+            origin_of(interaction, RequestSource.SLASH), file
+        )
         await interaction.response.defer(thinking=True)
-        await self.bot.beautifier.compare(origin, file, InteractionDelivery(interaction))
+        await self.bot.beautifier.compare(admission, InteractionDelivery(interaction))
 
     async def beautify_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -102,11 +103,9 @@ class Beautify(commands.Cog):
         if params.model and not await self.bot.catalog.exists(params.model):
             raise BotError(f"There is no model called `{params.model}`; see /models.")
         require_attach_files(interaction)
-        origin = origin_of(interaction, source)
-        await self.bot.beautifier.precheck(origin, attachment)
+        admission = await self.bot.beautifier.precheck(origin_of(interaction, source), attachment)
         await interaction.response.defer(thinking=True)
-        delivery = InteractionDelivery(interaction)
-        await self.bot.beautifier.beautify(origin, attachment, params, delivery)
+        await self.bot.beautifier.beautify(admission, params, InteractionDelivery(interaction))
 
 
 def require_attach_files(interaction: discord.Interaction) -> None:

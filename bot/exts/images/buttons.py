@@ -15,7 +15,9 @@ import discord
 from discord import ui
 
 from beautynet.db.models import Request, RequestSource
+from beautynet.db.queries import find_request
 from bot.bot import BeautyBot
+from bot.catalog import CLUSTERS
 from bot.delivery import InteractionDelivery
 from bot.engine_client import Translated, TranslateParams
 from bot.errors import BotError, report
@@ -24,7 +26,6 @@ from bot.jobs import Origin
 log = logging.getLogger(__name__)
 
 MIN_K, MAX_K, K_STEP = 2, 32, 2
-CLUSTERS = re.compile(r"clusters k=(\d+)")
 
 
 def bot_of(interaction: discord.Interaction) -> BeautyBot:
@@ -33,7 +34,7 @@ def bot_of(interaction: discord.Interaction) -> BeautyBot:
 
 async def load_request(bot: BeautyBot, request_id: int) -> Request:
     async with bot.db.sessions() as session:
-        row = await session.get(Request, request_id)
+        row = await find_request(session, request_id)
     if row is None or "source" not in (row.parameters or {}):
         raise BotError("That result is too old to change; run /beautify again.")
     return row
@@ -53,9 +54,9 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
     origin = Origin(
         interaction.user.id, RequestSource.SLASH, interaction.guild_id, interaction.channel_id
     )
-    await bot.beautifier.precheck(origin, attachment)
+    admission = await bot.beautifier.precheck(origin, attachment)
     await interaction.response.defer(thinking=True)
-    await bot.beautifier.beautify(origin, attachment, params, InteractionDelivery(interaction))
+    await bot.beautifier.beautify(admission, params, InteractionDelivery(interaction))
 
 
 class DeleteButton(ui.DynamicItem[ui.Button], template=r"bn:del:(?P<request>\d+)"):

@@ -76,7 +76,8 @@ class Watch(commands.Cog):
         delivery = MessageDelivery(message)
         attachment = media_attachments(message)[0]
         try:
-            await self.bot.beautifier.beautify(origin, attachment, TranslateParams(), delivery)
+            admission = await self.bot.beautifier.precheck(origin, attachment)
+            await self.bot.beautifier.beautify(admission, TranslateParams(), delivery)
         except BotError as exc:
             await delivery.failure(user_message(exc) or str(exc))
 
