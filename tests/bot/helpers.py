@@ -32,6 +32,13 @@ async def final_reply(fake: FakeDiscord, bot: BeautyBot, interaction: FakeIntera
     return message
 
 
+async def original_shows(fake: FakeDiscord, interaction: FakeInteraction, text: str) -> None:
+    """Wait until the interaction's (deferred) reply says `text`."""
+    await fake.wait_for(
+        lambda: text in (fake.messages.get(interaction.original_id or 0) or {}).get("content", "")
+    )
+
+
 async def idle(bot: BeautyBot) -> None:
     """Wait until the bot's queue has no job waiting or running."""
     await asyncio.wait_for(bot.queue.join(), DEFAULT_TIMEOUT)
@@ -50,6 +57,31 @@ async def ephemeral_answer(fake: FakeDiscord, interaction: FakeInteraction) -> s
         return None
 
     return await fake.wait_for(found)
+
+
+async def reply_to(fake: FakeDiscord, bot: BeautyBot, message: Json) -> Json:
+    """The bot's reply to `message`, once it carries a file or a warning."""
+
+    def found() -> Json | None:
+        for candidate in fake.messages.values():
+            reference = candidate.get("message_reference") or {}
+            if str(reference.get("message_id")) != message["id"]:
+                continue
+            if candidate["attachments"] or candidate["content"].startswith("⚠️"):
+                return candidate
+        return None
+
+    reply = await fake.wait_for(found)
+    await idle(bot)
+    return reply
+
+
+def replies_to(fake: FakeDiscord, message: Json) -> list[Json]:
+    return [
+        m
+        for m in fake.messages.values()
+        if str((m.get("message_reference") or {}).get("message_id")) == message["id"]
+    ]
 
 
 def image_of(fake: FakeDiscord, message: Json) -> Image.Image:

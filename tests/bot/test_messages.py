@@ -11,37 +11,21 @@ from tests.fakediscord import FakeDiscord
 from tests.fakediscord.payloads import ATTACH_FILES
 
 from .conftest import BotFactory
-from .helpers import Json, ephemeral_answer, final_reply, idle, image_of, requests_rows
+from .helpers import (
+    Json,
+    ephemeral_answer,
+    final_reply,
+    idle,
+    image_of,
+    replies_to,
+    reply_to,
+    requests_rows,
+)
 
 
 def sub(name: str, *options: Json) -> list[Json]:
     """A subcommand option with its own options."""
     return [{"name": name, "type": 1, "options": list(options)}]
-
-
-async def reply_to(fake: FakeDiscord, bot: BeautyBot, message: Json) -> Json:
-    """The bot's reply to `message`, once it carries a file or a warning."""
-
-    def found() -> Json | None:
-        for candidate in fake.messages.values():
-            reference = candidate.get("message_reference") or {}
-            if str(reference.get("message_id")) != message["id"]:
-                continue
-            if candidate["attachments"] or candidate["content"].startswith("⚠️"):
-                return candidate
-        return None
-
-    reply = await fake.wait_for(found)
-    await idle(bot)
-    return reply
-
-
-def replies_to(fake: FakeDiscord, message: Json) -> list[Json]:
-    return [
-        m
-        for m in fake.messages.values()
-        if str((m.get("message_reference") or {}).get("message_id")) == message["id"]
-    ]
 
 
 async def answered_marker(fake: FakeDiscord, bot: BeautyBot, user, photo, channel=None) -> Json:

@@ -14,7 +14,7 @@ from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
 from .conftest import BotFactory
-from .helpers import GatedEngine, ephemeral_answer, final_reply, idle
+from .helpers import GatedEngine, ephemeral_answer, final_reply, idle, original_shows
 
 TIMEOUT = 10
 
@@ -145,11 +145,7 @@ async def test_busy_queue_end_to_end(
     first = await fake.slash(users[0], "beautify", files=file)
     await asyncio.wait_for(gated.entered.wait(), TIMEOUT)
     second = await fake.slash(users[1], "beautify", files=file)
-    await fake.wait_for(
-        lambda: (
-            "position 1" in (fake.messages.get(second.original_id or 0) or {}).get("content", "")
-        )
-    )
+    await original_shows(fake, second, "position 1")
     third = await fake.slash(users[2], "beautify", files=file)
     assert "busy; try again in" in await ephemeral_answer(fake, third)
     gated.open()
