@@ -17,6 +17,7 @@ from beautynet.db.models import (
     TrainingStatus,
 )
 from beautynet.db.queries import (
+    count_user_requests,
     counts_by_day,
     counts_by_model,
     current_training_run,
@@ -61,6 +62,24 @@ async def test_recent_requests_are_a_users_newest_first(db: Database) -> None:
     assert [r.guild_id for r in rows[:1]] == [11]
     assert [r.model for r in rows[1:]] == [f"m{i}" for i in range(11, 2, -1)]
     assert [r.model for r in in_guild] == ["m11", "m10", "m9"]
+
+
+async def test_recent_results_and_a_users_count_since(db: Database) -> None:
+    hour_ago = T0 - timedelta(hours=1)
+    await add(
+        db,
+        request(queued_at=hour_ago - timedelta(seconds=1), model="old"),  # before the window
+        request(queued_at=hour_ago, model="first"),
+        request(queued_at=T0, status=RequestStatus.FAILED, model="failed"),
+        request(queued_at=T0, status=RequestStatus.CANCELLED, model="cancelled"),
+        request(queued_at=T0, guild_id=11, model="elsewhere"),
+        request(user_id=2, queued_at=T0),
+    )
+    async with db.sessions() as session:
+        used = await count_user_requests(session, 1, 10, since=hour_ago)
+        done = await recent_requests(session, 1, status=RequestStatus.DONE)
+    assert used == 2  # first and failed; cancelled ones do not count
+    assert [r.model for r in done] == ["elsewhere", "first", "old"]
 
 
 async def test_guild_counts_by_model_and_by_utc_day(db: Database) -> None:
