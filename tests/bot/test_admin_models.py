@@ -57,7 +57,7 @@ async def test_model_choice_precedence(fake: FakeDiscord, bot: BeautyBot, photo)
     assert "tiny-edges v1" in await beautify_model(fake, bot, alice, photo)  # guild
     answer = await fake.slash(bob, "model", sub("use", text("name", "tiny")))
     assert "`tiny`" in await ephemeral_answer(fake, answer)
-    assert "**tiny v1**" in await beautify_model(fake, bot, bob, photo)  # user over guild
+    assert "tiny v1 · " in await beautify_model(fake, bot, bob, photo)  # user over guild
     assert "tiny-edges v1" in await beautify_model(fake, bot, alice, photo)
     answer = await fake.slash(bob, "model", sub("use", text("name", "nope")))
     assert "no model called `nope`" in await ephemeral_answer(fake, answer)

@@ -41,6 +41,23 @@ def test_endpoint_settings_are_validated(monkeypatch: pytest.MonkeyPatch, no_tok
         Settings()
 
 
+def test_queue_and_shard_settings(monkeypatch: pytest.MonkeyPatch, no_token) -> None:
+    defaults = Settings()
+    assert (defaults.user_queue, defaults.user_cooldown_s) == (3, 0)
+    assert (defaults.shard_count, defaults.shard_ids) == (None, None)
+    monkeypatch.setenv("BEAUTYNET_SHARD_COUNT", "4")
+    monkeypatch.setenv("BEAUTYNET_SHARD_IDS", " 2, 3 ")
+    assert (Settings().shard_count, Settings().shard_ids) == (4, [2, 3])
+    for wrong, reason in (("4", "in 0..3"), ("1,1", "distinct"), ("x", "int")):
+        monkeypatch.setenv("BEAUTYNET_SHARD_IDS", wrong)
+        with pytest.raises(ValueError, match=reason):
+            Settings()
+    monkeypatch.delenv("BEAUTYNET_SHARD_COUNT")
+    monkeypatch.setenv("BEAUTYNET_SHARD_IDS", "0")
+    with pytest.raises(ValueError, match="needs BEAUTYNET_SHARD_COUNT"):
+        Settings()
+
+
 def test_sync_target() -> None:
     settings = Settings(dev_guild_id=42)
     assert sync_target(None, settings) == (False, None)

@@ -12,7 +12,7 @@ from bot.bot import BeautyBot
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
-from .helpers import final_reply, image_of, requests_rows
+from .helpers import Json, ephemeral_answer, final_reply, image_of, requests_rows
 
 
 async def test_compare_puts_every_model_in_one_grid(
@@ -48,8 +48,33 @@ async def test_a_clip_comes_back_as_an_mp4(
     reply = await final_reply(fake, bot, interaction)
     (data,) = fake.files_of(reply)
     assert data[4:8] == b"ftyp" and reply["attachments"][0]["filename"] == "beautynet.mp4"
+    assert reply["content"].startswith("-# tiny v1 · clusters k=7 · ")
     (row,) = await requests_rows(bot)
     assert row.status == RequestStatus.DONE and row.kind == "clip"
+
+
+async def test_a_guild_can_cap_clip_length(
+    fake: FakeDiscord, bot: BeautyBot, tmp_path: Path
+) -> None:
+    def limits(seconds: float) -> list[Json]:
+        option = {"name": "max_clip_seconds", "type": 10, "value": seconds}
+        return [{"name": "limits", "type": 1, "options": [option]}]
+
+    answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", limits(0.2)))
+    assert "clips up to 0.2 s" in answer
+    alice = fake.add_user("alice")
+    clip = {"file": ("clip.mp4", make_clip(tmp_path), "video/mp4")}
+    refused = await final_reply(fake, bot, await fake.slash(alice, "beautify", files=clip))
+    reason = "That clip is 0.5 s long; this server allows clips up to 0.2 s."
+    assert refused["content"] == f"⚠️ {reason}"
+    answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", limits(0)))
+    assert "clips up to 20 s" in answer
+    allowed = await final_reply(fake, bot, await fake.slash(alice, "beautify", files=clip))
+    assert allowed["attachments"]
+    assert [(row.status, row.reason) for row in await requests_rows(bot)] == [
+        (RequestStatus.FAILED, reason),
+        (RequestStatus.DONE, None),
+    ]
 
 
 def make_clip(tmp_path: Path) -> bytes:
