@@ -160,11 +160,12 @@ class Beautifier:
             await self._work(request_id, admission, params, produce, delivery, with_view)
 
         try:
-            # Admission again: the queue may have filled while the caller deferred.
+            # The queue admits again: it may have filled while the caller deferred.
             job = self.queue.submit(origin.user_id, work)
         except BotError as exc:
             await self.requests.finish(request_id, RequestStatus.CANCELLED, reason=str(exc))
-            raise
+            await delivery.failure(str(exc))
+            return
         watcher = asyncio.create_task(self._show_position(job, delivery))
         await job.result
 

@@ -19,8 +19,8 @@ async def status(interaction: discord.Interaction) -> None:
     device = getattr(getattr(engine, "engine", None), "device", None)
     served = await bot.catalog.served()
     lines = [
-        f"**Queue**: {queue.running} running, {queue.waiting} waiting, capacity {queue.capacity}, "
-        f"cooldown {bot.settings.user_cooldown_s:g} s",
+        f"**Queue**: {queue.running} running, {queue.waiting} waiting, capacity {queue.capacity} "
+        f"({queue.per_user} per user), cooldown {bot.settings.user_cooldown_s:g} s",
         f"**Engine**: {type(engine).__name__}" + (f" on {device}" if device else ""),
         "**Models**: "
         + (
