@@ -167,7 +167,10 @@ class Beautifier:
             await delivery.failure(str(exc))
             return
         watcher = asyncio.create_task(self._show_position(job, delivery))
-        await job.result
+        try:
+            await job.result
+        finally:
+            watcher.cancel()  # a job cancelled while waiting never starts: stop watching it
 
     async def _show_position(self, job: Job, delivery: Delivery) -> None:
         """Show the job's place in the queue, and each change of it, until the job starts."""

@@ -12,6 +12,7 @@ from beautynet.db.models import Request, RequestKind, RequestSource, RequestStag
 from beautynet.db.requests import (
     RESTART_REASON,
     NewRequest,
+    Outcome,
     RequestLog,
     RequestLogError,
     content_allowed,
@@ -114,6 +115,18 @@ async def test_a_cancelled_task_finishes_the_row_cancelled(
         await task
     row = await get(db, request_id)
     assert (row.status, row.reason) == (RequestStatus.CANCELLED, "cancelled")
+
+
+async def test_finish_records_what_made_the_result(db: Database, request_log: RequestLog) -> None:
+    made = await request_log.create(new(model="default"))
+    await request_log.finish(made, outcome=Outcome("flowers", 3, "clusters k=9", 555))
+    grid = await request_log.create(new(model="compare"))
+    await request_log.finish(grid, outcome=Outcome(result_message_id=556))
+    rows = [await get(db, made), await get(db, grid)]
+    assert [(r.model, r.model_version, r.segmenter, r.result_message_id) for r in rows] == [
+        ("flowers", 3, "clusters k=9", 555),
+        ("compare", None, None, 556),  # what an outcome does not know stays as it was
+    ]
 
 
 async def test_finish_refuses_missing_and_finished_rows(request_log: RequestLog) -> None:
