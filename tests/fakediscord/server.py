@@ -36,6 +36,7 @@ class FakeDiscord(People, Rest):
         self.sockets: list[web.WebSocketResponse] = []
         self.shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> (id, count)
         self.recommended_shards = 1  # what GET /gateway/bot answers
+        self._sessions: dict[str, tuple[int, int]] = {}  # session id -> shard, for RESUME
         self.identified = asyncio.Event()
         self._changed = asyncio.Condition()
         self._sequence = 0
@@ -133,29 +134,35 @@ class FakeDiscord(People, Rest):
         op = message.get("op")
         if op == 1:
             await socket.send_json({"op": 11})
-        elif op in (2, 6):  # IDENTIFY, or RESUME (answered as a fresh session)
-            shard_id, count = (message["d"].get("shard") or [0, 1]) if op == 2 else (0, 1)
-            self.sockets.append(socket)
-            self.shards[socket] = (shard_id, count)
-            guilds = [g for g in self.guild_names if self.shard_of(g, count) == shard_id]
+        elif op == 2:  # IDENTIFY, with [shard id, shard count] when sharded
+            await self._ready(socket, tuple(message["d"].get("shard") or (0, 1)))
+        elif op == 6:  # RESUME: answered as a fresh session of the same shard
+            await self._ready(socket, self._sessions.get(message["d"].get("session_id"), (0, 1)))
+
+    async def _ready(self, socket: web.WebSocketResponse, shard: tuple[int, int]) -> None:
+        """READY with the shard's guilds, then a GUILD_CREATE for each, on this socket only."""
+        shard_id, count = shard
+        session_id = f"session-{self.ids()}"
+        self._sessions[session_id] = shard
+        self.sockets.append(socket)
+        self.shards[socket] = shard
+        guilds = [g for g in self.guild_names if self.shard_of(g, count) == shard_id]
+        ready = {
+            "v": 10,
+            "user": self.bot_user.payload(),
+            "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
+            "shard": [shard_id, count],
+            "session_id": session_id,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(self.application_id), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+        }
+        events = [("READY", ready)] + [("GUILD_CREATE", self.guild_payload(g)) for g in guilds]
+        for event, data in events:
             self._sequence += 1
-            ready = {
-                "v": 10,
-                "user": self.bot_user.payload(),
-                "guilds": [{"id": str(g), "unavailable": True} for g in guilds],
-                "shard": [shard_id, count],
-                "session_id": f"session-{self.ids()}",
-                "resume_gateway_url": self.gateway_url,
-                "application": {"id": str(self.application_id), "flags": 0},
-                "private_channels": [],
-                "relationships": [],
-            }
-            await socket.send_json({"op": 0, "t": "READY", "s": self._sequence, "d": ready})
-            for guild_id in guilds:
-                self._sequence += 1
-                frame = {"op": 0, "t": "GUILD_CREATE", "s": self._sequence}
-                await socket.send_json({**frame, "d": self.guild_payload(guild_id)})
-            self.identified.set()
+            await socket.send_json({"op": 0, "t": event, "s": self._sequence, "d": data})
+        self.identified.set()
 
     # ---- CDN -----------------------------------------------------------------------
     async def _cdn(self, request: web.Request) -> web.Response:
