@@ -40,13 +40,20 @@ async def load_request(bot: BeautyBot, request_id: int) -> Request:
     return row
 
 
+def model_ref(row: Request) -> str | None:
+    """The model that made the result ("name@version"), else the one asked for."""
+    if row.model_version is not None:
+        return f"{row.model}@{row.model_version}"
+    return row.model if row.model != "default" else None
+
+
 async def rerun(interaction: discord.Interaction, request_id: int, **changes: Any) -> None:
     """Run the request's source again with some parameters changed, as a new reply."""
     bot = bot_of(interaction)
     row = await load_request(bot, request_id)
     attachment = discord.Attachment(data=row.parameters["source"], state=bot._connection)
     params = TranslateParams(
-        model=row.model if row.model != "default" else None,
+        model=model_ref(row),
         k=row.parameters.get("k"),
         panels=row.parameters.get("panels", 2),
     )
