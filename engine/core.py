@@ -146,12 +146,14 @@ class Engine:
         self._lock = threading.Lock()
 
     def configured(self, **changes: Any) -> Engine:
-        """This engine with other limits or folders, sharing its registry and loaded models."""
+        """This engine with other limits or folders (None keeps its own), sharing its
+        registry and its loaded models."""
         other = copy.copy(self)
         for name, value in changes.items():
             if not hasattr(self, name) or name.startswith("_"):
                 raise ValueError(f"an engine has no setting {name!r}")
-            setattr(other, name, value)
+            if value is not None:
+                setattr(other, name, value)
         return other
 
     # ---- translation ---------------------------------------------------------------------
@@ -235,9 +237,8 @@ class Engine:
             versions.append(ModelVersion(entry, is_served, is_served and entry.name == default))
         return versions
 
-    def model(self, ref: str | None = None) -> ModelEntry:
-        """The entry for 'name' or 'name@version' (None = the default model)."""
-        name, version = parse_model_ref(ref) if ref else (None, None)
+    def model(self, name: str | None = None, version: int | None = None) -> ModelEntry:
+        """A model version (default: the default model, the version its name serves)."""
         return self.registry.get(name, version)
 
     def sample_sheet(self, name: str, version: int) -> bytes:
@@ -276,13 +277,8 @@ class Engine:
 
     def add_images(self, name: str, files: Sequence[tuple[str, bytes]]) -> AddReport:
         """Decode, deduplicate and store untrusted (filename, bytes) in dataset `name`."""
-        return self.add_sources(name, [MemoryFile(filename, data) for filename, data in files])
-
-    def add_sources(self, name: str, sources: Sequence[Source], **options: Any) -> AddReport:
-        """Add images from sources (files, folders, zips, URL lists) to dataset `name`."""
-        return add_sources(
-            self.datasets_folder(), name, list(sources), limits=self.limits, **options
-        )
+        sources: list[Source] = [MemoryFile(filename, data) for filename, data in files]
+        return add_sources(self.datasets_folder(), name, sources, limits=self.limits)
 
     # ---- training ------------------------------------------------------------------------
     def train_config(
@@ -305,21 +301,24 @@ class Engine:
         trained_by: str = "",
         progress: Callable[[TrainingProgress], None] | None = None,
         stop: threading.Event | None = None,
+        callbacks: Sequence[TrainerCallback] = (),
         run_dir: Path | None = None,
-        **options: Any,
+        resume: bool = False,
+        precision: Precision = "auto",
+        description: str = "",
+        licence: str = "",
     ) -> TrainResult:
         """Train on `dataset` and register the new version (served once promoted).
 
-        `progress` follows the run, `stop` ends it early; `options` go to `run_training`
-        (resume, callbacks, precision, description, licence).
+        `progress` follows the run, `stop` ends it early; the rest is `run_training`'s.
         """
         run_dir = run_dir or self.runs_folder() / config.model_name
         manifest = self.dataset(dataset)
         paths = image_paths(self.datasets_folder(), dataset)
-        licence = options.pop("licence", "")
         data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", licence)
-        callbacks = [*options.pop("callbacks", ()), *([_Relay(progress)] if progress else [])]
+        relay = [_Relay(progress)] if progress else []
         return run_training(
-            config, data, run_dir, self.registry, self.device, callbacks=callbacks,
-            stop_event=stop, trained_by=trained_by, **options,
+            config, data, run_dir, self.registry, self.device, resume=resume,
+            callbacks=[*callbacks, *relay], stop_event=stop, precision=precision,
+            description=description, trained_by=trained_by,
         )  # fmt: skip

@@ -68,7 +68,7 @@ def list_models(args: argparse.Namespace, engine: Engine) -> int:
 
 def show_model(args: argparse.Namespace, engine: Engine) -> int:
     """Everything about one model version."""
-    entry = engine.model(args.model)
+    entry = engine.model(*parse_model_ref(args.model))
     meta = entry.spec.meta
     rows = {
         "model": entry.spec.label,

@@ -71,9 +71,10 @@ class InProcessEngine:
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        given = {"clip_limits": clip_limits, "datasets_dir": datasets_dir, "runs_dir": runs_dir,
-                 "train_defaults": train_defaults}  # fmt: skip
-        self.engine = engine.configured(**{k: v for k, v in given.items() if v is not None})
+        self.engine = engine.configured(
+            clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+            train_defaults=train_defaults,
+        )  # fmt: skip
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
 
     async def _run(self, func: Callable[..., T], *args: object) -> T:

@@ -90,9 +90,10 @@ def create_app(
     clip_limits, datasets_dir, runs_dir and train_defaults, when given, replace the engine's.
     """
     config = config or ServiceConfig()
-    given = {"clip_limits": clip_limits, "datasets_dir": datasets_dir, "runs_dir": runs_dir,
-             "train_defaults": train_defaults}  # fmt: skip
-    engine = engine.configured(**{k: v for k, v in given.items() if v is not None})
+    engine = engine.configured(
+        clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+        train_defaults=train_defaults,
+    )  # fmt: skip
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
         middlewares=[errors_middleware, auth_middleware],

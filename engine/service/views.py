@@ -17,6 +17,7 @@ from engine.pipeline import Panels, TranslateOptions
 
 from . import keys
 from .idempotency import IdempotencyConflictError, fingerprint
+from .jobs import ClipJob
 from .openapi import openapi_document
 from .training import TrainJob, TrainJobs, train_config
 from .uploads import read_files, read_upload
@@ -189,11 +190,15 @@ async def start_training(request: web.Request) -> web.Response:
     return web.json_response(job.describe(), status=202, headers=headers)
 
 
-def _train_job(request: web.Request) -> TrainJob:
-    job = _train_jobs(request).get(request.match_info["job_id"])
+def _found(job: T | None, reason: str) -> T:
+    """The job, or a 404 that says why there is none."""
     if job is None:
-        raise web.HTTPNotFound(reason="no such training job")
+        raise web.HTTPNotFound(reason=reason)
     return job
+
+
+def _train_job(request: web.Request) -> TrainJob:
+    return _found(_train_jobs(request).get(request.match_info["job_id"]), "no such training job")
 
 
 async def training_status(request: web.Request) -> web.Response:
@@ -217,23 +222,38 @@ async def stop_training(request: web.Request) -> web.Response:
 
 
 # ---- images ------------------------------------------------------------------------------
+async def _in_codec_pool(app: web.Application, stage: str, work: Callable[[], T]) -> T:
+    """Run decode or encode work in the CPU pool; its cost and its wait are timed apart.
+
+    `stage` is the work itself; `codec_wait` the time it waited for a free worker.
+    """
+    stats, queued = app[keys.METRICS], time.monotonic()
+
+    def timed() -> T:
+        started = time.monotonic()
+        try:
+            return work()
+        finally:
+            stats.observe_stage("codec_wait", started - queued)
+            stats.observe_stage(stage, time.monotonic() - started)
+
+    return await asyncio.get_running_loop().run_in_executor(app[keys.CPU_POOL], timed)
+
+
 async def _translate_image(
     app: web.Application, data: bytes, model: str | None, options: TranslateOptions
 ) -> Encoded:
     """decode -> (batched) translate -> compose and encode, timing each stage."""
-    loop, pool, stats = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
-    engine = app[keys.ENGINE]
-    start = time.monotonic()
-    image = await loop.run_in_executor(pool, engine.decode, data)
-    translator = await loop.run_in_executor(pool, engine.translator, model)
-    decoded = time.monotonic()
-    stats.observe_stage("decode", decoded - start)
+    engine, start = app[keys.ENGINE], time.monotonic()
+    image, translator = await _in_codec_pool(
+        app, "decode", lambda: (engine.decode(data), engine.translator(model))
+    )
     translation = await app[keys.BATCHER].translate(translator, image, options)
-    translated = time.monotonic()
     label = translator.model.spec.label
-    encoded = await loop.run_in_executor(pool, engine.encode, translation, options.panels, label)
-    stats.observe_stage("encode", time.monotonic() - translated)
-    stats.observe_stage("total", time.monotonic() - start)
+    encoded = await _in_codec_pool(
+        app, "encode", lambda: engine.encode(translation, options.panels, label)
+    )
+    app[keys.METRICS].observe_stage("total", time.monotonic() - start)
     return encoded
 
 
@@ -275,11 +295,9 @@ async def start_clip(request: web.Request) -> web.Response:
     return web.json_response(job.describe(), status=202, headers={"Location": location})
 
 
-def _job(request: web.Request) -> Any:
+def _job(request: web.Request) -> ClipJob:
     job = request.app[keys.CLIP_JOBS].get(request.match_info["job_id"])
-    if job is None:
-        raise web.HTTPNotFound(reason="no such clip job (finished jobs are kept for a while)")
-    return job
+    return _found(job, "no such clip job (finished jobs are kept for a while)")
 
 
 async def clip_status(request: web.Request) -> web.Response:
