@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from beautynet.components import build_engine, clip_limits, train_defaults
+from beautynet.components import build_engine
 from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from bot.bot import BeautyBot, SyncTarget
@@ -31,14 +31,7 @@ class MissingTokenError(RuntimeError):
 
 def embedded_engine(settings: Settings, device: str | None = None) -> InProcessEngine:
     """The in-process engine configured from settings."""
-    return InProcessEngine(
-        build_engine(settings, device),
-        settings.engine_workers,
-        clip_limits(settings),
-        datasets_dir=settings.datasets_dir,
-        runs_dir=settings.data_dir / "runs",
-        train_defaults=train_defaults(settings),
-    )
+    return InProcessEngine(build_engine(settings, device), settings.engine_workers)
 
 
 async def run_bot(

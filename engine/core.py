@@ -1,20 +1,123 @@
-"""The engine's front door: models by name, loaded once, and untrusted bytes in, image out."""
+"""The engine's front door: every operation the bot, the engine service and the CLI use.
+
+Translation (images batched, clips with progress), the model catalogue, datasets and
+training are written here once. The adapters (the bot's in-process client, the HTTP views,
+the command line) choose the threads that run them and the shape of their answers.
+"""
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
+from PIL import Image
 
+from engine.datasets import (
+    AddReport,
+    Manifest,
+    MemoryFile,
+    Source,
+    add_sources,
+    image_paths,
+    list_datasets,
+    load_manifest,
+)
 from engine.device import Precision
+from engine.errors import InputError, ModelError, NotConfiguredError
 from engine.imaging import ImageFormat, ImageLimits, decode_image, encode_image
 from engine.models import ModelEntry, ModelRegistry, load_model, parse_model_ref
-from engine.pipeline import ImageTranslator, TranslateOptions
+from engine.pipeline import (
+    ClipResult,
+    ClipTranslator,
+    ImageTranslator,
+    TranslateOptions,
+    Translation,
+)
+from engine.training import (
+    Progress,
+    TrainConfig,
+    TrainDefaults,
+    TrainerCallback,
+    TrainingData,
+    TrainResult,
+    Validation,
+    make_train_config,
+    run_training,
+)
+from engine.video import ClipLimits
+
+ClipProgress = Callable[[int, int], None]  # (frames done, total), from the working thread
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An encoded result image and how it was made."""
+
+    data: bytes
+    model: str  # the model version's label, e.g. "nature v1"
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """An installed model version, and whether its name serves it and it is the default."""
+
+    entry: ModelEntry
+    served: bool  # the version a plain name resolves to
+    default: bool  # the default model's served version
+
+    @property
+    def segmenter(self) -> str:
+        """'clusters k=7' or 'edges'."""
+        return self.entry.spec.segmenter_label
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """A training snapshot: after a step, or (with sample_sheet) after a validation."""
+
+    step: int
+    total_steps: int | None
+    epoch: int
+    eta_s: float | None
+    losses: dict[str, float]
+    sample_sheet: bytes | None = None
+
+
+class _Relay(TrainerCallback):
+    """Trainer callbacks -> TrainingProgress snapshots (called from the training thread)."""
+
+    def __init__(self, progress: Callable[[TrainingProgress], None]) -> None:
+        self.progress = progress
+
+    def on_step(self, progress: Progress) -> None:
+        self.progress(
+            TrainingProgress(
+                progress.step, progress.total_steps, progress.epoch, progress.eta_s,
+                dict(progress.losses),
+            )
+        )  # fmt: skip
+
+    def on_validation(self, validation: Validation) -> None:
+        if validation.sample_sheet.is_file():
+            sheet = validation.sample_sheet.read_bytes()
+            self.progress(
+                TrainingProgress(validation.step, None, validation.epoch, None, {}, sheet)
+            )
 
 
 class Engine:
-    """Holds the registry, the device, and a small cache of loaded models (thread-safe)."""
+    """Models by name (loaded once, in one thread-safe cache), and every engine operation.
+
+    Every method blocks (disk, network, decoding): call it from a worker thread.
+    """
 
     def __init__(
         self,
@@ -24,22 +127,41 @@ class Engine:
         limits: ImageLimits = ImageLimits(),
         batch_size: int = 0,
         cache_size: int = 3,
+        *,
+        clip_limits: ClipLimits = ClipLimits(),
+        datasets_dir: Path | None = None,
+        runs_dir: Path | None = None,
+        train_defaults: TrainDefaults = TrainDefaults(),
     ) -> None:
         self.registry = registry
         self.device = device
         self.precision: Precision = precision
         self.limits = limits
         self.batch_size = batch_size
+        self.clip_limits = clip_limits
+        self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
+        self.train_defaults = train_defaults
         self._cache: OrderedDict[tuple[str, int], ImageTranslator] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def models(self) -> list[ModelEntry]:
-        """Every installed model."""
-        return self.registry.entries()
+    def configured(self, **changes: Any) -> Engine:
+        """This engine with other limits or folders (None keeps its own), sharing its
+        registry and its loaded models."""
+        other = copy.copy(self)
+        for name, value in changes.items():
+            if not hasattr(self, name) or name.startswith("_"):
+                raise ValueError(f"an engine has no setting {name!r}")
+            if value is not None:
+                setattr(other, name, value)
+        return other
 
+    # ---- translation ---------------------------------------------------------------------
     def translator(self, model: str | None = None) -> ImageTranslator:
-        """A translator for `model` ('name' or 'name@version'; None = the default model)."""
+        """A translator for `model` ('name' or 'name@version'; None = the default model).
+
+        The lookup reads no model file; a version is loaded once and kept (the last few).
+        """
         name, version = parse_model_ref(model) if model else (None, None)
         entry = self.registry.get(name, version)
         key = (entry.name, entry.version)
@@ -55,14 +177,148 @@ class Engine:
                 self._cache.popitem(last=False)
             return translator
 
+    def decode(self, data: bytes) -> Image.Image:
+        """An untrusted upload decoded within the engine's limits (InputError says why not)."""
+        return decode_image(data, self.limits)
+
+    @staticmethod
+    def encode(
+        translation: Translation, panels: int, model: str, fmt: ImageFormat = "png"
+    ) -> Encoded:
+        """Compose the panels and encode them."""
+        composed = translation.compose(3 if panels == 3 else 2)
+        return Encoded(encode_image(composed, fmt), model, composed.width, composed.height)
+
     def translate_bytes(
         self,
         data: bytes,
         model: str | None = None,
         options: TranslateOptions = TranslateOptions(),
         fmt: ImageFormat = "png",
-    ) -> bytes:
+    ) -> Encoded:
         """Decode an untrusted upload, translate it, and encode the side-by-side result."""
-        image = decode_image(data, self.limits)
-        (result,) = self.translator(model).translate([image], options)
-        return encode_image(result.compose(options.panels), fmt)
+        image = self.decode(data)
+        translator = self.translator(model)
+        (result,) = translator.translate([image], options)
+        return self.encode(result, options.panels, translator.model.spec.label, fmt)
+
+    def translate_clip(
+        self,
+        data: bytes,
+        translator: ImageTranslator,
+        options: TranslateOptions,
+        folder: Path,
+        budget_bytes: int,
+        progress: ClipProgress | None = None,
+    ) -> ClipResult:
+        """Translate an untrusted clip into `folder`/beautynet.mp4 of at most budget_bytes."""
+        if len(data) > self.clip_limits.max_bytes:
+            raise InputError(f"the clip is too large ({len(data)} bytes)")
+        source, target = folder / "input", folder / "beautynet.mp4"
+        source.write_bytes(data)
+        try:
+            return ClipTranslator(translator).translate(
+                source, target, options, self.clip_limits, budget_bytes, progress
+            )
+        finally:
+            source.unlink(missing_ok=True)
+
+    # ---- the model catalogue -------------------------------------------------------------
+    def model_versions(self) -> list[ModelVersion]:
+        """Every installed model version, with which ones are served and the default."""
+        entries = self.registry.entries()
+        if not entries:
+            return []
+        default = self.registry.default_name(entries)
+        served = {e.name: self.registry.current_version(e.name, entries) for e in entries}
+        versions = []
+        for entry in entries:
+            is_served = served[entry.name] == entry.version
+            versions.append(ModelVersion(entry, is_served, is_served and entry.name == default))
+        return versions
+
+    def model(self, name: str | None = None, version: int | None = None) -> ModelEntry:
+        """A model version (default: the default model, the version its name serves)."""
+        return self.registry.get(name, version)
+
+    def sample_sheet(self, name: str, version: int) -> bytes:
+        """The validation sample sheet saved with a model version (PNG)."""
+        entry = self.registry.get(name, version)
+        if entry.sample_sheet is None:
+            raise ModelError(f"{entry.spec.label} has no sample sheet")
+        return entry.sample_sheet.read_bytes()
+
+    def promote(self, name: str, version: int | None = None) -> ModelEntry:
+        """Serve `version` (default: newest) of `name`, and make `name` the default model."""
+        return self.registry.promote(name, version)
+
+    def rollback(self, name: str) -> ModelEntry:
+        """Undo the last promotion of `name`; returns the version now served."""
+        return self.registry.rollback(name)
+
+    def delete(self, name: str, version: int) -> None:
+        """Remove a user model version (never a bundled or served one)."""
+        self.registry.delete(name, version)
+
+    # ---- datasets ------------------------------------------------------------------------
+    def datasets_folder(self) -> Path:
+        """Where datasets live (NotConfiguredError when this engine has none)."""
+        if self.datasets_dir is None:
+            raise NotConfiguredError("datasets are not configured on this engine")
+        return self.datasets_dir
+
+    def datasets(self) -> list[Manifest]:
+        """Every dataset."""
+        return list_datasets(self.datasets_folder())
+
+    def dataset(self, name: str) -> Manifest:
+        """One dataset (DatasetNotFoundError when there is none by that name)."""
+        return load_manifest(self.datasets_folder(), name)
+
+    def add_images(self, name: str, files: Sequence[tuple[str, bytes]]) -> AddReport:
+        """Decode, deduplicate and store untrusted (filename, bytes) in dataset `name`."""
+        sources: list[Source] = [MemoryFile(filename, data) for filename, data in files]
+        return add_sources(self.datasets_folder(), name, sources, limits=self.limits)
+
+    # ---- training ------------------------------------------------------------------------
+    def train_config(
+        self, name: str, segmenter: str, k: int, time_budget: str | None = None
+    ) -> TrainConfig:
+        """A run's hyper-parameters from this engine's defaults; ValueError names a bad one."""
+        return make_train_config(name, segmenter, k, self.train_defaults, time_budget)
+
+    def runs_folder(self) -> Path:
+        """Where training runs live (NotConfiguredError when this engine has none)."""
+        if self.runs_dir is None:
+            raise NotConfiguredError("training is not configured on this engine")
+        return self.runs_dir
+
+    def train(
+        self,
+        dataset: str,
+        config: TrainConfig,
+        *,
+        trained_by: str = "",
+        progress: Callable[[TrainingProgress], None] | None = None,
+        stop: threading.Event | None = None,
+        callbacks: Sequence[TrainerCallback] = (),
+        run_dir: Path | None = None,
+        resume: bool = False,
+        precision: Precision = "auto",
+        description: str = "",
+        licence: str = "",
+    ) -> TrainResult:
+        """Train on `dataset` and register the new version (served once promoted).
+
+        `progress` follows the run, `stop` ends it early; the rest is `run_training`'s.
+        """
+        run_dir = run_dir or self.runs_folder() / config.model_name
+        manifest = self.dataset(dataset)
+        paths = image_paths(self.datasets_folder(), dataset)
+        data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", licence)
+        relay = [_Relay(progress)] if progress else []
+        return run_training(
+            config, data, run_dir, self.registry, self.device, resume=resume,
+            callbacks=[*callbacks, *relay], stop_event=stop, precision=precision,
+            description=description, trained_by=trained_by,
+        )  # fmt: skip

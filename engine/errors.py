@@ -11,3 +11,7 @@ class InputError(EngineError):
 
 class ModelError(EngineError):
     """A model is missing, or its file does not match its config."""
+
+
+class NotConfiguredError(EngineError):
+    """This engine has no folder for the operation (datasets, training runs)."""

@@ -7,11 +7,12 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from beautynet.components import build_engine, clip_limits, train_defaults
+from beautynet.components import build_engine, service_threads
 from beautynet.db.schema import SchemaError
 from beautynet.db.session import open_database
 from beautynet.settings import Settings
 from engine.service import ServiceConfig, check_listen_address, create_app, serve
+from engine.threads import use_threads
 
 from .common import add_device_argument
 
@@ -29,8 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve_parser.set_defaults(func=serve_command)
 
 
-def service_config(settings: Settings, batching: bool = True) -> ServiceConfig:
-    """The service's limits, batching and token from settings."""
+def service_config(
+    settings: Settings, batching: bool = True, codec_threads: int = 2
+) -> ServiceConfig:
+    """The service's limits, batching, decode/encode threads and token from settings."""
     token = settings.engine_token.get_secret_value() if settings.engine_token else None
     return ServiceConfig(
         token=token,
@@ -40,6 +43,7 @@ def service_config(settings: Settings, batching: bool = True) -> ServiceConfig:
         batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
         clip_jobs=settings.engine_clip_jobs,
         live_sessions=settings.engine_live_sessions,
+        codec_threads=codec_threads,
     )
 
 
@@ -66,18 +70,18 @@ def serve_engine(
     listening: Callable[[str], None], batching: bool = True,
 ) -> int:  # fmt: skip
     """Check the settings, build the engine and serve it (with the page) until interrupted."""
-    config = service_config(settings, batching)
+    threads = service_threads(settings)
+    config = service_config(settings, batching, threads.codec)
     try:
         check_listen_address(host, config.token)
         asyncio.run(_check_database(settings))
     except (ValueError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    use_threads(threads)
+    print(f"engine service {threads.describe()}", file=sys.stderr)
     engine = build_engine(settings, device, batch_size=max(config.max_batch, 1))
-    app = create_app(
-        engine, config, clip_limits(settings), datasets_dir=settings.datasets_dir,
-        runs_dir=settings.data_dir / "runs", train_defaults=train_defaults(settings),
-    )  # fmt: skip
+    app = create_app(engine, config)
     try:
         asyncio.run(serve(app, host, port, listening=listening))
     except OSError as exc:  # the port is taken, or the address is not this machine's

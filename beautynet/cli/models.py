@@ -6,12 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from beautynet.components import build_engine
 from beautynet.settings import Settings
+from engine.core import Engine
 from engine.errors import EngineError
-from engine.models import ModelEntry, ModelRegistry, parse_model_ref
-from engine.segment import ClustersConfig
+from engine.models import parse_model_ref
 
-Handler = Callable[[argparse.Namespace, ModelRegistry], int]
+Handler = Callable[[argparse.Namespace, Engine], int]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,11 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(handler: Handler) -> Callable[[argparse.Namespace, Settings], int]:
-    """Give a handler the registry, and turn model errors into one line and exit code 2."""
+    """Give a handler the engine, and turn model errors into one line and exit code 2."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
-            return handler(args, ModelRegistry(settings.models_dir))
+            return handler(args, build_engine(settings, "cpu"))
         except (EngineError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -45,41 +46,35 @@ def _run(handler: Handler) -> Callable[[argparse.Namespace, Settings], int]:
     return run
 
 
-def _segmenter_label(entry: ModelEntry) -> str:
-    segmenter = entry.spec.segmenter
-    return f"clusters k={segmenter.k}" if isinstance(segmenter, ClustersConfig) else segmenter.kind
-
-
-def list_models(args: argparse.Namespace, registry: ModelRegistry) -> int:
+def list_models(args: argparse.Namespace, engine: Engine) -> int:
     """One line per model version; '*' marks the versions being served."""
-    entries = registry.entries()
-    if not entries:
+    versions = engine.model_versions()
+    if not versions:
         print("no models installed; train one with `beautynet train`")
         return 0
-    default = registry.default_name(entries)
     header = ("", "NAME", "VER", "SEGMENTER", "SIZE", "NGF", "FROM", "DESCRIPTION")
     print("{:1} {:<20} {:>3}  {:<12} {:>4} {:>3}  {:<7} {}".format(*header))
-    for entry in entries:
-        served = registry.current_version(entry.name, entries) == entry.version
-        mark = "*" if served else ""
-        name = entry.name + (" (default)" if served and entry.name == default else "")
-        spec = entry.spec
+    for version in versions:
+        entry, spec = version.entry, version.entry.spec
+        mark = "*" if version.served else ""
+        name = entry.name + (" (default)" if version.default else "")
         print(
-            f"{mark:1} {name:<20} {entry.version:>3}  {_segmenter_label(entry):<12} "
+            f"{mark:1} {name:<20} {entry.version:>3}  {version.segmenter:<12} "
             f"{spec.size:>4} {spec.generator.ngf:>3}  "
             f"{'bundled' if entry.bundled else 'user':<7} {spec.meta.description}"
         )
     return 0
 
 
-def show_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    entry = registry.get(*parse_model_ref(args.model))
+def show_model(args: argparse.Namespace, engine: Engine) -> int:
+    """Everything about one model version."""
+    entry = engine.model(*parse_model_ref(args.model))
     meta = entry.spec.meta
     rows = {
         "model": entry.spec.label,
         "file": str(entry.path),
         "description": meta.description,
-        "segmenter": _segmenter_label(entry),
+        "segmenter": entry.spec.segmenter_label,
         "network": f"U-Net ngf={entry.spec.generator.ngf} depth={entry.spec.generator.depth}",
         "size": str(entry.spec.size),
         "training data": meta.training_data,
@@ -93,23 +88,26 @@ def show_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     return 0
 
 
-def promote_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
-    entry = registry.promote(*parse_model_ref(args.model))
+def promote_model(args: argparse.Namespace, engine: Engine) -> int:
+    """Serve a version and make its name the default model."""
+    entry = engine.promote(*parse_model_ref(args.model))
     print(f"promoted {entry.spec.label}; it is now the default model")
     return 0
 
 
-def rollback_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
+def rollback_model(args: argparse.Namespace, engine: Engine) -> int:
+    """Undo the last promotion of a model."""
     name, _ = parse_model_ref(args.model)
-    entry = registry.rollback(name)
+    entry = engine.rollback(name)
     print(f"rolled back: {name} now serves {entry.spec.label}")
     return 0
 
 
-def delete_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
+def delete_model(args: argparse.Namespace, engine: Engine) -> int:
+    """Delete a user model version."""
     name, version = parse_model_ref(args.model)
     if version is None:
         raise ValueError("say which version to delete: NAME@VERSION")
-    registry.delete(name, version)
+    engine.delete(name, version)
     print(f"deleted {name} v{version}")
     return 0

@@ -8,22 +8,18 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from beautynet.components import build_engine
 from beautynet.settings import Settings
-from engine.datasets import DatasetNotFoundError, image_paths, load_manifest
-from engine.device import resolve_device
 from engine.errors import EngineError
-from engine.models import ModelRegistry
 from engine.nets import UPSAMPLE_KINDS
 from engine.training import (
     Progress,
     TrainConfig,
     TrainDefaults,
     TrainerCallback,
-    TrainingData,
     Validation,
     make_train_config,
     parse_duration,
-    run_training,
 )
 from engine.training.augment import POLICIES
 from engine.training.losses import GAN_LOSSES
@@ -151,26 +147,22 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
     """Train and register a new model version; say how to promote it."""
     try:
         config = build_config(args)
-        manifest = load_manifest(settings.datasets_dir, args.dataset)
-        paths = image_paths(settings.datasets_dir, args.dataset)
-        device = resolve_device(args.device or settings.device)
-    except (ValueError, DatasetNotFoundError) as exc:
+        engine = build_engine(settings, args.device)
+        engine.dataset(args.dataset)  # an unknown dataset is said before any work
+    except (ValueError, EngineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", args.licence)
-    run_dir = Path(args.run_dir) if args.run_dir else settings.data_dir / "runs" / args.name
     bar = ProgressBar()
     try:
-        result = run_training(
+        result = engine.train(
+            args.dataset,
             config,
-            data,
-            run_dir,
-            ModelRegistry(settings.models_dir),
-            device,
+            run_dir=Path(args.run_dir) if args.run_dir else None,
             resume=args.resume,
             callbacks=[bar],
             precision=args.precision,
             description=args.description,
+            licence=args.licence,
         )
     except (ValueError, EngineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -273,7 +273,7 @@ class HttpEngine:
 
     # ---- model administration (ModelAdmin) -----------------------------------------------
     # Engines behind one bot share their models folder (one volume): a change made through
-    # one engine is seen by all (their translator caches expire within 2 s).
+    # one engine is seen by the others at their next request (a lookup checks the folder).
     async def _admin(self, method: str, path: str, form: FormFactory = lambda: None) -> Answer:
         return await self._call(method, path, f"admin-{uuid.uuid4().hex}", form)
 

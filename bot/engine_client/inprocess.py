@@ -1,7 +1,8 @@
-"""The embedded engine: the bot's EngineClient backed by an `engine.core.Engine` in this process.
+"""The embedded engine: the bot's EngineClient over an `engine.core.Engine` in this process.
 
-Every call that touches the network, the decoder or the disk runs in a worker thread
-(`loop.run_in_executor`), so the bot's event loop and its gateway heartbeat never block.
+A thin adapter: every operation is the engine's own; this class runs it off the event loop
+(image work in its worker threads, datasets and training in threads of their own, so the
+bot's gateway heartbeat never blocks) and turns the engine's answers into the bot's types.
 """
 
 from __future__ import annotations
@@ -10,27 +11,21 @@ import asyncio
 import functools
 import logging
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from engine.core import Engine
-from engine.errors import InputError
-from engine.imaging import decode_image, encode_image
-from engine.models import ModelEntry
-from engine.pipeline import ClipTranslator, TranslateOptions
-from engine.segment import ClustersConfig
+from engine.core import Engine, TrainingProgress
+from engine.errors import EngineError
+from engine.pipeline import TranslateOptions
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
-from .base import (
-    ModelInfo,
-    ProgressCallback,
-    Translated,
-    TranslateParams,
-)
-from .embedded_admin import EmbeddedAdmin, user_errors
+from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainStatus
+from .base import EngineUserError, ModelInfo, ProgressCallback, Translated, TranslateParams
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +37,33 @@ def options_for(params: TranslateParams) -> TranslateOptions:
     return TranslateOptions(k=params.k, panels=params.panels, size=params.size)
 
 
-def describe_segmenter(entry: ModelEntry) -> str:
-    """'clusters k=7' or 'edges'."""
-    config = entry.spec.segmenter
-    return f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Engine errors (short, user-safe messages) and ValueError become EngineUserError."""
+    try:
+        yield
+    except (EngineError, ValueError) as exc:
+        raise EngineUserError(str(exc)) from exc
 
 
-class InProcessEngine(EmbeddedAdmin):
+async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking call in a thread of its own; engine errors become EngineUserError."""
+    with user_errors():
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+
+class InProcessEngine:
     """EngineClient running the engine in worker threads of this process.
 
-    It also offers model, dataset and training administration (`bot.engine_client.admin`)
-    when given the folders for them.
+    It also offers model, dataset and training administration (`bot.engine_client.admin`);
+    datasets and training need the engine's folders (given to it, or here).
     """
 
     def __init__(
         self,
         engine: Engine,
         workers: int = 1,
-        clip_limits: ClipLimits = ClipLimits(),
+        clip_limits: ClipLimits | None = None,
         *,
         datasets_dir: Path | None = None,
         runs_dir: Path | None = None,
@@ -67,10 +71,10 @@ class InProcessEngine(EmbeddedAdmin):
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self.engine = engine
-        self.clip_limits = clip_limits
-        self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
-        self.train_defaults = train_defaults or TrainDefaults()
+        self.engine = engine.configured(
+            clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+            train_defaults=train_defaults,
+        )  # fmt: skip
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
 
     async def _run(self, func: Callable[..., T], *args: object) -> T:
@@ -109,33 +113,68 @@ class InProcessEngine(EmbeddedAdmin):
             None, functools.partial(self._pool.shutdown, wait=True)
         )
 
-    # ---- admin (embedded engine only) ---------------------------------------------------
+    # ---- ModelAdmin ---------------------------------------------------------------------
     async def promote(self, name: str, version: int | None = None) -> str:
         """Serve `version` (default: newest) of `name`; returns the served label."""
-        return (await self._run(self.engine.registry.promote, name, version)).spec.label
+        return (await self._run(self.engine.promote, name, version)).spec.label
 
     async def rollback(self, name: str) -> str:
         """Undo the last promotion of `name`; returns the label now served."""
-        return (await self._run(self.engine.registry.rollback, name)).spec.label
+        return (await self._run(self.engine.rollback, name)).spec.label
 
     async def delete(self, name: str, version: int) -> None:
         """Remove a user model version."""
-        await self._run(self.engine.registry.delete, name, version)
+        await self._run(self.engine.delete, name, version)
+
+    # ---- DatasetAdmin -------------------------------------------------------------------
+    async def add_images(self, name: str, files: list[tuple[str, bytes]]) -> DatasetReport:
+        """Decode, deduplicate and store images (untrusted bytes) in dataset `name`."""
+        report = await in_thread(self.engine.add_images, name, files)
+        return DatasetReport(
+            name=report.name,
+            added=len(report.added),
+            duplicates=len(report.duplicates),
+            rejected=[(r.source, r.reason) for r in report.rejected],
+            total_images=report.total_images,
+        )
+
+    async def datasets(self) -> list[DatasetInfo]:
+        """Every dataset."""
+        manifests = await in_thread(self.engine.datasets)
+        return [DatasetInfo(m.name, len(m.entries), m.total_bytes, m.updated) for m in manifests]
+
+    # ---- TrainingAdmin ------------------------------------------------------------------
+    async def train(
+        self,
+        request: TrainRequest,
+        progress: Callable[[TrainStatus], None],
+        stop: threading.Event,
+    ) -> TrainDone:
+        """Train in a thread of its own (image requests keep their worker)."""
+        with user_errors():
+            config = self.engine.train_config(
+                request.name, request.segmenter, request.k, request.time_budget
+            )
+
+        def relay(snapshot: TrainingProgress) -> None:
+            progress(TrainStatus(**vars(snapshot)))
+
+        result = await in_thread(
+            self.engine.train, request.dataset, config, trained_by="discord", progress=relay,
+            stop=stop,
+        )  # fmt: skip
+        sheet = result.outcome.sample_sheet
+        return TrainDone(
+            status=result.outcome.status,
+            model=result.model.spec.label if result.model else None,
+            sample_sheet=sheet.read_bytes() if sheet and sheet.is_file() else None,
+        )
 
     # ---- worker-thread bodies -----------------------------------------------------------
     def _translate_image(self, data: bytes, params: TranslateParams) -> Translated:
-        options = options_for(params)
-        image = decode_image(data, self.engine.limits)
-        translator = self.engine.translator(params.model)
-        (result,) = translator.translate([image], options)
-        composed = result.compose(options.panels)
+        result = self.engine.translate_bytes(data, params.model, options_for(params))
         return Translated(
-            data=encode_image(composed, "png"),
-            filename="beautynet.png",
-            model=translator.model.spec.label,
-            kind="image",
-            width=composed.width,
-            height=composed.height,
+            result.data, "beautynet.png", result.model, "image", result.width, result.height
         )
 
     def _translate_clip(
@@ -145,17 +184,12 @@ class InProcessEngine(EmbeddedAdmin):
         budget_bytes: int,
         progress: ProgressCallback | None,
     ) -> Translated:
-        if len(data) > self.clip_limits.max_bytes:
-            raise InputError(f"the clip is too large ({len(data)} bytes)")
-        options = options_for(params)
         translator = self.engine.translator(params.model)
         with tempfile.TemporaryDirectory(prefix="beautynet-bot-") as tmp:
-            source, target = Path(tmp) / "input", Path(tmp) / "beautynet.mp4"
-            source.write_bytes(data)
-            result = ClipTranslator(translator).translate(
-                source, target, options, self.clip_limits, budget_bytes, progress
+            result = self.engine.translate_clip(
+                data, translator, options_for(params), Path(tmp), budget_bytes, progress
             )
-            encoded = target.read_bytes()
+            encoded = result.path.read_bytes()
         return Translated(
             data=encoded,
             filename="beautynet.mp4",
@@ -168,24 +202,17 @@ class InProcessEngine(EmbeddedAdmin):
         )
 
     def _models(self) -> list[ModelInfo]:
-        registry = self.engine.registry
-        entries = registry.entries()
-        if not entries:
-            return []
-        default = registry.default_name(entries)
-        served = {name: registry.current_version(name, entries) for name in registry.names()}
         infos = []
-        for entry in entries:
-            is_served = served[entry.name] == entry.version
-            sheet = entry.sample_sheet
+        for version in self.engine.model_versions():
+            entry, sheet = version.entry, version.entry.sample_sheet
             infos.append(
                 ModelInfo(
                     name=entry.name,
                     version=entry.version,
                     description=entry.spec.meta.description,
-                    segmenter=describe_segmenter(entry),
-                    served=is_served,
-                    default=is_served and entry.name == default,
+                    segmenter=version.segmenter,
+                    served=version.served,
+                    default=version.default,
                     sample_sheet=sheet.read_bytes() if sheet else None,
                 )
             )

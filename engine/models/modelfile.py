@@ -16,7 +16,7 @@ from engine.atomic import atomic_torch_save
 from engine.device import place
 from engine.errors import ModelError
 from engine.nets import GeneratorConfig, UnetGenerator
-from engine.segment import SegmenterConfig, segmenter_config_from_dict
+from engine.segment import ClustersConfig, SegmenterConfig, segmenter_config_from_dict
 
 FORMAT = "beautynet-model"
 FORMAT_VERSION = 1
@@ -55,6 +55,12 @@ class ModelSpec:
     @property
     def label(self) -> str:
         return f"{self.meta.name} v{self.meta.version}"
+
+    @property
+    def segmenter_label(self) -> str:
+        """'clusters k=7' or 'edges'."""
+        config = self.segmenter
+        return f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from aiohttp import web
 
-from engine.core import Engine
+from engine.core import Encoded, Engine
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
@@ -26,7 +26,6 @@ from .metrics import Metrics
 from .middlewares import auth_middleware, errors_middleware
 from .routes import setup_routes
 from .training import TrainJobs
-from .translators import TranslatorCache
 from .uploads import CHUNK
 
 log = logging.getLogger(__name__)
@@ -44,15 +43,15 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Worker threads, the batcher and the job table live as long as the app runs."""
     config, metrics = app[keys.CONFIG], app[keys.METRICS]
     network = ThreadPoolExecutor(1, thread_name_prefix="engine-net")
-    cpu = ThreadPoolExecutor(2, thread_name_prefix="engine-cpu")
+    cpu = ThreadPoolExecutor(config.codec_threads, thread_name_prefix="engine-cpu")
     clips = ThreadPoolExecutor(1, thread_name_prefix="engine-clip")
     batcher = Batcher(
         network, metrics, config.max_batch, config.batch_wait_s, config.queue_size,
         config.retry_after_s,
     )  # fmt: skip
-    jobs = ClipJobs(app[keys.ENGINE], clips, app[keys.CLIP_LIMITS], config.clip_jobs)
+    jobs = ClipJobs(app[keys.ENGINE], clips, config.clip_jobs)
     app[keys.BATCHER], app[keys.CPU_POOL], app[keys.CLIP_JOBS] = batcher, cpu, jobs
-    idempotency: Idempotency[keys.ImageResult] = Idempotency(config.idempotency_entries)
+    idempotency: Idempotency[Encoded] = Idempotency(config.idempotency_entries)
     app[keys.IDEMPOTENCY] = idempotency
     metrics.gauge(
         "beautynet_image_jobs_started", "Image requests run (retries excluded).",
@@ -68,15 +67,11 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         "beautynet_live_frames_dropped", "Frames replaced by newer ones.", lambda: live.dropped
     )
     training = ThreadPoolExecutor(1, thread_name_prefix="engine-train")
-    if keys.RUNS_DIR in app:
-        app[keys.TRAIN_JOBS] = TrainJobs(
-            app[keys.ENGINE], training, app[keys.DATASETS_DIR], app[keys.RUNS_DIR]
-        )
+    app[keys.TRAIN_JOBS] = TrainJobs(app[keys.ENGINE], training)
     batcher.start()
     yield
     await batcher.stop()
-    if keys.TRAIN_JOBS in app:
-        app[keys.TRAIN_JOBS].stop_all()
+    app[keys.TRAIN_JOBS].stop_all()
     for pool in (network, cpu, clips, training):
         pool.shutdown(wait=False, cancel_futures=True)
     jobs.close()
@@ -90,21 +85,21 @@ def create_app(
     runs_dir: Path | None = None,
     train_defaults: TrainDefaults | None = None,
 ) -> web.Application:
-    """An aiohttp application serving `engine`; datasets and training when given folders."""
+    """An aiohttp application serving `engine`; datasets and training when it has folders.
+
+    clip_limits, datasets_dir, runs_dir and train_defaults, when given, replace the engine's.
+    """
     config = config or ServiceConfig()
+    engine = engine.configured(
+        clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+        train_defaults=train_defaults,
+    )  # fmt: skip
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
         middlewares=[errors_middleware, auth_middleware],
     )
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
-    app[keys.TRANSLATORS] = TranslatorCache(engine)
     app[keys.LIVE_SESSIONS] = LiveSessions(config.live_sessions)
-    app[keys.CLIP_LIMITS] = clip_limits or ClipLimits(max_bytes=config.max_upload_bytes)
-    if datasets_dir is not None:
-        app[keys.DATASETS_DIR] = datasets_dir
-        if runs_dir is not None:
-            app[keys.RUNS_DIR] = runs_dir
-    app[keys.TRAIN_DEFAULTS] = train_defaults or TrainDefaults()
     app.cleanup_ctx.append(workers_ctx)
     setup_routes(app)
     return app

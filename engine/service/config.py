@@ -24,10 +24,11 @@ class ServiceConfig:
     live_sessions: int = 4  # camera sessions at once; more are told the engine is busy
     live_frame_bytes: int = DEFAULT_LIVE_FRAME  # one camera frame over the WebSocket
     live_idle_s: float = 60.0  # a session that sends no frame for this long is closed
+    codec_threads: int = 2  # decode/encode workers (`engine.threads` sizes them per machine)
 
     def __post_init__(self) -> None:
         names = ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs", "live_sessions",
-                 "live_frame_bytes")  # fmt: skip
+                 "live_frame_bytes", "codec_threads")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -14,8 +14,7 @@ from typing import Any, Literal
 
 from engine.core import Engine
 from engine.errors import EngineError
-from engine.pipeline import ClipResult, ClipTranslator, TranslateOptions
-from engine.video import ClipLimits
+from engine.pipeline import ClipResult, TranslateOptions
 
 from .batching import QueueFullError
 
@@ -56,9 +55,8 @@ class ClipJob:
 class ClipJobs:
     """At most `capacity` jobs are kept; finished ones are dropped oldest first."""
 
-    def __init__(self, engine: Engine, executor: Executor, limits: ClipLimits, capacity: int):
-        self.engine, self.executor, self.limits = engine, executor, limits
-        self.capacity = capacity
+    def __init__(self, engine: Engine, executor: Executor, capacity: int):
+        self.engine, self.executor, self.capacity = engine, executor, capacity
         self._jobs: OrderedDict[str, ClipJob] = OrderedDict()
 
     def get(self, job_id: str) -> ClipJob | None:
@@ -110,16 +108,11 @@ class ClipJobs:
         self, job: ClipJob, data: bytes, model: str | None, options: TranslateOptions,
         budget_bytes: int, progress: Any,
     ) -> None:  # fmt: skip
-        if len(data) > self.limits.max_bytes:
-            raise EngineError(f"the clip is too large ({len(data)} bytes)")
         translator = self.engine.translator(model)
         job.model = translator.model.spec.label
-        source, target = job.folder / "input", job.folder / "beautynet.mp4"
-        source.write_bytes(data)
-        job.result = ClipTranslator(translator).translate(
-            source, target, options, self.limits, budget_bytes, progress
+        job.result = self.engine.translate_clip(
+            data, translator, options, job.folder, budget_bytes, progress
         )
-        source.unlink(missing_ok=True)
 
     @staticmethod
     def _finish(job: ClipJob, task: asyncio.Future[None]) -> None:

@@ -92,7 +92,7 @@ async def live(request: web.Request) -> web.StreamResponse:
 
 async def _resolve(app: web.Application, model: str | None) -> ImageTranslator:
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[keys.CPU_POOL], app[keys.TRANSLATORS].get, model)
+    return await loop.run_in_executor(app[keys.CPU_POOL], app[keys.ENGINE].translator, model)
 
 
 async def _serve(app: web.Application, ws: web.WebSocketResponse, session: _Session) -> None:
@@ -171,7 +171,7 @@ async def _translate_frame(app: web.Application, session: _Session, data: bytes)
     loop, pool, metrics = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
     start = time.monotonic()
     image = await loop.run_in_executor(pool, _decode_frame, app, data)
-    translator = await _resolve(app, session.model)  # cached; sees promotions within 2 s
+    translator = await _resolve(app, session.model)  # loaded once; sees promotions at once
     label = translator.model.spec.label
     if label != session.label:  # another version (k may differ): start its colours afresh
         session.label, session.state = label, None

@@ -80,7 +80,7 @@ class Metrics:
             self.batch_size.observe(size)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
-        """Time one request spent in `stage` (decode, queue, translate, encode, total)."""
+        """Time one request spent in `stage` (decode, codec_wait, queue, translate, encode...)."""
         with self._lock:
             self.latency.observe(seconds, stage=stage)
 

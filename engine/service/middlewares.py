@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
-from engine.errors import EngineError, ModelError
+from engine.errors import EngineError, ModelError, NotConfiguredError
 
 from . import keys
 from .batching import QueueFullError
@@ -44,7 +44,7 @@ def error_status(exc: Exception) -> tuple[int, str]:
         return 503, str(exc)
     if isinstance(exc, HttpProcessingError):
         return 400, f"malformed request: {exc.message}"
-    if isinstance(exc, ModelError):
+    if isinstance(exc, ModelError | NotConfiguredError):
         return 404, str(exc)
     if isinstance(exc, EngineError | ValueError):  # InputError and the rest: bad requests
         return 400, str(exc)

@@ -8,29 +8,18 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from engine.core import Engine
-from engine.datasets import image_paths, load_manifest
+from engine.core import Engine, TrainingProgress
 from engine.errors import EngineError
-from engine.training import (
-    Progress,
-    TrainConfig,
-    TrainDefaults,
-    TrainerCallback,
-    TrainingData,
-    Validation,
-    make_train_config,
-    run_training,
-)
+from engine.training import TrainConfig
 
 from .batching import QueueFullError
 
 log = logging.getLogger(__name__)
 
 
-def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig:
+def train_config(fields: dict[str, str], engine: Engine) -> TrainConfig:
     """The run's hyper-parameters from form fields; ValueError names a bad one."""
     name = fields.get("name", "").strip()
     if not name:
@@ -40,7 +29,7 @@ def train_config(fields: dict[str, str], defaults: TrainDefaults) -> TrainConfig
     if not k.isdigit():
         raise ValueError(f"k must be a whole number, got {k!r}")
     budget = fields.get("time_budget", "").strip() or None
-    return make_train_config(name, kind, int(k), defaults, budget)
+    return engine.train_config(name, kind, int(k), budget)
 
 
 @dataclass
@@ -72,32 +61,11 @@ class TrainJob:
         }  # fmt: skip
 
 
-class _Relay(TrainerCallback):
-    """Trainer callbacks -> the job's fields (written from the training thread)."""
-
-    def __init__(self, job: TrainJob) -> None:
-        self.job = job
-
-    def on_step(self, progress: Progress) -> None:
-        job = self.job
-        job.step, job.total_steps, job.epoch = progress.step, progress.total_steps, progress.epoch
-        job.eta_s, job.losses = progress.eta_s, dict(progress.losses)
-
-    def on_validation(self, validation: Validation) -> None:
-        if validation.sample_sheet.is_file():
-            self.job.sheet = validation.sample_sheet.read_bytes()
-            self.job.sheets += 1
-
-
 class TrainJobs:
     """At most one run at a time; the last `capacity` jobs are kept."""
 
-    def __init__(
-        self, engine: Engine, executor: Executor, datasets_dir: Path, runs_dir: Path,
-        capacity: int = 8,
-    ) -> None:  # fmt: skip
-        self.engine, self.executor = engine, executor
-        self.datasets_dir, self.runs_dir, self.capacity = datasets_dir, runs_dir, capacity
+    def __init__(self, engine: Engine, executor: Executor, capacity: int = 8) -> None:
+        self.engine, self.executor, self.capacity = engine, executor, capacity
         self._jobs: OrderedDict[str, TrainJob] = OrderedDict()
 
     def get(self, job_id: str) -> TrainJob | None:
@@ -110,7 +78,8 @@ class TrainJobs:
             return self._jobs[job_id]
         if any(job.state == "running" for job in self._jobs.values()):
             raise QueueFullError(retry_after_s=60)
-        load_manifest(self.datasets_dir, dataset)  # unknown dataset: an error now, not later
+        self.engine.runs_folder()  # no training here, or an unknown dataset: an error now
+        self.engine.dataset(dataset)
         job = TrainJob(job_id, dataset, config)
         self._jobs[job_id] = job
         while len(self._jobs) > self.capacity:
@@ -120,13 +89,20 @@ class TrainJobs:
         return job
 
     def _run(self, job: TrainJob) -> None:
-        paths = image_paths(self.datasets_dir, job.dataset)
-        data = TrainingData(paths, f"dataset {job.dataset}: {len(paths)} images")
-        result = run_training(
-            job.config, data, self.runs_dir / job.config.model_name, self.engine.registry,
-            self.engine.device, callbacks=[_Relay(job)], stop_event=job.stop,
-            trained_by="engine service",
-        )  # fmt: skip
+        def relay(snapshot: TrainingProgress) -> None:
+            if snapshot.sample_sheet is not None:
+                job.sheet, job.sheets = snapshot.sample_sheet, job.sheets + 1
+                return
+            job.step, job.total_steps, job.epoch = (
+                snapshot.step,
+                snapshot.total_steps,
+                snapshot.epoch,
+            )
+            job.eta_s, job.losses = snapshot.eta_s, snapshot.losses
+
+        result = self.engine.train(
+            job.dataset, job.config, trained_by="engine service", progress=relay, stop=job.stop
+        )
         job.model = result.model.spec.label if result.model else None
         job.state = result.outcome.status
 

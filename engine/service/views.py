@@ -7,27 +7,24 @@ import functools
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
-from engine.datasets import MemoryFile, add_sources, list_datasets
+from engine.core import Encoded, ModelVersion
 from engine.errors import ModelError
-from engine.imaging import decode_image, encode_image
-from engine.models import ModelEntry
 from engine.pipeline import Panels, TranslateOptions
-from engine.segment import ClustersConfig
 
 from . import keys
 from .idempotency import IdempotencyConflictError, fingerprint
-from .keys import ImageResult
+from .jobs import ClipJob
 from .openapi import openapi_document
 from .training import TrainJob, TrainJobs, train_config
 from .uploads import read_files, read_upload
 
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_REQUEST_ID = 128
+T = TypeVar("T")
 
 
 def request_id(request: web.Request) -> str:
@@ -80,83 +77,70 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(openapi_document())
 
 
-def _describe(entry: ModelEntry, served: bool, default: bool) -> dict[str, Any]:
-    config = entry.spec.segmenter
-    segmenter = f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
+def _describe(version: ModelVersion) -> dict[str, Any]:
+    entry = version.entry
     return {
         "name": entry.name, "version": entry.version, "label": entry.spec.label,
-        "description": entry.spec.meta.description, "segmenter": segmenter,
-        "served": served, "default": default, "has_sample_sheet": entry.sample_sheet is not None,
+        "description": entry.spec.meta.description, "segmenter": version.segmenter,
+        "served": version.served, "default": version.default,
+        "has_sample_sheet": entry.sample_sheet is not None,
     }  # fmt: skip
 
 
-def _model_list(request: web.Request) -> list[dict[str, Any]]:
-    registry = request.app[keys.ENGINE].registry
-    entries = registry.entries()
-    if not entries:
-        return []
-    default = registry.default_name(entries)
-    served = {name: registry.current_version(name, entries) for name in registry.names()}
-    return [
-        _describe(e, served[e.name] == e.version, served[e.name] == e.version and e.name == default)
-        for e in entries
-    ]
+async def _in_pool(request: web.Request, func: Callable[..., T], *args: Any) -> T:
+    """Run a blocking engine call in the service's CPU pool."""
+    pool = request.app[keys.CPU_POOL]
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(func, *args))
 
 
 async def models(request: web.Request) -> web.Response:
     """Every installed model version."""
-    loop = asyncio.get_running_loop()
-    listed = await loop.run_in_executor(request.app[keys.CPU_POOL], _model_list, request)
-    return web.json_response({"models": listed})
+    versions = await _in_pool(request, request.app[keys.ENGINE].model_versions)
+    return web.json_response({"models": [_describe(version) for version in versions]})
+
+
+def _version(request: web.Request) -> int:
+    version = request.match_info["version"]
+    if not version.isdigit():
+        raise web.HTTPNotFound(reason="no such model version")
+    return int(version)
 
 
 async def sample_sheet(request: web.Request) -> web.Response:
     """The validation sample sheet saved with a model version."""
-    version = request.match_info["version"]
-    if not version.isdigit():
-        raise web.HTTPNotFound(reason="no such model version")
-    entry = request.app[keys.ENGINE].registry.get(request.match_info["name"], int(version))
-    if entry.sample_sheet is None:
-        raise web.HTTPNotFound(reason=f"{entry.spec.label} has no sample sheet")
-    return web.Response(body=entry.sample_sheet.read_bytes(), content_type="image/png")
+    engine, name = request.app[keys.ENGINE], request.match_info["name"]
+    sheet = await _in_pool(request, engine.sample_sheet, name, _version(request))
+    return web.Response(body=sheet, content_type="image/png")
 
 
 # ---- model administration ------------------------------------------------------------
-async def _admin(request: web.Request, action: Callable[[], ModelEntry | None]) -> Any:
-    """Run a registry change in the worker pool; refusals (bundled, served...) are 409s."""
-    request.app[keys.ENGINE].registry.get(request.match_info["name"])  # unknown name: 404
-    loop = asyncio.get_running_loop()
+async def _admin(request: web.Request, action: Callable[..., T], *args: Any) -> T:
+    """Run a catalogue change in the worker pool; refusals (bundled, served...) are 409s."""
+    engine = request.app[keys.ENGINE]
+    await _in_pool(request, engine.model, request.match_info["name"])  # unknown name: 404
     try:
-        result = await loop.run_in_executor(request.app[keys.CPU_POOL], action)
+        return await _in_pool(request, action, request.match_info["name"], *args)
     except ModelError as exc:
         raise web.HTTPConflict(reason=str(exc)) from exc
-    request.app[keys.TRANSLATORS].clear()
-    return result
 
 
 async def promote(request: web.Request) -> web.Response:
     """POST /v1/models/{name}/promote (form field `version`, default newest)."""
     fields = {key: str(value) for key, value in (await request.post()).items()}
     version = _int_field(fields, "version")
-    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
-    entry = await _admin(request, lambda: registry.promote(name, version))
+    entry = await _admin(request, request.app[keys.ENGINE].promote, version)
     return web.json_response({"label": entry.spec.label})
 
 
 async def rollback(request: web.Request) -> web.Response:
     """POST /v1/models/{name}/rollback: serve what was served before the last promotion."""
-    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
-    entry = await _admin(request, lambda: registry.rollback(name))
+    entry = await _admin(request, request.app[keys.ENGINE].rollback)
     return web.json_response({"label": entry.spec.label})
 
 
 async def delete_model(request: web.Request) -> web.Response:
     """DELETE /v1/models/{name}/{version}: remove a user model version."""
-    version = request.match_info["version"]
-    if not version.isdigit():
-        raise web.HTTPNotFound(reason="no such model version")
-    registry, name = request.app[keys.ENGINE].registry, request.match_info["name"]
-    await _admin(request, lambda: registry.delete(name, int(version)))
+    await _admin(request, request.app[keys.ENGINE].delete, _version(request))
     return web.Response(status=204)
 
 
@@ -164,18 +148,9 @@ async def delete_model(request: web.Request) -> web.Response:
 MAX_DATASET_FILES = 100
 
 
-def _datasets_dir(request: web.Request) -> Path:
-    folder = request.app.get(keys.DATASETS_DIR)
-    if folder is None:
-        raise web.HTTPNotFound(reason="datasets are not configured on this engine")
-    return folder
-
-
 async def datasets(request: web.Request) -> web.Response:
     """GET /v1/datasets: every dataset with its size."""
-    folder = _datasets_dir(request)
-    loop = asyncio.get_running_loop()
-    manifests = await loop.run_in_executor(request.app[keys.CPU_POOL], list_datasets, folder)
+    manifests = await _in_pool(request, request.app[keys.ENGINE].datasets)
     listed = [
         {"name": m.name, "images": len(m.entries), "bytes": m.total_bytes, "updated": m.updated}
         for m in manifests
@@ -185,15 +160,11 @@ async def datasets(request: web.Request) -> web.Response:
 
 async def add_images(request: web.Request) -> web.Response:
     """POST /v1/datasets/{name}/images: decode, deduplicate and store uploaded images."""
-    folder, name = _datasets_dir(request), request.match_info["name"]
+    engine, name = request.app[keys.ENGINE], request.match_info["name"]
+    engine.datasets_folder()  # none here: 404 before reading the upload
     limit = request.app[keys.CONFIG].max_upload_bytes
     files = await read_files(request, "images", limit, 4 * limit, MAX_DATASET_FILES)
-    sources = [MemoryFile(filename, data) for filename, data in files]
-    engine = request.app[keys.ENGINE]
-    report = await asyncio.get_running_loop().run_in_executor(
-        request.app[keys.CPU_POOL],
-        functools.partial(add_sources, folder, name, sources, limits=engine.limits),
-    )
+    report = await _in_pool(request, engine.add_images, name, files)
     return web.json_response({
         "name": report.name, "added": len(report.added), "duplicates": len(report.duplicates),
         "rejected": [[r.source, r.reason] for r in report.rejected],
@@ -203,10 +174,8 @@ async def add_images(request: web.Request) -> web.Response:
 
 # ---- training ----------------------------------------------------------------------------
 def _train_jobs(request: web.Request) -> TrainJobs:
-    jobs = request.app.get(keys.TRAIN_JOBS)
-    if jobs is None:
-        raise web.HTTPNotFound(reason="training is not configured on this engine")
-    return jobs
+    request.app[keys.ENGINE].runs_folder()  # no training on this engine: 404
+    return request.app[keys.TRAIN_JOBS]
 
 
 async def start_training(request: web.Request) -> web.Response:
@@ -216,16 +185,20 @@ async def start_training(request: web.Request) -> web.Response:
     dataset = fields.get("dataset", "").strip()
     if not dataset:
         raise ValueError("dataset is required")
-    job = jobs.start(rid, dataset, train_config(fields, request.app[keys.TRAIN_DEFAULTS]))
+    job = jobs.start(rid, dataset, train_config(fields, request.app[keys.ENGINE]))
     headers = {"Location": f"/v1/trainings/{job.id}"}
     return web.json_response(job.describe(), status=202, headers=headers)
 
 
-def _train_job(request: web.Request) -> TrainJob:
-    job = _train_jobs(request).get(request.match_info["job_id"])
+def _found(job: T | None, reason: str) -> T:
+    """The job, or a 404 that says why there is none."""
     if job is None:
-        raise web.HTTPNotFound(reason="no such training job")
+        raise web.HTTPNotFound(reason=reason)
     return job
+
+
+def _train_job(request: web.Request) -> TrainJob:
+    return _found(_train_jobs(request).get(request.match_info["job_id"]), "no such training job")
 
 
 async def training_status(request: web.Request) -> web.Response:
@@ -249,24 +222,39 @@ async def stop_training(request: web.Request) -> web.Response:
 
 
 # ---- images ------------------------------------------------------------------------------
+async def _in_codec_pool(app: web.Application, stage: str, work: Callable[[], T]) -> T:
+    """Run decode or encode work in the CPU pool; its cost and its wait are timed apart.
+
+    `stage` is the work itself; `codec_wait` the time it waited for a free worker.
+    """
+    stats, queued = app[keys.METRICS], time.monotonic()
+
+    def timed() -> T:
+        started = time.monotonic()
+        try:
+            return work()
+        finally:
+            stats.observe_stage("codec_wait", started - queued)
+            stats.observe_stage(stage, time.monotonic() - started)
+
+    return await asyncio.get_running_loop().run_in_executor(app[keys.CPU_POOL], timed)
+
+
 async def _translate_image(
     app: web.Application, data: bytes, model: str | None, options: TranslateOptions
-) -> ImageResult:
+) -> Encoded:
     """decode -> (batched) translate -> compose and encode, timing each stage."""
-    loop, pool, stats = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
-    engine = app[keys.ENGINE]
-    start = time.monotonic()
-    image = await loop.run_in_executor(pool, decode_image, data, engine.limits)
-    translator = await loop.run_in_executor(pool, app[keys.TRANSLATORS].get, model)
-    decoded = time.monotonic()
-    stats.observe_stage("decode", decoded - start)
+    engine, start = app[keys.ENGINE], time.monotonic()
+    image, translator = await _in_codec_pool(
+        app, "decode", lambda: (engine.decode(data), engine.translator(model))
+    )
     translation = await app[keys.BATCHER].translate(translator, image, options)
-    translated = time.monotonic()
-    composed = translation.compose(options.panels)
-    encoded = await loop.run_in_executor(pool, encode_image, composed, "png")
-    stats.observe_stage("encode", time.monotonic() - translated)
-    stats.observe_stage("total", time.monotonic() - start)
-    return ImageResult(encoded, translator.model.spec.label, composed.width, composed.height)
+    label = translator.model.spec.label
+    encoded = await _in_codec_pool(
+        app, "encode", lambda: engine.encode(translation, options.panels, label)
+    )
+    app[keys.METRICS].observe_stage("total", time.monotonic() - start)
+    return encoded
 
 
 async def translate(request: web.Request) -> web.Response:
@@ -307,11 +295,9 @@ async def start_clip(request: web.Request) -> web.Response:
     return web.json_response(job.describe(), status=202, headers={"Location": location})
 
 
-def _job(request: web.Request) -> Any:
+def _job(request: web.Request) -> ClipJob:
     job = request.app[keys.CLIP_JOBS].get(request.match_info["job_id"])
-    if job is None:
-        raise web.HTTPNotFound(reason="no such clip job (finished jobs are kept for a while)")
-    return job
+    return _found(job, "no such clip job (finished jobs are kept for a while)")
 
 
 async def clip_status(request: web.Request) -> web.Response:

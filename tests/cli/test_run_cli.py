@@ -16,7 +16,8 @@ def test_run_without_a_token_serves_the_page(data_dir: Path, tmp_path: Path) -> 
     port = free_port()
     env = {key: value for key, value in os.environ.items()
            if key not in ("DISCORD_TOKEN", "ENGINE_TOKEN")}  # fmt: skip
-    env.update(BEAUTYNET_ENGINE_PORT=str(port), BEAUTYNET_DATA_DIR=str(data_dir))
+    env.update(BEAUTYNET_ENGINE_PORT=str(port), BEAUTYNET_DATA_DIR=str(data_dir),
+               BEAUTYNET_ENGINE_CODEC_THREADS="3")  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "beautynet", "run"], env=env, cwd=tmp_path,
         stderr=subprocess.PIPE, text=True,
@@ -31,6 +32,7 @@ def test_run_without_a_token_serves_the_page(data_dir: Path, tmp_path: Path) -> 
         url = f"http://127.0.0.1:{port}/"
         assert f"open {url} in a browser" in told[-1]
         assert any("DISCORD_TOKEN" in line for line in told)  # and how to get a token
+        assert any("decode/encode 3 (" in line for line in told)  # the threads it uses
         with urllib.request.urlopen(url, timeout=30) as page:
             assert page.status == 200 and b"beautynet" in page.read()
         with urllib.request.urlopen(f"{url}v1/models", timeout=30) as listed:

@@ -115,7 +115,9 @@ def test_engine_translates_bytes_and_rejects_bad_ones(
     make_model("tiny", directory=tmp_path / "models")
     engine = Engine(ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none"), CPU)
     out = decode_image(
-        engine.translate_bytes(encode_image(photo(100, 50)), options=TranslateOptions(panels=3))
+        engine.translate_bytes(
+            encode_image(photo(100, 50)), options=TranslateOptions(panels=3)
+        ).data
     )
     assert out.size == (3 * 64 + 8, 32)
     assert engine.translator("tiny") is engine.translator("tiny@1")  # loaded once

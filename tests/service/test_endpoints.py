@@ -185,16 +185,13 @@ async def test_unknown_path_is_a_json_404(service: Service) -> None:
         assert "error" in await response.json()
 
 
-def test_translator_cache_expires(engine) -> None:
-    from engine.service.translators import TranslatorCache
-
-    now = [0.0]
-    cache = TranslatorCache(engine, ttl_s=2.0, clock=lambda: now[0])
-    first = cache.get("tiny")
+def test_one_cache_loads_each_version_once_and_sees_promotions_at_once(engine) -> None:
+    first = engine.translator("tiny")
+    assert engine.translator("tiny") is first  # loaded once: no model file read again
     engine.registry.promote("tiny", 2)
-    assert cache.get("tiny") is first  # within the ttl: no disk reads
-    now[0] = 2.5
-    assert cache.get("tiny").model.spec.label == "tiny v2"
+    assert engine.translator("tiny").model.spec.label == "tiny v2"
+    engine.registry.rollback("tiny")
+    assert engine.translator("tiny") is first
 
 
 async def test_malformed_form_on_promote_is_a_400(service: Service) -> None:

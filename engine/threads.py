@@ -1,0 +1,50 @@
+"""Threads for the engine service, sized from the machine: the network's and the codecs'.
+
+The generator's intra-op threads (torch) and the decode/encode workers share the cores. When
+they add up to more than the machine has, they fight: torch's workers wait for each other at
+every layer while a codec thread holds their core, and the codecs queue behind both. So each
+gets its own share: a quarter of the cores (at least one) decode and encode, the rest run
+the network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ThreadPlan:
+    """How many threads the network and the decode/encode workers get."""
+
+    cores: int  # the cores this process may run on
+    network: int  # torch intra-op threads of the generator
+    codec: int  # decode and encode worker threads
+
+    def describe(self) -> str:
+        """One line for the start-up log."""
+        return f"threads: network {self.network}, decode/encode {self.codec} ({self.cores} cores)"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity, which containers narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def plan_threads(network: int = 0, codec: int = 0, cores: int | None = None) -> ThreadPlan:
+    """The plan for `cores` (default: this machine's); 0 sizes that share from the cores."""
+    if network < 0 or codec < 0:
+        raise ValueError(f"thread counts must be >= 0 (0 = auto), got {network} and {codec}")
+    cores = cores or available_cores()
+    codec = codec or max(1, cores // 4)
+    network = network or max(1, cores - codec)
+    return ThreadPlan(cores, network, codec)
+
+
+def use_threads(plan: ThreadPlan) -> None:
+    """Give torch the network's share (process-wide; the codec workers are the service's)."""
+    torch.set_num_threads(plan.network)

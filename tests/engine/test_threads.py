@@ -1,0 +1,43 @@
+"""Thread plans of the engine service: sized from the cores, or as the settings say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from beautynet.cli.engine import service_config
+from beautynet.components import service_threads
+from beautynet.settings import Settings
+from engine.threads import plan_threads, use_threads
+
+
+@pytest.mark.parametrize(
+    ("cores", "network", "codec"), [(1, 1, 1), (2, 1, 1), (4, 3, 1), (16, 12, 4)]
+)
+def test_the_cores_are_shared_not_oversubscribed(cores: int, network: int, codec: int) -> None:
+    plan = plan_threads(cores=cores)
+    assert (plan.network, plan.codec) == (network, codec)
+    assert plan.network + plan.codec <= max(cores, 2)
+
+
+def test_settings_choose_the_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BEAUTYNET_ENGINE_NETWORK_THREADS", "3")
+    monkeypatch.setenv("BEAUTYNET_ENGINE_CODEC_THREADS", "5")
+    plan = service_threads(Settings())
+    assert (plan.network, plan.codec) == (3, 5)
+    assert "network 3, decode/encode 5" in plan.describe()
+    assert service_config(Settings(), codec_threads=plan.codec).codec_threads == 5
+
+
+def test_bad_counts_are_refused() -> None:
+    with pytest.raises(ValueError, match="thread counts must be >= 0"):
+        plan_threads(network=-1)
+
+
+def test_torch_gets_the_network_share() -> None:
+    before = torch.get_num_threads()
+    try:
+        use_threads(plan_threads(network=1, codec=1))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
