@@ -17,6 +17,7 @@ COPY migrations ./migrations
 COPY beautynet ./beautynet
 COPY engine ./engine
 COPY bot ./bot
+COPY infra ./infra
 # Editable: the package finds alembic.ini and migrations/ next to itself, in /app.
 RUN pip install -e .
 

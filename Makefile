@@ -22,7 +22,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine beautynet bot bench
+	$(BIN)/mypy engine infra beautynet bot bench
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -1,15 +1,45 @@
-"""The engine's parts as the settings describe them; shared by the CLI, the bot and the service."""
+"""The composition root: the one place that builds the concrete parts from settings.
+
+The layers below never reach up here: `engine/` (the library) and `infra/` (settings and the
+database) know nothing of each other or of the bot; `bot/` knows the engine only through its
+client interface. This module picks the engine client (HTTP services or in-process), builds
+the engine and the service's configuration, and starts the bot with its resources.
+"""
 
 from __future__ import annotations
 
-from beautynet.settings import Settings
+import logging
+
+from bot.bot import BeautyBot, SyncTarget
+from bot.endpoints import discord_endpoints
+from bot.engine_client import EngineClient
+from bot.engine_client.http import HttpEngine
+from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.device import resolve_device
 from engine.imaging import ImageLimits
 from engine.models import ModelRegistry
+from engine.service import ServiceConfig
 from engine.threads import ThreadPlan, plan_threads
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
+from infra.db.session import open_database
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TOKEN_HELP = """\
+No Discord token: set DISCORD_TOKEN (in the environment or in .env).
+To get one:
+  1. https://discord.com/developers/applications -> New Application.
+  2. Bot -> Reset Token -> copy it into DISCORD_TOKEN (keep it secret).
+  3. Bot -> Privileged Gateway Intents -> enable Message Content Intent.
+  4. OAuth2 -> URL Generator -> scopes bot + applications.commands, then invite the bot.
+See the "Discord bot" section of README.md for the permissions and every setting."""
+
+
+class MissingTokenError(RuntimeError):
+    """DISCORD_TOKEN is not set."""
 
 
 def build_engine(settings: Settings, device: str | None = None, batch_size: int = 0) -> Engine:
@@ -45,3 +75,63 @@ def train_defaults(settings: Settings) -> TrainDefaults:
 def service_threads(settings: Settings) -> ThreadPlan:
     """The engine service's threads: the settings', else sized from the machine."""
     return plan_threads(settings.engine_network_threads, settings.engine_codec_threads)
+
+
+def service_config(
+    settings: Settings, batching: bool = True, codec_threads: int = 2
+) -> ServiceConfig:
+    """The service's limits, batching, decode/encode threads and token from settings."""
+    token = settings.engine_token.get_secret_value() if settings.engine_token else None
+    return ServiceConfig(
+        token=token,
+        max_upload_bytes=settings.max_image_bytes,
+        queue_size=settings.engine_queue_size,
+        max_batch=settings.engine_max_batch if batching else 1,
+        batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
+        clip_jobs=settings.engine_clip_jobs,
+        live_sessions=settings.engine_live_sessions,
+        codec_threads=codec_threads,
+    )
+
+
+def http_engine_from_settings(settings: Settings) -> HttpEngine | None:
+    """An HttpEngine when ENGINE_URLS lists services; None means: use the in-process engine."""
+    if not settings.engine_urls:
+        return None
+    token = settings.engine_token.get_secret_value() if settings.engine_token else None
+    return HttpEngine(settings.engine_urls, token)
+
+
+def embedded_engine(settings: Settings, device: str | None = None) -> InProcessEngine:
+    """The in-process engine configured from settings."""
+    return InProcessEngine(build_engine(settings, device), settings.engine_workers)
+
+
+def engine_client(settings: Settings, device: str | None = None) -> EngineClient:
+    """The bot's engine: the services of ENGINE_URLS, else the embedded engine."""
+    return http_engine_from_settings(settings) or embedded_engine(settings, device)
+
+
+async def run_bot(
+    settings: Settings,
+    *,
+    sync: bool = False,
+    sync_guild: SyncTarget = None,
+    device: str | None = None,
+    engine: EngineClient | None = None,
+) -> None:
+    """Open the database and the engine, run the bot until it is closed, release everything.
+
+    The engine: `engine` when given, else `engine_client(settings)`; it is closed here as well.
+    """
+    if settings.discord_token is None:
+        raise MissingTokenError(TOKEN_HELP)
+    token = settings.discord_token.get_secret_value()
+    async with open_database(settings, create_if_empty=True) as db:
+        engine = engine or engine_client(settings, device)
+        try:
+            with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
+                async with BeautyBot(settings, db, engine, sync=sync, sync_guild=sync_guild) as bot:
+                    await bot.start(token)
+        finally:
+            await engine.close()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 
-from beautynet.db.preferences import audit
-from beautynet.db.requests import utcnow
+from bot.bot import BeautyBot, bot_of
 from bot.errors import NotAdminError
-
-if TYPE_CHECKING:
-    from bot.bot import BeautyBot
+from infra.db.preferences import audit
+from infra.db.requests import utcnow
 
 log = logging.getLogger(__name__)
 
-
-def bot_of(interaction: discord.Interaction) -> BeautyBot:
-    """The BeautyBot handling this interaction."""
-    return interaction.client  # type: ignore[return-value]
+ADMIN = "admin"
 
 
 def check_admin(interaction: discord.Interaction) -> bool:
@@ -40,7 +35,7 @@ class AdminGroup(app_commands.Group):
 
     def __init__(self) -> None:
         super().__init__(
-            name="admin",
+            name=ADMIN,
             description="Server admin: channels, models, datasets, status",
             default_permissions=discord.Permissions(manage_guild=True),
             guild_only=True,
@@ -49,6 +44,16 @@ class AdminGroup(app_commands.Group):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Default permissions can be changed by a server's admins; this check cannot."""
         return check_admin(interaction)
+
+
+def admin_group(bot: BeautyBot) -> AdminGroup:
+    """The `/admin` group in the bot's command tree, added there by the first extension to ask."""
+    group = bot.tree.get_command(ADMIN)
+    if group is None:
+        group = AdminGroup()
+        bot.tree.add_command(group)
+    assert isinstance(group, AdminGroup)
+    return group
 
 
 async def record(

@@ -9,17 +9,15 @@ from typing import Any
 import discord
 from discord.ext import commands
 
-from beautynet.db.models import Request
-from beautynet.db.requests import RequestLog
-from beautynet.db.session import Database
-from beautynet.settings import Settings
 from bot import exts
-from bot.admin import AdminGroup
 from bot.catalog import ModelCatalog
 from bot.engine_client import EngineClient
 from bot.jobs import Beautifier
 from bot.media import Limits
 from bot.queue import FairQueue
+from infra.db.requests import RequestLog
+from infra.db.session import Database
+from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,13 @@ def worker_name(settings: Settings) -> str:
     return "bot:shards=" + ",".join(map(str, settings.shard_ids))
 
 
+def bot_of(interaction: discord.Interaction) -> BeautyBot:
+    """The BeautyBot handling this interaction."""
+    return interaction.client  # type: ignore[return-value]
+
+
 class BeautyBot(commands.AutoShardedBot):
-    """Holds the resources every extension uses; nothing global.
+    """Holds the resources every extension uses; nothing global, and no feature's state.
 
     Sharded through discord.py: the shards of BEAUTYNET_SHARD_COUNT/SHARD_IDS, else as many
     as Discord recommends (one until the bot is in many guilds).
@@ -98,22 +101,23 @@ class BeautyBot(commands.AutoShardedBot):
             max_pixels=settings.max_image_pixels,
         )
         self.catalog = ModelCatalog(engine)
-        self.admin_group = AdminGroup()
-        self.training_runs: dict[str, Any] = {}  # run id -> the training extension's Run
-        self.interrupted: list[Request] = []  # requests a previous run left unfinished
         self.beautifier = Beautifier(
             engine, db, self.requests, self.queue, self.limits, self.catalog
         )
 
     async def setup_hook(self) -> None:
-        """Recover the request log, start the queue, load every extension, sync if asked."""
-        self.interrupted = await self.requests.recover(retry=False)
-        if self.interrupted:
-            log.info("settled %d requests left unfinished by a previous run", len(self.interrupted))
+        """Settle the request log, start the queue, load every extension, sync if asked.
+
+        Requests a previous run left unfinished are settled before any new work can start,
+        then announced to the extensions as the `requests_interrupted` event.
+        """
+        interrupted = await self.requests.recover(retry=False)
+        if interrupted:
+            log.info("settled %d requests left unfinished by a previous run", len(interrupted))
         await self.queue.start()
-        self.tree.add_command(self.admin_group)
         for extension in find_extensions():
             await self.load_extension(extension)
+        self.dispatch("requests_interrupted", interrupted)
         if self.sync_on_start:
             await self.sync_commands(self.sync_guild)
 
@@ -142,8 +146,6 @@ class BeautyBot(commands.AutoShardedBot):
         )
 
     async def close(self) -> None:
-        """Stop trainings and jobs, then disconnect."""
-        for run in self.training_runs.values():
-            run.stop.set()
+        """Stop the jobs, then unload the extensions (they stop their own work) and disconnect."""
         await self.queue.close()
         await super().close()

@@ -12,11 +12,6 @@ from datetime import timedelta
 
 import discord
 
-from beautynet.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
-from beautynet.db.preferences import find_guild_settings, user_default_model
-from beautynet.db.queries import count_user_requests
-from beautynet.db.requests import NewRequest, Outcome, RequestLog
-from beautynet.db.session import Database
 from bot.catalog import ModelCatalog, segmenter_as_run
 from bot.delivery import Delivery
 from bot.engine_client import EngineClient, Translated, TranslateParams
@@ -25,12 +20,17 @@ from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, BusyError,
 from bot.grid import labelled_grid
 from bot.media import Limits, check_attachment, clip_seconds, download, size_text
 from bot.queue import FairQueue, Job
+from infra.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
+from infra.db.preferences import find_guild_settings, user_default_model
+from infra.db.queries import count_user_requests
+from infra.db.requests import NewRequest, Outcome, RequestLog
+from infra.db.session import Database
 
 log = logging.getLogger(__name__)
 
 SMALLER_SIZES = (512, 256, 128, 64)
 Produce = Callable[[bytes, Kind, str], Awaitable[Translated]]
-# Builds the buttons under a result: (request id, params, result) -> view; set by an extension.
+# Builds the buttons under a result: (request id, params, result) -> view; given by the caller.
 ViewFactory = Callable[[int, TranslateParams, Translated], Awaitable[discord.ui.View | None]]
 Timer = Callable[[], float]
 PROGRESS_EVERY_S = 2.0
@@ -75,7 +75,6 @@ class Beautifier:
             engine, db, requests, queue, limits,
         )  # fmt: skip
         self.catalog, self.timer = catalog, timer
-        self.result_view: ViewFactory | None = None
 
     async def precheck(self, origin: Origin, attachment: discord.Attachment) -> Admission:
         """Refuse at once (before deferring) what would be refused anyway; the one check."""
@@ -112,9 +111,13 @@ class Beautifier:
         return replace(self.limits, max_image_bytes=cap, max_clip_bytes=cap)
 
     async def beautify(
-        self, admission: Admission, params: TranslateParams, delivery: Delivery
+        self,
+        admission: Admission,
+        params: TranslateParams,
+        delivery: Delivery,
+        view: ViewFactory | None = None,
     ) -> None:
-        """Log, queue and run one admitted request; its outcome goes to `delivery`."""
+        """Log, queue and run one admitted request; its outcome (with `view`) goes to `delivery`."""
         params = replace(params, model=params.model or admission.default_model)
 
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
@@ -122,7 +125,7 @@ class Beautifier:
                 await self._check_clip_length(admission, data)
             return await self.translate(data, kind, params, request_id, delivery)
 
-        await self._submit(admission, params, delivery, produce, with_view=True)
+        await self._submit(admission, params, delivery, produce, view)
 
     async def compare(self, admission: Admission, delivery: Delivery) -> None:
         """One image through every served model, in one labelled grid."""
@@ -148,7 +151,7 @@ class Beautifier:
         params: TranslateParams,
         delivery: Delivery,
         produce: Produce,
-        with_view: bool = False,
+        view: ViewFactory | None = None,
     ) -> None:
         origin = admission.origin
         request_id = await self.requests.create(self._new_request(admission, params))
@@ -157,7 +160,7 @@ class Beautifier:
         async def work() -> None:
             if watcher is not None:  # its last "position" edit lands before "working"
                 await watcher
-            await self._work(request_id, admission, params, produce, delivery, with_view)
+            await self._work(request_id, admission, params, produce, delivery, view)
 
         try:
             # The queue admits again: it may have filled while the caller deferred.
@@ -213,7 +216,7 @@ class Beautifier:
         params: TranslateParams,
         produce: Produce,
         delivery: Delivery,
-        with_view: bool,
+        make_view: ViewFactory | None,
     ) -> None:
         await self.requests.start(request_id)
         started = self.timer()
@@ -225,9 +228,7 @@ class Beautifier:
             made_by = await self.catalog.find(result.model)
             segmenter = segmenter_as_run(made_by.segmenter, params.k) if made_by else None
             file = discord.File(io.BytesIO(result.data), result.filename)
-            view = None
-            if with_view and self.result_view is not None:
-                view = await self.result_view(request_id, params, result)
+            view = await make_view(request_id, params, result) if make_view else None
             line = result_line(result, segmenter, seconds, request_id)
             message_id = await delivery.result(line, file, view)
         except Exception as exc:

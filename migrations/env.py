@@ -11,9 +11,9 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 from sqlalchemy.types import TypeDecorator
 
-from beautynet.db import models  # every table module, so that autogenerate sees them all
-from beautynet.db.engine import create_engine, normalize_url
-from beautynet.settings import Settings
+from infra.db import models  # every table module, so that autogenerate sees them all
+from infra.db.engine import create_engine, normalize_url
+from infra.settings import Settings
 
 config = context.config
 target_metadata = models.Base.metadata

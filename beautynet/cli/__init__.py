@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from beautynet.settings import Settings
+from infra.settings import Settings
 
 from . import bot, dataset, db, engine, models, run, train, translate
 

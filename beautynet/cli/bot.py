@@ -8,9 +8,9 @@ import sys
 
 import discord
 
-from beautynet.db.schema import SchemaError
-from beautynet.settings import Settings
-from bot.main import MissingTokenError, run_bot
+from beautynet.components import MissingTokenError, run_bot
+from infra.db.schema import SchemaError
+from infra.settings import Settings
 
 from .common import add_device_argument
 

@@ -7,7 +7,6 @@ import sys
 
 from tqdm import tqdm
 
-from beautynet.settings import Settings
 from engine.datasets import (
     DEFAULT_MAX_SIDE,
     AddProgress,
@@ -19,6 +18,7 @@ from engine.datasets import (
 )
 from engine.errors import EngineError
 from engine.imaging import ImageLimits
+from infra.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

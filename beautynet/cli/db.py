@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 
-from beautynet.db import schema
-from beautynet.db.retention import purge_requests
-from beautynet.db.session import Database
-from beautynet.settings import Settings
+from infra.db import schema
+from infra.db.retention import purge_requests
+from infra.db.session import Database
+from infra.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,12 +7,12 @@ import asyncio
 import sys
 from collections.abc import Callable
 
-from beautynet.components import build_engine, service_threads
-from beautynet.db.schema import SchemaError
-from beautynet.db.session import open_database
-from beautynet.settings import Settings
-from engine.service import ServiceConfig, check_listen_address, create_app, serve
+from beautynet.components import build_engine, service_config, service_threads
+from engine.service import check_listen_address, create_app, serve
 from engine.threads import use_threads
+from infra.db.schema import SchemaError
+from infra.db.session import open_database
+from infra.settings import Settings
 
 from .common import add_device_argument
 
@@ -28,23 +28,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_device_argument(serve_parser)
     serve_parser.set_defaults(func=serve_command)
-
-
-def service_config(
-    settings: Settings, batching: bool = True, codec_threads: int = 2
-) -> ServiceConfig:
-    """The service's limits, batching, decode/encode threads and token from settings."""
-    token = settings.engine_token.get_secret_value() if settings.engine_token else None
-    return ServiceConfig(
-        token=token,
-        max_upload_bytes=settings.max_image_bytes,
-        queue_size=settings.engine_queue_size,
-        max_batch=settings.engine_max_batch if batching else 1,
-        batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
-        clip_jobs=settings.engine_clip_jobs,
-        live_sessions=settings.engine_live_sessions,
-        codec_threads=codec_threads,
-    )
 
 
 async def _check_database(settings: Settings) -> None:

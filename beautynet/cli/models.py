@@ -7,10 +7,10 @@ import sys
 from collections.abc import Callable
 
 from beautynet.components import build_engine
-from beautynet.settings import Settings
 from engine.core import Engine
 from engine.errors import EngineError
 from engine.models import parse_model_ref
+from infra.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Engine], int]
 

@@ -13,8 +13,8 @@ import sys
 from PIL import Image
 from skimage import data as samples
 
-from beautynet.settings import Settings
-from bot.main import TOKEN_HELP
+from beautynet.components import TOKEN_HELP
+from infra.settings import Settings
 
 from .bot import bot_command
 from .common import add_device_argument

@@ -9,7 +9,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from beautynet.components import build_engine
-from beautynet.settings import Settings
 from engine.errors import EngineError
 from engine.nets import UPSAMPLE_KINDS
 from engine.training import (
@@ -23,6 +22,7 @@ from engine.training import (
 )
 from engine.training.augment import POLICIES
 from engine.training.losses import GAN_LOSSES
+from infra.settings import Settings
 
 from .common import add_device_argument
 

@@ -12,11 +12,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from beautynet.components import build_engine
-from beautynet.settings import Settings
 from engine.errors import EngineError
 from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.pipeline.clips import MAX_SMOOTH
+from infra.settings import Settings
 
 from .common import add_device_argument
 

@@ -1,4 +1,4 @@
-"""Administration offered by engines that own their models and data (the embedded one)."""
+"""Model, dataset and training administration: part of every engine client (`EngineClient`)."""
 
 from __future__ import annotations
 

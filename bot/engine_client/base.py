@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from .admin import DatasetAdmin, ModelAdmin, TrainingAdmin
+
 Kind = Literal["image", "clip"]
 ProgressCallback = Callable[[int, int], None]  # (done, total), called from a worker thread
 
@@ -65,8 +67,8 @@ class ModelInfo:
     sample_sheet: bytes | None = None
 
 
-class EngineClient(Protocol):
-    """What the bot needs from an engine."""
+class EngineClient(ModelAdmin, DatasetAdmin, TrainingAdmin, Protocol):
+    """What the bot needs from an engine: translation, the catalogue and its administration."""
 
     async def translate_image(
         self, data: bytes, params: TranslateParams, request_id: str

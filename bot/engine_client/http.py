@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -30,9 +30,6 @@ from .base import (
     Translated,
     TranslateParams,
 )
-
-if TYPE_CHECKING:
-    from beautynet.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -366,11 +363,3 @@ class HttpEngine:
         if self._session is not None:
             await self._session.close()
         self._session = self._health_task = None
-
-
-def http_engine_from_settings(settings: Settings) -> HttpEngine | None:
-    """An HttpEngine when ENGINE_URLS lists services; None means: use the in-process engine."""
-    if not settings.engine_urls:
-        return None
-    token = settings.engine_token.get_secret_value() if settings.engine_token else None
-    return HttpEngine(settings.engine_urls, token)

@@ -1,4 +1,4 @@
-"""Pipelines that run a model on images (and, later, clips)."""
+"""Pipelines that run a model on images and on clips."""
 
 from .clips import DEFAULT_BUDGET_BYTES, ClipResult, ClipTranslator
 from .images import ImageTranslator, Panels, TranslateOptions, Translation

@@ -1,4 +1,9 @@
-"""Auth and error handling: domain errors become HTTP errors here, and only here."""
+"""Auth and error answers: every exception that leaves a view becomes a JSON error here.
+
+Domain errors get their usual status here (an unknown model is a 404); a view raises an HTTP
+error itself where the route gives the same error another meaning (`views._admin`: a model
+catalogue refusal, such as deleting the served version, is a 409).
+"""
 
 from __future__ import annotations
 

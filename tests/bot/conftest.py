@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 import torch
 
-from beautynet.db.session import open_database
-from beautynet.settings import Settings
 from bot.bot import BeautyBot
 from bot.endpoints import discord_endpoints
 from bot.engine_client.inprocess import InProcessEngine
@@ -19,6 +17,8 @@ from engine.core import Engine
 from engine.imaging import ImageLimits
 from engine.models import ModelRegistry
 from engine.training import TrainDefaults
+from infra.db.session import open_database
+from infra.settings import Settings
 from tests.fakediscord import FakeDiscord
 
 READY_TIMEOUT = 20.0

@@ -9,9 +9,9 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import select
 
-from beautynet.db.models import Request
 from bot.bot import BeautyBot
 from bot.engine_client import Translated, TranslateParams
+from infra.db.models import Request
 from tests.fakediscord import FakeDiscord, FakeInteraction
 from tests.fakediscord.server import DEFAULT_TIMEOUT
 

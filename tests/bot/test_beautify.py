@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from beautynet.db.models import RequestSource, RequestStatus
 from bot.bot import BeautyBot
+from infra.db.models import RequestSource, RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 

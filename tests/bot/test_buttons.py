@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from beautynet.db.models import RequestStatus
 from bot.bot import BeautyBot
+from infra.db.models import RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 

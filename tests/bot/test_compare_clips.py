@@ -7,8 +7,8 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from beautynet.db.models import RequestStatus
 from bot.bot import BeautyBot
+from infra.db.models import RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 

@@ -9,10 +9,11 @@ from pathlib import Path
 import torch
 from sqlalchemy import select
 
-from beautynet.db.models import AuditLog
 from bot.bot import BeautyBot
 from bot.engine_client.inprocess import InProcessEngine
+from bot.exts.admin.training import running
 from engine.training import TrainDefaults
+from infra.db.models import AuditLog
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
@@ -166,7 +167,7 @@ async def test_retrain_can_be_cancelled_and_survives_restart_of_the_button(
     )
     assert "cancelled; nothing was registered" in final["content"]
     assert not (data_dir / "models" / "slow-v1.pt").exists()
-    assert bot.training_runs == {}
+    assert running(bot) == {}
     again = await fake.click(fake.owner, message, cancel_id)
     assert "no longer running" in await ephemeral_answer(fake, again)
     await asyncio.wait_for(slow.close(), 20)
@@ -199,4 +200,4 @@ async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, 
         )
     )
     assert "nope" in missing["content"]
-    assert bot.training_runs == {}
+    assert running(bot) == {}

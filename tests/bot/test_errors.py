@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from beautynet.db.models import RequestStatus
 from bot.errors import GENERIC_FAILURE
+from infra.db.models import RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from beautynet.db.models import AuditLog, RequestSource, RequestStatus
 from bot.bot import BeautyBot
+from infra.db.models import AuditLog, RequestSource, RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.payloads import ATTACH_FILES

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from beautynet.db.models import RequestKind, RequestSource, RequestStatus
-from beautynet.db.requests import NewRequest, RequestLog
-from beautynet.db.session import open_database
-from beautynet.settings import Settings
+from infra.db.models import RequestKind, RequestSource, RequestStatus
+from infra.db.requests import NewRequest, RequestLog
+from infra.db.session import open_database
+from infra.settings import Settings
 from tests.fakediscord import FakeDiscord
 
 from .conftest import BotFactory

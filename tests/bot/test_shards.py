@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from beautynet.db.models import RequestStatus
 from bot.bot import BeautyBot
+from infra.db.models import RequestStatus
 from tests.conftest import encoded
 from tests.fakediscord import Channel, FakeDiscord
 

@@ -24,9 +24,9 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import URL, make_url
 
-from beautynet.db import schema
-from beautynet.db.requests import RequestLog
-from beautynet.db.session import Database
+from infra.db import schema
+from infra.db.requests import RequestLog
+from infra.db.session import Database
 
 POSTGRES_URL_ENV = "BEAUTYNET_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "BEAUTYNET_REQUIRE_POSTGRES"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from beautynet.cli import db as db_cli
-from beautynet.db import schema
-from beautynet.settings import Settings
+from infra.db import schema
+from infra.settings import Settings
 
 
 def run(settings: Settings, *argv: str) -> int:

@@ -7,10 +7,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, Integer, MetaData, String, inspect, text
 
-from beautynet.db import schema
-from beautynet.db.models import Base
-from beautynet.db.session import Database, open_database
-from beautynet.settings import Settings
+from infra.db import schema
+from infra.db.models import Base
+from infra.db.session import Database, open_database
+from infra.settings import Settings
 
 TABLES = set(Base.metadata.tables)
 

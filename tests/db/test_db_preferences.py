@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from beautynet.db.models import AuditLog
-from beautynet.db.preferences import (
+from infra.db.models import AuditLog
+from infra.db.preferences import (
     guild_settings,
     set_user_default_model,
     set_watched,
@@ -14,7 +14,7 @@ from beautynet.db.preferences import (
     user_default_model,
     watched_channels,
 )
-from beautynet.db.session import Database
+from infra.db.session import Database
 
 from .conftest import T0
 

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from beautynet.db.models import (
+from infra.db.models import (
     Request,
     RequestKind,
     RequestSource,
@@ -16,7 +16,7 @@ from beautynet.db.models import (
     TrainingRun,
     TrainingStatus,
 )
-from beautynet.db.queries import (
+from infra.db.queries import (
     count_user_requests,
     counts_by_day,
     counts_by_model,
@@ -24,7 +24,7 @@ from beautynet.db.queries import (
     recent_requests,
     stage_latencies,
 )
-from beautynet.db.session import Database
+from infra.db.session import Database
 
 from .conftest import T0
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
-from beautynet.db.models import Request, RequestKind, RequestSource, RequestStage, RequestStatus
-from beautynet.db.requests import (
+from infra.db.models import Request, RequestKind, RequestSource, RequestStage, RequestStatus
+from infra.db.requests import (
     RESTART_REASON,
     NewRequest,
     Outcome,
@@ -18,7 +18,7 @@ from beautynet.db.requests import (
     content_allowed,
     input_hash,
 )
-from beautynet.db.session import Database
+from infra.db.session import Database
 
 from .conftest import T0, FakeClock, FakeTimer
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from beautynet.db.models import Request, RequestKind, RequestSource, RequestStage, RequestStatus
-from beautynet.db.retention import purge_requests
-from beautynet.db.session import Database
+from infra.db.models import Request, RequestKind, RequestSource, RequestStage, RequestStatus
+from infra.db.retention import purge_requests
+from infra.db.session import Database
 
 from .conftest import T0
 

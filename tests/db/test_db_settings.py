@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.dialects import sqlite
 
-from beautynet.db.engine import normalize_url
-from beautynet.db.types import UTCDateTime
-from beautynet.settings import Settings
+from infra.db.engine import normalize_url
+from infra.db.types import UTCDateTime
+from infra.settings import Settings
 
 
 def test_database_url_comes_from_the_unprefixed_env_var(

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from beautynet.cli.engine import service_config
-from beautynet.components import service_threads
-from beautynet.settings import Settings
+from beautynet.components import service_config, service_threads
 from engine.threads import plan_threads, use_threads
+from infra.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -230,8 +230,8 @@ async def test_engine_killed_mid_way_loses_no_request(
 
 
 def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from beautynet.settings import Settings
-    from bot.engine_client.http import http_engine_from_settings
+    from beautynet.components import http_engine_from_settings
+    from infra.settings import Settings
 
     monkeypatch.delenv("ENGINE_URLS", raising=False)
     assert http_engine_from_settings(Settings(_env_file=None)) is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from beautynet.db.preferences import set_watched
-from beautynet.db.requests import utcnow
-from bot.admin import admin_only, bot_of
-from bot.bot import BeautyBot
+from bot.admin import admin_group, admin_only
+from bot.bot import BeautyBot, bot_of
+from infra.db.preferences import set_watched
+from infra.db.requests import utcnow
 
 
 async def change(interaction: discord.Interaction, channel: discord.TextChannel, on: bool) -> None:
@@ -49,10 +49,10 @@ async def unwatch(interaction: discord.Interaction, channel: discord.TextChannel
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(watch)
-    bot.admin_group.add_command(unwatch)
+    admin_group(bot).add_command(watch)
+    admin_group(bot).add_command(unwatch)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("watch")
-    bot.admin_group.remove_command("unwatch")
+    admin_group(bot).remove_command("watch")
+    admin_group(bot).remove_command("unwatch")

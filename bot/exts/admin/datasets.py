@@ -7,9 +7,9 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.admin import admin_only, bot_of, record
-from bot.bot import BeautyBot
-from bot.engine_client.admin import DatasetAdmin, DatasetReport
+from bot.admin import admin_group, admin_only, record
+from bot.bot import BeautyBot, bot_of
+from bot.engine_client.admin import DatasetReport
 from bot.errors import BotError, MissingChannelPermissionsError
 from bot.media import check_attachment, download, media_attachments, size_text
 
@@ -17,14 +17,6 @@ log = logging.getLogger(__name__)
 
 dataset = app_commands.Group(name="dataset", description="Training images")
 MAX_IMPORT = 500
-
-
-def datasets_of(interaction: discord.Interaction) -> DatasetAdmin:
-    """The engine's dataset administration, when this engine offers it."""
-    engine = bot_of(interaction).engine
-    if not isinstance(engine, DatasetAdmin):
-        raise BotError("Datasets are managed on the engine service, not from here.")
-    return engine
 
 
 def summary(report: DatasetReport) -> str:
@@ -62,7 +54,7 @@ async def add(
     image5: discord.Attachment | None = None,
 ) -> None:
     """/admin dataset add NAME image [image2..image5]."""
-    admin = datasets_of(interaction)
+    admin = bot_of(interaction).engine
     await interaction.response.defer(ephemeral=True, thinking=True)
     chosen = [a for a in (image, image2, image3, image4, image5) if a is not None]
     report = await admin.add_images(name, await collect(interaction, chosen))
@@ -80,7 +72,7 @@ async def import_(
     limit: app_commands.Range[int, 1, MAX_IMPORT] = 100,
 ) -> None:
     """/admin dataset import NAME #channel [limit]."""
-    admin = datasets_of(interaction)
+    admin = bot_of(interaction).engine
     allowed = channel.permissions_for(channel.guild.me)
     if not (allowed.read_message_history and allowed.view_channel):
         raise MissingChannelPermissionsError(
@@ -103,14 +95,14 @@ async def import_(
 @dataset.command(name="list", description="The datasets and their sizes")
 async def list_(interaction: discord.Interaction) -> None:
     """/admin dataset list."""
-    infos = await datasets_of(interaction).datasets()
+    infos = await bot_of(interaction).engine.datasets()
     lines = [f"`{d.name}`: {d.images} images, {size_text(d.bytes)}" for d in infos]
     await interaction.response.send_message("\n".join(lines) or "No datasets yet.", ephemeral=True)
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(dataset)
+    admin_group(bot).add_command(dataset)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("dataset")
+    admin_group(bot).remove_command("dataset")

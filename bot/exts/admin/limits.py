@@ -7,11 +7,11 @@ import math
 import discord
 from discord import app_commands
 
-from beautynet.db.preferences import guild_settings, update_guild_settings
-from beautynet.db.requests import utcnow
-from bot.admin import admin_only, bot_of
-from bot.bot import BeautyBot
+from bot.admin import admin_group, admin_only
+from bot.bot import BeautyBot, bot_of
 from bot.media import MiB
+from infra.db.preferences import guild_settings, update_guild_settings
+from infra.db.requests import utcnow
 
 
 @admin_only
@@ -57,8 +57,8 @@ async def limits(
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(limits)
+    admin_group(bot).add_command(limits)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("limits")
+    admin_group(bot).remove_command("limits")

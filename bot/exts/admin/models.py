@@ -5,22 +5,13 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from beautynet.db.preferences import update_guild_settings
-from beautynet.db.requests import utcnow
-from bot.admin import admin_only, bot_of, record
-from bot.bot import BeautyBot
-from bot.engine_client.admin import ModelAdmin
+from bot.admin import admin_group, admin_only, record
+from bot.bot import BeautyBot, bot_of
 from bot.errors import BotError
+from infra.db.preferences import update_guild_settings
+from infra.db.requests import utcnow
 
 model = app_commands.Group(name="model", description="The server's model and model versions")
-
-
-def registry_of(interaction: discord.Interaction) -> ModelAdmin:
-    """The engine's model administration, when this engine offers it."""
-    engine = bot_of(interaction).engine
-    if not isinstance(engine, ModelAdmin):
-        raise BotError("Model versions are managed on the engine service, not from here.")
-    return engine
 
 
 async def model_choices(
@@ -54,7 +45,7 @@ async def promote(
     interaction: discord.Interaction, name: str, version: app_commands.Range[int, 1] | None = None
 ) -> None:
     """/admin model promote NAME [VERSION]."""
-    label = await registry_of(interaction).promote(name, version)
+    label = await bot_of(interaction).engine.promote(name, version)
     await done(interaction, "model.promote", name, f"Now serving {label}.", version=version)
 
 
@@ -63,7 +54,7 @@ async def promote(
 @app_commands.autocomplete(name=model_choices)
 async def rollback(interaction: discord.Interaction, name: str) -> None:
     """/admin model rollback NAME."""
-    label = await registry_of(interaction).rollback(name)
+    label = await bot_of(interaction).engine.rollback(name)
     await done(interaction, "model.rollback", name, f"Rolled back; now serving {label}.")
 
 
@@ -74,7 +65,7 @@ async def delete(
     interaction: discord.Interaction, name: str, version: app_commands.Range[int, 1]
 ) -> None:
     """/admin model delete NAME VERSION."""
-    await registry_of(interaction).delete(name, version)
+    await bot_of(interaction).engine.delete(name, version)
     await done(interaction, "model.delete", name, f"Deleted {name} v{version}.", version=version)
 
 
@@ -88,8 +79,8 @@ async def done(
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(model)
+    admin_group(bot).add_command(model)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("model")
+    admin_group(bot).remove_command("model")

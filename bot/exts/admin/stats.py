@@ -7,9 +7,9 @@ from datetime import timedelta
 import discord
 from discord import app_commands
 
-from beautynet.db.queries import counts_by_day, counts_by_model, stage_latencies
-from bot.admin import admin_only, bot_of
-from bot.bot import BeautyBot
+from bot.admin import admin_group, admin_only
+from bot.bot import BeautyBot, bot_of
+from infra.db.queries import counts_by_day, counts_by_model, stage_latencies
 
 STATS_DAYS = 30
 
@@ -41,8 +41,8 @@ async def stats(interaction: discord.Interaction) -> None:
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(stats)
+    admin_group(bot).add_command(stats)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("stats")
+    admin_group(bot).remove_command("stats")

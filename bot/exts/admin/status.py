@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.admin import admin_only, bot_of
-from bot.bot import BeautyBot
+from bot.admin import admin_group, admin_only
+from bot.bot import BeautyBot, bot_of
 
 
 @admin_only
@@ -37,8 +37,8 @@ async def status(interaction: discord.Interaction) -> None:
 
 
 async def setup(bot: BeautyBot) -> None:
-    bot.admin_group.add_command(status)
+    admin_group(bot).add_command(status)
 
 
 async def teardown(bot: BeautyBot) -> None:
-    bot.admin_group.remove_command("status")
+    admin_group(bot).remove_command("status")

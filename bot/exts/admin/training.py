@@ -15,13 +15,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import discord
 from discord import app_commands, ui
+from discord.ext import commands
 
-from bot.admin import admin_only, bot_of, check_admin, record
-from bot.bot import BeautyBot
+from bot.admin import admin_group, admin_only, check_admin, record
+from bot.bot import BeautyBot, bot_of
 from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
 from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
 
@@ -42,9 +43,25 @@ class Run:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class Trainings(commands.Cog):
+    """The trainings this process runs, by run id (one at a time); stopped when unloaded."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+
+    async def cog_unload(self) -> None:
+        """The bot is closing (or the extension reloading): stop every run."""
+        for run in self.runs.values():
+            run.stop.set()
+
+
 def running(bot: BeautyBot) -> dict[str, Run]:
-    """The trainings this process runs, by run id (one at a time)."""
-    return bot.training_runs
+    """The trainings this process runs, by run id."""
+    # By name: loading an extension executes its module afresh, so the class may be another.
+    cog = bot.get_cog(Trainings.__cog_name__)
+    if cog is None:
+        raise RuntimeError("the training extension is not loaded")
+    return cast(Trainings, cog).runs
 
 
 class CancelButton(ui.DynamicItem[ui.Button], template=r"bn:train-stop:(?P<run>[\w-]+)"):
@@ -134,8 +151,6 @@ async def retrain(
     """/admin retrain DATASET NAME [segmenter] [k] [time_budget]."""
     bot = bot_of(interaction)
     engine = bot.engine
-    if not isinstance(engine, TrainingAdmin):
-        raise BotError("Training runs on the engine service, not from here.")
     if running(bot):
         raise BotError("A training is already running; cancel it or wait for it.")
     channel = interaction.channel
@@ -207,10 +222,11 @@ async def train(
 
 
 async def setup(bot: BeautyBot) -> None:
+    await bot.add_cog(Trainings())
     bot.add_dynamic_items(CancelButton)
-    bot.admin_group.add_command(retrain)
+    admin_group(bot).add_command(retrain)
 
 
 async def teardown(bot: BeautyBot) -> None:
     bot.remove_dynamic_items(CancelButton)
-    bot.admin_group.remove_command("retrain")
+    admin_group(bot).remove_command("retrain")

@@ -1,4 +1,8 @@
-"""The one error handler: errors become short user messages; tracebacks go to the log only."""
+"""The command tree's error handler: every slash command, context menu and autocomplete error.
+
+It answers through `bot.errors.report`, as the buttons do; `bot.errors.user_message` is the
+one place that turns an error into a short user message (tracebacks go to the log only).
+"""
 
 from __future__ import annotations
 

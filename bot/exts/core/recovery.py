@@ -8,20 +8,22 @@ import discord
 from discord.ext import commands
 
 from bot.bot import BeautyBot
+from infra.db.models import Request
 
 log = logging.getLogger(__name__)
 
 
 class Recovery(commands.Cog):
-    """Posts one short notice per interrupted request, once, when the bot is ready."""
+    """Posts one short notice per interrupted request, once the bot is ready."""
 
     def __init__(self, bot: BeautyBot) -> None:
         self.bot = bot
 
     @commands.Cog.listener()
-    async def on_ready(self) -> None:
-        pending, self.bot.interrupted = self.bot.interrupted, []
-        for row in pending:
+    async def on_requests_interrupted(self, rows: list[Request]) -> None:
+        """The rows the bot settled at start-up (see `BeautyBot.setup_hook`)."""
+        await self.bot.wait_until_ready()
+        for row in rows:
             channel = self.bot.get_channel(row.channel_id) if row.channel_id else None
             if not isinstance(channel, discord.TextChannel):
                 continue

@@ -9,13 +9,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from beautynet.db.models import RequestSource
 from bot.bot import BeautyBot
+from bot.buttons import buttons_for
 from bot.delivery import InteractionDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
 from bot.jobs import Origin
 from bot.media import media_attachments
+from infra.db.models import RequestSource
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class Beautify(commands.Cog):
         require_attach_files(interaction)
         admission = await self.bot.beautifier.precheck(origin_of(interaction, source), attachment)
         await interaction.response.defer(thinking=True)
-        await self.bot.beautifier.beautify(admission, params, InteractionDelivery(interaction))
+        delivery = InteractionDelivery(interaction)
+        await self.bot.beautifier.beautify(admission, params, delivery, buttons_for(self.bot))
 
 
 def require_attach_files(interaction: discord.Interaction) -> None:

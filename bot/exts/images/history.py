@@ -5,10 +5,9 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from beautynet.db.models import Request, RequestStatus
-from beautynet.db.queries import recent_requests
-from bot.admin import bot_of
-from bot.bot import BeautyBot
+from bot.bot import BeautyBot, bot_of
+from infra.db.models import Request, RequestStatus
+from infra.db.queries import recent_requests
 
 HISTORY_SIZE = 10
 

@@ -7,14 +7,15 @@ import logging
 import discord
 from discord.ext import commands
 
-from beautynet.db.models import RequestSource
-from beautynet.db.preferences import watched_channels
 from bot.bot import BeautyBot
+from bot.buttons import buttons_for
 from bot.delivery import MessageDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BotError, user_message
 from bot.jobs import Origin
 from bot.media import media_attachments
+from infra.db.models import RequestSource
+from infra.db.preferences import watched_channels
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ class Watch(commands.Cog):
         attachment = media_attachments(message)[0]
         try:
             admission = await self.bot.beautifier.precheck(origin, attachment)
-            await self.bot.beautifier.beautify(admission, TranslateParams(), delivery)
+            buttons = buttons_for(self.bot)
+            await self.bot.beautifier.beautify(admission, TranslateParams(), delivery, buttons)
         except BotError as exc:
             await delivery.failure(user_message(exc) or str(exc))
 

@@ -9,11 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from beautynet.db.preferences import set_user_default_model, user_default_model
-from beautynet.db.requests import utcnow
 from bot.bot import BeautyBot
 from bot.engine_client import ModelInfo
 from bot.errors import BotError
+from infra.db.preferences import set_user_default_model, user_default_model
+from infra.db.requests import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from beautynet.settings import Settings
+from infra.settings import Settings
 
 from . import schema
 from .engine import create_engine
