@@ -33,7 +33,6 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")
     )
     request_retention_days: int = Field(default=90, ge=0)  # 0 keeps request rows forever
-    store_image_content: bool = False  # operator switch; guilds must opt in as well
 
     # ---- Discord bot ----------------------------------------------------------------
     discord_token: SecretStr | None = Field(

@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 
 from beautynet.components import build_engine
 from engine.core import Engine
 from engine.errors import EngineError
 from engine.models import parse_model_ref
+from infra.db.schema import SchemaError
+from infra.db.session import Database
 from infra.settings import Settings
+
+from .records import audit_model_change, in_database
 
 Handler = Callable[[argparse.Namespace, Engine], int]
 
@@ -22,28 +27,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("list", help="list the installed models").set_defaults(
         func=_run(list_models)
     )
-    for name, handler, help_text in (
-        ("show", show_model, "everything about one model"),
-        ("promote", promote_model, "serve this version and make it the default model"),
-        ("rollback", rollback_model, "undo the last promotion of a model"),
-        ("delete", delete_model, "delete a model version you trained"),
+    for name, handler, help_text, audit_as in (
+        ("show", show_model, "everything about one model", None),
+        (
+            "promote",
+            promote_model,
+            "serve this version and make it the default model",
+            "model.promote",
+        ),
+        ("rollback", rollback_model, "undo the last promotion of a model", "model.rollback"),
+        ("delete", delete_model, "delete a model version you trained", "model.delete"),
     ):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("model", help="NAME or NAME@VERSION")
-        action.set_defaults(func=_run(handler))
+        action.set_defaults(func=_run(handler, audit_as))
 
 
-def _run(handler: Handler) -> Callable[[argparse.Namespace, Settings], int]:
-    """Give a handler the engine, and turn model errors into one line and exit code 2."""
+def _run(
+    handler: Handler, audit_as: str | None = None
+) -> Callable[[argparse.Namespace, Settings], int]:
+    """Give a handler the engine (changes: audited as `audit_as`); errors: one line, exit 2."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
-            return handler(args, build_engine(settings, "cpu"))
-        except (EngineError, ValueError) as exc:
+            if audit_as is None:
+                return handler(args, build_engine(settings, "cpu"))
+            return in_database(settings, partial(_audited, handler, audit_as, args, settings))
+        except (EngineError, ValueError, SchemaError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
 
     return run
+
+
+async def _audited(
+    handler: Handler, action: str, args: argparse.Namespace, settings: Settings, db: Database
+) -> int:
+    """Make a model change only with the database open, so that it is always audited."""
+    code = handler(args, build_engine(settings, "cpu"))
+    name, version = parse_model_ref(args.model)
+    await audit_model_change(db, action, name, {} if version is None else {"version": version})
+    return code
 
 
 def list_models(args: argparse.Namespace, engine: Engine) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from beautynet.components import build_engine
+from engine.core import Engine
 from engine.errors import EngineError
 from engine.nets import UPSAMPLE_KINDS
 from engine.training import (
@@ -16,15 +17,19 @@ from engine.training import (
     TrainConfig,
     TrainDefaults,
     TrainerCallback,
+    TrainResult,
     Validation,
     make_train_config,
     parse_duration,
 )
 from engine.training.augment import POLICIES
+from engine.training.distributed import launched_as_main
 from engine.training.losses import GAN_LOSSES
+from infra.db.schema import SchemaError
 from infra.settings import Settings
 
 from .common import add_device_argument
+from .records import training_ended, training_started
 
 
 class ProgressBar(TrainerCallback):
@@ -144,17 +149,39 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def train_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Train and register a new model version; say how to promote it."""
+    """Train and register a new model version (recorded as a training run); say how to serve it."""
     try:
         config = build_config(args)
         engine = build_engine(settings, args.device)
         engine.dataset(args.dataset)  # an unknown dataset is said before any work
-    except (ValueError, EngineError) as exc:
+        # Rank 0 records the run; before any work, so an outdated schema stops it here.
+        run_id = training_started(settings, args.dataset, config) if launched_as_main() else None
+    except (ValueError, EngineError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        result = _train(args, engine, config)
+    except (ValueError, EngineError) as exc:
+        training_ended(settings, run_id, None, str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BaseException as exc:  # interrupted, or a bug: recorded as failed, then raised
+        training_ended(settings, run_id, None, type(exc).__name__)
+        raise
+    training_ended(settings, run_id, result)
+    if result.model is None:
+        return 0 if result.outcome.status == "finished" else 1  # not the main process
+    metrics = " ".join(f"{k}={v}" for k, v in result.model.spec.meta.metrics.items())
+    print(f"registered {result.model.spec.label} ({metrics})")
+    print(f"sample sheet: {result.model.sample_sheet}")
+    print(f"serve it with: beautynet models promote {result.model.name}@{result.model.version}")
+    return 0
+
+
+def _train(args: argparse.Namespace, engine: Engine, config: TrainConfig) -> TrainResult:
     bar = ProgressBar()
     try:
-        result = engine.train(
+        return engine.train(
             args.dataset,
             config,
             run_dir=Path(args.run_dir) if args.run_dir else None,
@@ -164,15 +191,5 @@ def train_command(args: argparse.Namespace, settings: Settings) -> int:
             description=args.description,
             licence=args.licence,
         )
-    except (ValueError, EngineError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         bar.close()
-    if result.model is None:
-        return 0 if result.outcome.status == "finished" else 1  # not the main process
-    metrics = " ".join(f"{k}={v}" for k, v in result.model.spec.meta.metrics.items())
-    print(f"registered {result.model.spec.label} ({metrics})")
-    print(f"sample sheet: {result.model.sample_sheet}")
-    print(f"serve it with: beautynet models promote {result.model.name}@{result.model.version}")
-    return 0

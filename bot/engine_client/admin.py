@@ -84,11 +84,13 @@ class TrainStatus:
 
 @dataclass(frozen=True)
 class TrainDone:
-    """How a run ended: 'finished' (model is the registered label), or stopped/failed."""
+    """How a run ended: 'finished' (model is the registered label, version its number) or not."""
 
     status: str
     model: str | None
     sample_sheet: bytes | None = None
+    version: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # held-out L1, PSNR, SSIM
 
 
 @runtime_checkable

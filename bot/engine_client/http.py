@@ -346,7 +346,10 @@ class HttpEngine:
         last_sheet = None
         if job["sheets"]:
             last_sheet = (await self._follow_training(backend, "GET", f"{path}/sample.png")).body
-        return TrainDone(status=job["state"], model=job["model"], sample_sheet=last_sheet)
+        return TrainDone(
+            status=job["state"], model=job["model"], sample_sheet=last_sheet,
+            version=job.get("version"), metrics=dict(job.get("metrics") or {}),
+        )  # fmt: skip
 
     async def _follow_training(self, backend: Backend, method: str, path: str) -> Answer:
         try:

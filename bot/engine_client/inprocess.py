@@ -168,6 +168,8 @@ class InProcessEngine:
             status=result.outcome.status,
             model=result.model.spec.label if result.model else None,
             sample_sheet=sheet.read_bytes() if sheet and sheet.is_file() else None,
+            version=result.model.version if result.model else None,
+            metrics=dict(result.outcome.metrics),
         )
 
     # ---- worker-thread bodies -----------------------------------------------------------

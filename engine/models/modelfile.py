@@ -16,7 +16,11 @@ from engine.atomic import atomic_torch_save
 from engine.device import place
 from engine.errors import ModelError
 from engine.nets import GeneratorConfig, UnetGenerator
-from engine.segment import ClustersConfig, SegmenterConfig, segmenter_config_from_dict
+from engine.segment import (
+    SegmenterConfig,
+    segmenter_config_from_dict,
+    segmenter_label,
+)
 
 FORMAT = "beautynet-model"
 FORMAT_VERSION = 1
@@ -59,8 +63,7 @@ class ModelSpec:
     @property
     def segmenter_label(self) -> str:
         """'clusters k=7' or 'edges'."""
-        config = self.segmenter
-        return f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
+        return segmenter_label(self.segmenter)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,11 @@ def segmenter_config_from_dict(data: dict[str, Any]) -> SegmenterConfig:
     raise ValueError(f"segmenter kind must be one of {SEGMENTER_KINDS}, got {kind!r}")
 
 
+def segmenter_label(config: SegmenterConfig) -> str:
+    """'clusters k=7' or 'edges': how listings and records name a segmenter."""
+    return f"clusters k={config.k}" if isinstance(config, ClustersConfig) else config.kind
+
+
 def build_segmenter(config: SegmenterConfig) -> Segmenter:
     """The segmenter that a config describes."""
     if isinstance(config, ClustersConfig):
@@ -40,4 +45,5 @@ __all__ = [
     "SegmenterConfig",
     "build_segmenter",
     "segmenter_config_from_dict",
+    "segmenter_label",
 ]

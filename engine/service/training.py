@@ -48,6 +48,8 @@ class TrainJob:
     sheet: bytes | None = None
     sheets: int = 0  # how many sample sheets so far (clients fetch each new one)
     model: str | None = None
+    version: int | None = None  # of the registered model
+    metrics: dict[str, float] = field(default_factory=dict)  # held-out, at the end
     error: str | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -57,7 +59,8 @@ class TrainJob:
             "id": self.id, "dataset": self.dataset, "name": self.config.model_name,
             "state": self.state, "step": self.step, "total_steps": self.total_steps,
             "epoch": self.epoch, "eta_s": self.eta_s, "losses": self.losses,
-            "sheets": self.sheets, "model": self.model, "error": self.error,
+            "sheets": self.sheets, "model": self.model, "version": self.version,
+            "metrics": self.metrics, "error": self.error,
         }  # fmt: skip
 
 
@@ -104,6 +107,8 @@ class TrainJobs:
             job.dataset, job.config, trained_by="engine service", progress=relay, stop=job.stop
         )
         job.model = result.model.spec.label if result.model else None
+        job.version = result.model.version if result.model else None
+        job.metrics = dict(result.outcome.metrics)
         job.state = result.outcome.status
 
     @staticmethod

@@ -26,6 +26,11 @@ class DistributedContext:
         return self.rank == 0
 
 
+def launched_as_main() -> bool:
+    """Rank 0 of a torchrun job, or a process run alone (before the process group exists)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_distributed(device: torch.device) -> DistributedContext:
     """Join the process group when launched by torchrun (WORLD_SIZE > 1)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

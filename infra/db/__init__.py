@@ -1,1 +1,2 @@
-"""Persistence: SQLAlchemy 2 async models, engines, migrations, the request log and queries."""
+"""Persistence: SQLAlchemy 2 async models, engines, migrations, the request log, training runs
+and the read queries."""

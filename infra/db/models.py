@@ -9,18 +9,16 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Boolean,
     Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .types import BigIntId, UTCDateTime, str_enum
 
@@ -75,22 +73,13 @@ class RequestStatus(enum.StrEnum):
 FINAL_REQUEST_STATUSES = (RequestStatus.DONE, RequestStatus.FAILED, RequestStatus.CANCELLED)
 
 
-class ModelStatus(enum.StrEnum):
-    """Life cycle of a trained model."""
-
-    CANDIDATE = "candidate"
-    ACTIVE = "active"
-    RETIRED = "retired"
-
-
 class TrainingStatus(enum.StrEnum):
-    """Life cycle of a training run."""
+    """Life cycle of a training run: running, then how it ended."""
 
-    QUEUED = "queued"
     RUNNING = "running"
-    DONE = "done"
+    FINISHED = "finished"  # a model version was registered
+    CANCELLED = "cancelled"  # stopped early; nothing was registered
     FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class GuildSettings(Base):
@@ -103,7 +92,6 @@ class GuildSettings(Base):
     max_image_bytes: Mapped[int | None] = mapped_column(BigInteger)
     max_clip_seconds: Mapped[float | None] = mapped_column(Float)
     requests_per_user_per_hour: Mapped[int | None] = mapped_column(Integer)
-    store_image_content: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_by: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime | None]
 
@@ -175,9 +163,6 @@ class Request(Base):
     output_bytes: Mapped[int | None] = mapped_column(BigInteger)
     segmenter: Mapped[str | None] = mapped_column(String(100))  # as run: "clusters k=9"
     result_message_id: Mapped[int | None] = mapped_column(BigInteger)  # where it was posted
-    # Stored only when both the operator and the guild allow it (off by default).
-    input_content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
-    output_content: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
 
     stages: Mapped[list[RequestStage]] = relationship(
         back_populates="request", cascade="all, delete-orphan", passive_deletes=True
@@ -185,7 +170,7 @@ class Request(Base):
 
 
 class RequestStage(Base):
-    """How long one stage (decode, segment, translate, compose, upload...) of a request took."""
+    """How long one stage of a request took (the bot records `total`: from start to result)."""
 
     __tablename__ = "request_stages"
     __table_args__ = (UniqueConstraint("request_id", "stage"),)
@@ -200,76 +185,29 @@ class RequestStage(Base):
     request: Mapped[Request] = relationship(back_populates="stages")
 
 
-class Dataset(Base):
-    """A set of training images and where they came from."""
-
-    __tablename__ = "datasets"
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    guild_id: Mapped[int | None] = mapped_column(BigInteger)
-    path: Mapped[str | None] = mapped_column(String(500))
-    image_count: Mapped[int] = mapped_column(Integer, default=0)
-    sources: Mapped[list[Any]] = mapped_column(default=list)
-    created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime | None]
-
-
 class TrainingRun(Base):
-    """One training of a model on a dataset, with its progress."""
+    """One training started from Discord or the command line: who, on what, and how it ended."""
 
     __tablename__ = "training_runs"
-    __table_args__ = (Index("ix_training_runs_status", "status"),)
+    __table_args__ = (Index("ix_training_runs_started_at", "started_at"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    dataset_id: Mapped[int | None] = mapped_column(
-        BigIntId, ForeignKey("datasets.id", ondelete="SET NULL"), index=True
-    )
-    guild_id: Mapped[int | None] = mapped_column(BigInteger)
     model_name: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[int | None] = mapped_column(Integer)  # registered when finished
+    dataset: Mapped[str] = mapped_column(String(100))
+    segmenter: Mapped[str] = mapped_column(String(100))  # as trained: "clusters k=7"
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[TrainingStatus] = mapped_column(
-        str_enum(TrainingStatus), default=TrainingStatus.QUEUED
+        str_enum(TrainingStatus), default=TrainingStatus.RUNNING
     )
-    reason: Mapped[str | None] = mapped_column(Text)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    step: Mapped[int] = mapped_column(Integer, default=0)
-    total_steps: Mapped[int | None] = mapped_column(Integer)
-    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    requested_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime]
-    started_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # held-out L1, PSNR, SSIM
+    # Who started it: a Discord user (in a guild), or a login on the command line.
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    cli_user: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-
-    dataset: Mapped[Dataset | None] = relationship()
-
-
-class ModelRecord(Base):
-    """A version of a named generator: its weights file, segmenter, metrics and status."""
-
-    __tablename__ = "models"
-    __table_args__ = (UniqueConstraint("name", "version", name="uq_models_name_version"),)
-
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    version: Mapped[int] = mapped_column(Integer)
-    file: Mapped[str] = mapped_column(String(500))
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    segmenter: Mapped[str] = mapped_column(String(100))
-    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[ModelStatus] = mapped_column(
-        str_enum(ModelStatus), default=ModelStatus.CANDIDATE
-    )
-    training_run_id: Mapped[int | None] = mapped_column(
-        BigIntId, ForeignKey("training_runs.id", ondelete="SET NULL")
-    )
-    trained_by: Mapped[int | None] = mapped_column(BigInteger)
-    promoted_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime]
-    promoted_at: Mapped[datetime | None]
 
 
 class AuditLog(Base):
@@ -281,7 +219,8 @@ class AuditLog(Base):
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     at: Mapped[datetime]
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
-    actor_id: Mapped[int] = mapped_column(BigInteger)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)  # a Discord user
+    cli_user: Mapped[str | None] = mapped_column(String(100))  # or a command-line login
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

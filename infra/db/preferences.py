@@ -20,7 +20,6 @@ GUILD_FIELDS = frozenset(
         "max_image_bytes",
         "max_clip_seconds",
         "requests_per_user_per_hour",
-        "store_image_content",
     }
 )
 
@@ -116,23 +115,28 @@ async def set_user_default_model(
 
 def audit(
     session: AsyncSession,
-    actor_id: int,
+    actor_id: int | None,
     action: str,
     *,
     now: datetime,
     guild_id: int | None = None,
     target: str | None = None,
     details: dict[str, Any] | None = None,
+    cli_user: str | None = None,
 ) -> AuditLog:
-    """Add an audit-log row to the session's transaction."""
+    """Add an audit-log row to the session's transaction: a Discord user's, or a CLI login's."""
+    if (actor_id is None) == (cli_user is None):
+        raise ValueError(f"actor_id={actor_id!r}, cli_user={cli_user!r}: give exactly one")
     entry = AuditLog(
         at=now,
         actor_id=actor_id,
+        cli_user=cli_user,
         action=action,
         guild_id=guild_id,
         target=target,
         details=details or {},
     )
     session.add(entry)
-    log.info("audit: %s by %s in guild %s on %s", action, actor_id, guild_id, target)
+    who = actor_id if cli_user is None else f"cli:{cli_user}"
+    log.info("audit: %s by %s in guild %s on %s", action, who, guild_id, target)
     return entry

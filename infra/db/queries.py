@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, Date, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Request, RequestStage, RequestStatus, TrainingRun, TrainingStatus
+from .models import Request, RequestStage, RequestStatus
 
 DEFAULT_PERCENTILES = (50, 90, 99)
 
@@ -123,16 +123,3 @@ def _ranked_stages(guild_id: int | None, since: datetime | None) -> Subquery:
     if since is not None:
         query = query.where(Request.queued_at >= since)
     return query.subquery()
-
-
-async def current_training_run(
-    session: AsyncSession, *, guild_id: int | None = None
-) -> TrainingRun | None:
-    """The training run in progress (else the next one queued), or None."""
-    active = (TrainingStatus.RUNNING, TrainingStatus.QUEUED)
-    running_first = case((TrainingRun.status == TrainingStatus.RUNNING, 0), else_=1)
-    query = select(TrainingRun).where(TrainingRun.status.in_(active))
-    if guild_id is not None:
-        query = query.where(TrainingRun.guild_id == guild_id)
-    query = query.order_by(running_first, TrainingRun.created_at, TrainingRun.id).limit(1)
-    return (await session.scalars(query)).first()

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,8 +24,6 @@ from .models import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Timer = Callable[[], float]
-TOTAL_STAGE = "total"
 RESTART_REASON = "interrupted: the bot restarted while this request was running"
 
 
@@ -85,12 +80,10 @@ class RequestLog:
         *,
         worker: str | None = None,
         clock: Clock = utcnow,
-        timer: Timer = time.perf_counter,
     ) -> None:
         self.sessions = sessions
         self.worker = worker
         self.clock = clock
-        self.timer = timer
 
     async def create(self, new: NewRequest) -> int:
         """Insert a `queued` row and return its id (call before any work starts)."""
@@ -142,48 +135,6 @@ class RequestLog:
             )
             await _add_stages(session, request_id, stages or {})
 
-    async def record_stage(self, request_id: int, stage: str, seconds: float) -> None:
-        """Record one stage's duration now (for stages reported by a remote engine)."""
-        async with self.sessions.begin() as session:
-            await _add_stages(session, request_id, {stage: seconds})
-
-    async def store_content(
-        self,
-        request_id: int,
-        *,
-        allowed: bool,
-        input_content: bytes | None,
-        output_content: bytes | None,
-    ) -> bool:
-        """Keep the image bytes only if `allowed` (see `content_allowed`); True if stored."""
-        if not allowed:
-            return False
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(Request)
-                .where(Request.id == request_id)
-                .values(input_content=input_content, output_content=output_content)
-            )
-        return True
-
-    @asynccontextmanager
-    async def track(self, request_id: int) -> AsyncIterator[StageTimer]:
-        """Run a request: start it, time its stages, and always finish it with a status."""
-        await self.start(request_id)
-        timer = StageTimer(self.timer)
-        try:
-            yield timer
-        except asyncio.CancelledError:
-            await asyncio.shield(
-                self._finish_quietly(request_id, RequestStatus.CANCELLED, "cancelled", timer)
-            )
-            raise
-        except Exception as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            await self._finish_quietly(request_id, RequestStatus.FAILED, reason, timer)
-            raise
-        await self.finish(request_id, stages=timer.with_total(), output_bytes=timer.output_bytes)
-
     async def recover(
         self, *, retry: bool = False, max_attempts: int = 2, reason: str = RESTART_REASON
     ) -> list[Request]:
@@ -211,14 +162,6 @@ class RequestLog:
         if rows:
             log.warning("recovered %d interrupted request(s)", len(rows))
         return rows
-
-    async def _finish_quietly(
-        self, request_id: int, status: RequestStatus, reason: str, timer: StageTimer
-    ) -> None:
-        try:
-            await self.finish(request_id, status, reason=reason, stages=timer.with_total())
-        except Exception:
-            log.exception("could not record the end of request %d", request_id)
 
     async def _transition(
         self, request_id: int, allowed: tuple[RequestStatus, ...], **values: Any
@@ -259,31 +202,3 @@ async def _add_stages(session: AsyncSession, request_id: int, stages: dict[str, 
     if stages:
         rows = [{"request_id": request_id, "stage": k, "seconds": v} for k, v in stages.items()]
         await session.execute(insert(RequestStage), rows)
-
-
-class StageTimer:
-    """Collects per-stage durations of one request: `with timer.stage("segment"): ...`."""
-
-    def __init__(self, timer: Timer) -> None:
-        self._timer = timer
-        self._begin = timer()
-        self.stages: dict[str, float] = {}
-        self.output_bytes: int | None = None
-
-    def with_total(self) -> dict[str, float]:
-        """The stages plus `total`, the whole request's time so far (unless set by hand)."""
-        return {TOTAL_STAGE: self._timer() - self._begin, **self.stages}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time the block and add its duration to stage `name`."""
-        begin = self._timer()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + self._timer() - begin
-
-
-def content_allowed(operator_allows: bool, guild_allows: bool | None) -> bool:
-    """Image bytes are kept only when the operator and the guild's admins both allow it."""
-    return operator_allows and bool(guild_allows)

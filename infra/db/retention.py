@@ -1,4 +1,4 @@
-"""Retention: finished request rows (and their stages and content) older than N days go."""
+"""Retention: finished request rows (and their stages) older than N days go."""
 
 from __future__ import annotations
 

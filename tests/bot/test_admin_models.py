@@ -136,6 +136,7 @@ async def test_status(fake: FakeDiscord, bot: BeautyBot) -> None:
     answer = await ephemeral_answer(fake, interaction)
     assert "0 running, 0 waiting, capacity 4" in answer
     assert "InProcessEngine on cpu" in answer and "tiny v1 (default)" in answer
+    assert "**Trainings**: none" in answer
 
 
 async def test_guild_limits_are_enforced(fake: FakeDiscord, bot: BeautyBot, photo) -> None:

@@ -13,7 +13,8 @@ from bot.bot import BeautyBot
 from bot.engine_client.inprocess import InProcessEngine
 from bot.exts.admin.training import running
 from engine.training import TrainDefaults
-from infra.db.models import AuditLog
+from infra.db.models import AuditLog, TrainingRun, TrainingStatus
+from infra.db.training import recent_runs
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
@@ -46,6 +47,12 @@ async def followup(fake: FakeDiscord, interaction) -> str:
         return None
 
     return await fake.wait_for(found)
+
+
+async def training_runs(bot: BeautyBot) -> list[TrainingRun]:
+    """The recorded training runs, oldest first."""
+    async with bot.db.sessions() as session:
+        return list(reversed(await recent_runs(session, limit=10)))
 
 
 async def add_photos(fake: FakeDiscord, photo, name: str = "flowers", count: int = 3) -> str:
@@ -135,6 +142,17 @@ async def test_retrain_registers_a_new_version(
     assert (data_dir / "models" / "blooms-v1.pt").is_file()
     assert "training.start" in await actions(bot)
     assert any(m.name == "blooms" for m in await bot.catalog.models())
+    [run] = await training_runs(bot)
+    assert (run.model_name, run.model_version, run.dataset, run.segmenter) == (
+        "blooms", 1, "flowers", "clusters k=7",
+    )  # fmt: skip
+    assert (run.status, run.user_id, run.guild_id, run.cli_user) == (
+        TrainingStatus.FINISHED, fake.owner.id, fake.guild_id, None,
+    )  # fmt: skip
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert set(run.metrics) == {"l1", "psnr", "ssim"}
+    status = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", sub("status")))
+    assert f"blooms v1 on `flowers` (clusters k=7), finished, by <@{fake.owner.id}>" in status
 
 
 async def test_retrain_can_be_cancelled_and_survives_restart_of_the_button(
@@ -168,6 +186,10 @@ async def test_retrain_can_be_cancelled_and_survives_restart_of_the_button(
     assert "cancelled; nothing was registered" in final["content"]
     assert not (data_dir / "models" / "slow-v1.pt").exists()
     assert running(bot) == {}
+    [run] = await training_runs(bot)
+    assert (run.model_name, run.status, run.model_version) == (
+        "slow", TrainingStatus.CANCELLED, None,
+    )  # fmt: skip
     again = await fake.click(fake.owner, message, cancel_id)
     assert "no longer running" in await ephemeral_answer(fake, again)
     await asyncio.wait_for(slow.close(), 20)
@@ -201,3 +223,8 @@ async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, 
     )
     assert "nope" in missing["content"]
     assert running(bot) == {}
+    assert [(r.model_name, r.status) for r in await training_runs(bot)] == [
+        ("x", TrainingStatus.FAILED), ("y", TrainingStatus.FAILED),
+    ]  # fmt: skip
+    reasons = [run.reason or "" for run in await training_runs(bot)]
+    assert "time budget" in reasons[0] and "nope" in reasons[1]

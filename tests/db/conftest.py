@@ -44,17 +44,6 @@ class FakeClock:
         return now
 
 
-class FakeTimer:
-    """A monotonic timer that advances one second per reading."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        self.t += 1.0
-        return self.t
-
-
 def _unavailable(reason: str) -> NoReturn:
     if os.environ.get(REQUIRE_POSTGRES_ENV) == "1":
         pytest.fail(f"PostgreSQL is required ({REQUIRE_POSTGRES_ENV}=1) but {reason}")
@@ -183,4 +172,4 @@ def clock() -> FakeClock:
 @pytest.fixture
 def request_log(db: Database, clock: FakeClock) -> RequestLog:
     """A request log on a fresh database with a fake clock and timer."""
-    return RequestLog(db.sessions, worker="test-worker", clock=clock, timer=FakeTimer())
+    return RequestLog(db.sessions, worker="test-worker", clock=clock)

@@ -34,25 +34,23 @@ async def test_autogenerate_comparison_notices_a_change(db: Database) -> None:
     for table in Base.metadata.sorted_tables:
         table.to_metadata(changed)
     changed.tables["requests"].append_column(Column("extra", Integer))
-    changed.tables["models"].c.name.type = String(10)
+    changed.tables["training_runs"].c.model_name.type = String(10)
     async with db.engine.connect() as conn:
         diff = await conn.run_sync(_diff, changed)
     assert [d[0] for d in diff if isinstance(d, tuple)] == ["add_column"]
     assert any(isinstance(d, list) and d[0][0] == "modify_type" for d in diff)
 
 
-async def test_models_cover_the_issue_tables() -> None:
+async def test_models_are_the_tables_the_code_writes() -> None:
     assert {
         "guild_settings",
         "watched_channels",
         "user_preferences",
         "requests",
         "request_stages",
-        "models",
-        "datasets",
         "training_runs",
         "audit_log",
-    } <= TABLES
+    } == TABLES  # `models` and `datasets` were never written: revision 0003 dropped them
 
 
 async def test_upgrade_empty_database_to_head_and_back(db_url: str) -> None:
@@ -119,3 +117,50 @@ async def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path) -> None:
     finally:
         await db.dispose()
     assert (tmp_path / "deep" / "er" / "b.sqlite3").exists()
+
+
+async def test_0003_keeps_requests_and_audit_rows_and_goes_back(db_url: str) -> None:
+    db = Database.from_url(db_url)
+    try:
+        await schema.upgrade(db.engine, "0002")
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO requests (user_id, source, kind, model, parameters, status,"
+                    " attempts, queued_at, input_content) VALUES (7, 'slash', 'image', 'nature',"
+                    " '{}', 'done', 1, '2026-12-01 10:00:00', :content)"
+                ),
+                {"content": b"pixels"},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor_id, action, details)"
+                    " VALUES ('2026-12-01 10:00:00', 7, 'model.promote', '{}')"
+                )
+            )
+        await schema.upgrade(db.engine)
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT user_id, model FROM requests"))).all() == [
+                (7, "nature")
+            ]
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync).get_columns("requests")}
+            )
+            assert "input_content" not in columns
+            await conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, cli_user, action, details)"
+                    " VALUES ('2026-12-01 11:00:00', 'alice', 'model.rollback', '{}')"
+                )
+            )
+            await conn.commit()
+            assert await conn.run_sync(_tables) == TABLES | {"alembic_version"}
+        await schema.downgrade(db.engine, "0002")
+        async with db.engine.connect() as conn:
+            actors = (await conn.execute(text("SELECT actor_id FROM audit_log ORDER BY id"))).all()
+            assert actors == [(7,), (0,)]  # the old schema has no place for a CLI login
+            assert {"models", "datasets"} <= await conn.run_sync(_tables)
+        await schema.upgrade(db.engine)
+        await schema.check_schema(db.engine)
+    finally:
+        await db.dispose()

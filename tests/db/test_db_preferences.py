@@ -24,19 +24,19 @@ GUILD = 2**62 + 5  # snowflakes need 64 bits
 async def test_guild_settings_default_to_safe_values_and_persist(db: Database) -> None:
     async with db.sessions.begin() as session:
         settings = await guild_settings(session, GUILD)
-        assert (settings.store_image_content, settings.default_model) == (False, None)
+        assert (settings.requests_per_user_per_hour, settings.default_model) == (None, None)
         await update_guild_settings(
-            session, GUILD, actor_id=7, now=T0, default_model="edges", store_image_content=True
+            session, GUILD, actor_id=7, now=T0, default_model="edges", requests_per_user_per_hour=5
         )
         with pytest.raises(ValueError, match="not guild settings"):
             await update_guild_settings(session, GUILD, actor_id=7, now=T0, token="x")
     async with db.sessions() as session:
         settings = await guild_settings(session, GUILD)
         entries = (await session.scalars(select(AuditLog))).all()
-    assert (settings.default_model, settings.store_image_content) == ("edges", True)
+    assert (settings.default_model, settings.requests_per_user_per_hour) == ("edges", 5)
     assert (settings.updated_by, settings.updated_at) == (7, T0)
     assert [(e.action, e.actor_id, e.guild_id, e.details) for e in entries] == [
-        ("guild.update", 7, GUILD, {"default_model": "edges", "store_image_content": True})
+        ("guild.update", 7, GUILD, {"default_model": "edges", "requests_per_user_per_hour": 5})
     ]
 
 

@@ -13,14 +13,11 @@ from infra.db.models import (
     RequestSource,
     RequestStage,
     RequestStatus,
-    TrainingRun,
-    TrainingStatus,
 )
 from infra.db.queries import (
     count_user_requests,
     counts_by_day,
     counts_by_model,
-    current_training_run,
     recent_requests,
     stage_latencies,
 )
@@ -128,25 +125,3 @@ async def test_stage_latency_percentiles(db: Database) -> None:
     ]
     assert everywhere[1].count == 101 and everywhere[1].percentiles == {50: 51.0, 100: 1000.0}
     assert [s.count for s in late] == [10]
-
-
-async def test_current_training_run(db: Database) -> None:
-    async with db.sessions() as session:
-        assert await current_training_run(session) is None
-
-    def run(status: TrainingStatus, minutes: int, guild_id: int = 10) -> TrainingRun:
-        return TrainingRun(
-            model_name=f"{status.value}-{minutes}",
-            status=status,
-            guild_id=guild_id,
-            created_at=T0 + timedelta(minutes=minutes),
-        )
-
-    await add(db, run(TrainingStatus.DONE, 0), run(TrainingStatus.QUEUED, 1))
-    async with db.sessions() as session:
-        assert (await current_training_run(session)).model_name == "queued-1"
-    await add(db, run(TrainingStatus.RUNNING, 5), run(TrainingStatus.RUNNING, 2, guild_id=11))
-    async with db.sessions() as session:
-        assert (await current_training_run(session)).model_name == "running-2"
-        assert (await current_training_run(session, guild_id=10)).model_name == "running-5"
-        assert await current_training_run(session, guild_id=12) is None

@@ -24,7 +24,6 @@ def row(status: RequestStatus, days_ago: int | None, user_id: int) -> Request:
         status=status,
         queued_at=T0 - timedelta(days=200),
         finished_at=finished,
-        input_content=b"pixels",
     )
     request.stages = [RequestStage(stage="total", seconds=1.0)]
     return request

@@ -20,7 +20,7 @@ def test_database_url_comes_from_the_unprefixed_env_var(
     settings = Settings(data_dir=tmp_path)
     assert settings.database_url is None
     assert settings.database_url_or_default == f"sqlite+aiosqlite:///{tmp_path}/beautynet.sqlite3"
-    assert (settings.request_retention_days, settings.store_image_content) == (90, False)
+    assert settings.request_retention_days == 90
     monkeypatch.setenv("DATABASE_URL", "postgresql://bot:pw@db/beautynet")
     assert Settings(data_dir=tmp_path).database_url_or_default == (
         "postgresql://bot:pw@db/beautynet"

@@ -335,6 +335,7 @@ async def test_training_over_http(trainer) -> None:
         client.train(TrainRequest("flowers", "grown"), updates.append, threading.Event()), 120
     )
     assert done.status == "finished" and done.model == "grown v1"
+    assert done.version == 1 and set(done.metrics) == {"l1", "psnr", "ssim"}  # for the bot's record
     assert updates and updates[-1].step > 0
     assert "grown" in {m.name for m in await client.models()}
     with pytest.raises(EngineUserError, match="dataset"):
@@ -353,3 +354,4 @@ async def test_training_can_be_stopped(trainer) -> None:
 
     done = await asyncio.wait_for(client.train(TrainRequest("flowers", "x"), progress, stop), 120)
     assert done.status == "cancelled"  # the trainer's word for a stopped run
+    assert done.version is None

@@ -1,4 +1,4 @@
-"""`/admin status`: queue, engine, device and model versions."""
+"""`/admin status`: queue, engine, device, model versions and the last training runs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from discord import app_commands
 
 from bot.admin import admin_group, admin_only
 from bot.bot import BeautyBot, bot_of
+from infra.db.models import TrainingRun
+from infra.db.training import recent_runs
+
+SHOWN_RUNS = 5
 
 
 @admin_only
@@ -33,7 +37,26 @@ async def status(interaction: discord.Interaction) -> None:
         f"{bot.settings.max_image_pixels:,} pixels, "
         f"clips up to {bot.settings.max_clip_seconds:g} s",
     ]
+    async with bot.db.sessions() as session:
+        runs = await recent_runs(session, limit=SHOWN_RUNS)
+    lines.append("**Trainings**: " + ("" if runs else "none"))
+    lines.extend(f"- {run_line(run)}" for run in runs)
     await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+def run_line(run: TrainingRun) -> str:
+    """'blooms v1 on `flowers` (clusters k=7), finished, by <@42>, 2026-12-02 14:03 UTC, ...'."""
+    model = run.model_name + (f" v{run.model_version}" if run.model_version else "")
+    who = f"<@{run.user_id}>" if run.user_id is not None else f"`{run.cli_user}` (command line)"
+    text = f"{model} on `{run.dataset}` ({run.segmenter}), {run.status.value}, by {who}, "
+    text += f"{run.started_at:%Y-%m-%d %H:%M} UTC"
+    if run.finished_at is not None:
+        text += f", {(run.finished_at - run.started_at).total_seconds() / 60:.0f} min"
+    if run.metrics:
+        text += ", " + " ".join(f"{k} {v:.3g}" for k, v in sorted(run.metrics.items()))
+    if run.reason:
+        text += f": {run.reason}"
+    return text
 
 
 async def setup(bot: BeautyBot) -> None:

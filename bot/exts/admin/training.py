@@ -25,6 +25,9 @@ from bot.admin import admin_group, admin_only, check_admin, record
 from bot.bot import BeautyBot, bot_of
 from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
 from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
+from infra.db.models import TrainingStatus
+from infra.db.requests import utcnow
+from infra.db.training import NewRun, finish_run, start_run
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class Run:
     """A training started from Discord, and what the progress message shows."""
 
     request: TrainRequest
+    record: NewRun  # what the database's training runs will say about it
     stop: threading.Event = field(default_factory=threading.Event)
     latest: TrainStatus | None = None
     sheet: bytes | None = None
@@ -162,8 +166,13 @@ async def retrain(
             "I need Send Messages and Attach Files here to post training progress."
         )
     request = TrainRequest(dataset, name, segmenter, k, time_budget)
+    as_run = f"clusters k={k}" if segmenter == "clusters" else segmenter
+    to_record = NewRun(
+        name, dataset, as_run, {"time_budget": time_budget},
+        user_id=interaction.user.id, guild_id=interaction.guild_id,
+    )  # fmt: skip
     run_id = f"{interaction.id}-{next(RUN_IDS)}"
-    run = Run(request)
+    run = Run(request, to_record)
     running(bot)[run_id] = run
     try:
         await record(interaction, "training.start", name, {"dataset": dataset, "k": k})
@@ -192,6 +201,7 @@ async def train(
             run.sheet = status.sample_sheet
         run.changed.set()
 
+    record_id = await start_run(bot.db.sessions, run.record, now=utcnow())
     poster = asyncio.create_task(keep_posted(message, run, view, started))
     try:
         done = await engine.train(run.request, on_progress, run.stop)
@@ -201,6 +211,10 @@ async def train(
         text = user_message(exc)
         if text is None:
             log.exception("training %s failed", run.request.name)
+        await finish_run(
+            bot.db.sessions, record_id, TrainingStatus.FAILED, now=utcnow(),
+            reason=text or f"internal error: {type(exc).__name__}",
+        )  # fmt: skip
         await message.edit(
             content=f"⚠️ Training `{run.request.name}` failed: {text or 'internal error'}", view=None
         )
@@ -208,6 +222,10 @@ async def train(
     poster.cancel()
     running(bot).pop(run_id, None)  # before the final edit: the run is over
     await asyncio.gather(poster, return_exceptions=True)
+    await finish_run(
+        bot.db.sessions, record_id, TrainingStatus(done.status), now=utcnow(),
+        model_version=done.version, metrics=done.metrics,
+    )  # fmt: skip
     if done.model is not None:
         bot.catalog.invalidate()
         text = (
