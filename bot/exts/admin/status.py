@@ -11,10 +11,11 @@ from infra.db.models import TrainingRun
 from infra.db.training import recent_runs
 
 SHOWN_RUNS = 5
+REASON_CHARS = 120  # five runs and the rest stay under Discord's 2,000 characters
 
 
 @admin_only
-@app_commands.command(name="status", description="Queue, engine and model versions")
+@app_commands.command(name="status", description="Queue, engine, models and recent trainings")
 async def status(interaction: discord.Interaction) -> None:
     """/admin status."""
     bot = bot_of(interaction)
@@ -55,7 +56,7 @@ def run_line(run: TrainingRun) -> str:
     if run.metrics:
         text += ", " + " ".join(f"{k} {v:.3g}" for k, v in sorted(run.metrics.items()))
     if run.reason:
-        text += f": {run.reason}"
+        text += f": {run.reason[:REASON_CHARS]}"
     return text
 
 
