@@ -206,6 +206,7 @@ class TrainingRun(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     cli_user: Mapped[str | None] = mapped_column(String(100))
+    worker: Mapped[str | None] = mapped_column(String(100))  # the bot process that runs it
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 

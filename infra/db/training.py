@@ -15,6 +15,7 @@ from .models import TrainingRun, TrainingStatus
 log = logging.getLogger(__name__)
 
 ENDED = (TrainingStatus.FINISHED, TrainingStatus.CANCELLED, TrainingStatus.FAILED)
+RESTART_REASON = "interrupted: the bot restarted while this run was going on"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class NewRun:
     user_id: int | None = None
     guild_id: int | None = None
     cli_user: str | None = None
+    worker: str | None = None  # the bot process running it: its restart settles the run
 
     def __post_init__(self) -> None:
         if (self.user_id is None) == (self.cli_user is None):
@@ -43,7 +45,7 @@ async def start_run(
     row = TrainingRun(
         model_name=run.model_name, dataset=run.dataset, segmenter=run.segmenter,
         parameters=run.parameters, status=TrainingStatus.RUNNING, user_id=run.user_id,
-        guild_id=run.guild_id, cli_user=run.cli_user, started_at=now,
+        guild_id=run.guild_id, cli_user=run.cli_user, worker=run.worker, started_at=now,
     )  # fmt: skip
     async with sessions.begin() as session:
         session.add(row)
@@ -79,6 +81,23 @@ async def finish_run(
         )
         if ended.first() is None:
             raise ValueError(f"run_id={run_id!r}: no such running training run")
+
+
+async def settle_interrupted_runs(
+    sessions: async_sessionmaker[AsyncSession], worker: str, *, now: datetime
+) -> int:
+    """Fail the runs `worker` left running when it stopped (call at its start); returns how many."""
+    async with sessions.begin() as session:
+        settled = await session.execute(
+            update(TrainingRun)
+            .where(TrainingRun.worker == worker, TrainingRun.status == TrainingStatus.RUNNING)
+            .values(status=TrainingStatus.FAILED, finished_at=now, reason=RESTART_REASON)
+            .returning(TrainingRun.id)
+        )
+        count = len(settled.all())
+    if count:
+        log.warning("settled %d training run(s) interrupted by a restart of %s", count, worker)
+    return count
 
 
 async def recent_runs(

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.BigInteger(), nullable=True),
         sa.Column("guild_id", sa.BigInteger(), nullable=True),
         sa.Column("cli_user", sa.String(length=100), nullable=True),
+        sa.Column("worker", sa.String(length=100), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_training_runs")),

@@ -150,7 +150,7 @@ async def test_retrain_registers_a_new_version(
         TrainingStatus.FINISHED, fake.owner.id, fake.guild_id, None,
     )  # fmt: skip
     assert run.finished_at is not None and run.finished_at >= run.started_at
-    assert set(run.metrics) == {"l1", "psnr", "ssim"}
+    assert set(run.metrics) == {"l1", "psnr", "ssim"} and run.worker == "bot"
     status = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", sub("status")))
     assert f"blooms v1 on `flowers` (clusters k=7), finished, by <@{fake.owner.id}>" in status
 

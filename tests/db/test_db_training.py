@@ -8,7 +8,14 @@ import pytest
 
 from infra.db.models import TrainingRun, TrainingStatus
 from infra.db.session import Database
-from infra.db.training import NewRun, finish_run, recent_runs, start_run
+from infra.db.training import (
+    RESTART_REASON,
+    NewRun,
+    finish_run,
+    recent_runs,
+    settle_interrupted_runs,
+    start_run,
+)
 
 from .conftest import T0
 
@@ -70,3 +77,21 @@ def test_a_run_names_exactly_one_starter() -> None:
         run()
     with pytest.raises(ValueError, match="exactly one"):
         run(user_id=1, cli_user="alice")
+
+
+async def test_a_restart_settles_only_its_own_running_runs(db: Database) -> None:
+    ours = await start_run(db.sessions, run("a", user_id=1, worker="bot:shards=0"), now=T0)
+    theirs = await start_run(db.sessions, run("b", user_id=1, worker="bot:shards=1"), now=T0)
+    cli = await start_run(db.sessions, run("c", cli_user="alice"), now=T0)
+    done = await start_run(db.sessions, run("d", user_id=1, worker="bot:shards=0"), now=T0)
+    await finish_run(db.sessions, done, TrainingStatus.FINISHED, now=T0, model_version=1)
+    later = T0 + timedelta(hours=1)
+    assert await settle_interrupted_runs(db.sessions, "bot:shards=0", now=later) == 1
+    async with db.sessions() as session:
+        rows = {row.id: row for row in await recent_runs(session)}
+    assert (rows[ours].status, rows[ours].reason, rows[ours].finished_at) == (
+        TrainingStatus.FAILED, RESTART_REASON, later,
+    )  # fmt: skip
+    assert [rows[i].status for i in (theirs, cli, done)] == [
+        TrainingStatus.RUNNING, TrainingStatus.RUNNING, TrainingStatus.FINISHED,
+    ]  # fmt: skip

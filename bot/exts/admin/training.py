@@ -22,12 +22,12 @@ from discord import app_commands, ui
 from discord.ext import commands
 
 from bot.admin import admin_group, admin_only, check_admin, record
-from bot.bot import BeautyBot, bot_of
+from bot.bot import BeautyBot, bot_of, worker_name
 from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
 from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
 from infra.db.models import TrainingStatus
 from infra.db.requests import utcnow
-from infra.db.training import NewRun, finish_run, start_run
+from infra.db.training import NewRun, finish_run, settle_interrupted_runs, start_run
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,14 @@ class Run:
 class Trainings(commands.Cog):
     """The trainings this process runs, by run id (one at a time); stopped when unloaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, bot: BeautyBot) -> None:
+        self.bot = bot
         self.runs: dict[str, Run] = {}
+
+    async def cog_load(self) -> None:
+        """Runs this process left going when it last stopped ended then: record that."""
+        worker = worker_name(self.bot.settings)
+        await settle_interrupted_runs(self.bot.db.sessions, worker, now=utcnow())
 
     async def cog_unload(self) -> None:
         """The bot is closing (or the extension reloading): stop every run."""
@@ -168,8 +174,8 @@ async def retrain(
     request = TrainRequest(dataset, name, segmenter, k, time_budget)
     as_run = f"clusters k={k}" if segmenter == "clusters" else segmenter
     to_record = NewRun(
-        name, dataset, as_run, {"time_budget": time_budget},
-        user_id=interaction.user.id, guild_id=interaction.guild_id,
+        name, dataset, as_run, {"time_budget": time_budget}, user_id=interaction.user.id,
+        guild_id=interaction.guild_id, worker=worker_name(bot.settings),
     )  # fmt: skip
     run_id = f"{interaction.id}-{next(RUN_IDS)}"
     run = Run(request, to_record)
@@ -240,7 +246,7 @@ async def train(
 
 
 async def setup(bot: BeautyBot) -> None:
-    await bot.add_cog(Trainings())
+    await bot.add_cog(Trainings(bot))
     bot.add_dynamic_items(CancelButton)
     admin_group(bot).add_command(retrain)
 
