@@ -23,7 +23,7 @@ from bot.queue import FairQueue, Job
 from infra.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
 from infra.db.preferences import find_guild_settings, user_default_model
 from infra.db.queries import count_user_requests
-from infra.db.requests import NewRequest, Outcome, RequestLog
+from infra.db.requests import NewRequest, Outcome, RequestLog, input_hash
 from infra.db.session import Database
 
 log = logging.getLogger(__name__)
@@ -121,8 +121,6 @@ class Beautifier:
         params = replace(params, model=params.model or admission.default_model)
 
         async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
-            if kind == "clip":
-                await self._check_clip_length(admission, data)
             return await self.translate(data, kind, params, request_id, delivery)
 
         await self._submit(admission, params, delivery, produce, view)
@@ -223,6 +221,7 @@ class Beautifier:
         try:
             await delivery.progress("🎨 Working on it…")
             data, kind = await download(admission.attachment, admission.limits)
+            clip_length = await self._clip_length(admission, data) if kind == "clip" else None
             result = await produce(data, kind, str(request_id))
             seconds = self.timer() - started
             made_by = await self.catalog.find(result.model)
@@ -239,21 +238,23 @@ class Beautifier:
             model_version=made_by.version if made_by else None,
             segmenter=segmenter,
             result_message_id=message_id,
+            input_hash=input_hash(data),
+            duration_s=clip_length,
         )
         await self.requests.finish(
             request_id, output_bytes=len(result.data), stages={"total": seconds}, outcome=outcome
         )
 
-    async def _check_clip_length(self, admission: Admission, data: bytes) -> None:
-        """The guild's clip length cap (the engine applies the bot-wide one)."""
-        cap = admission.max_clip_seconds
-        if cap is None:
-            return
+    async def _clip_length(self, admission: Admission, data: bytes) -> float | None:
+        """The clip's length from its headers, held to the guild's cap (the engine applies the
+        bot-wide one); None when the headers do not say."""
         seconds = await asyncio.to_thread(clip_seconds, data)
-        if seconds is not None and seconds > cap:
+        cap = admission.max_clip_seconds
+        if cap is not None and seconds is not None and seconds > cap:
             raise BadAttachmentError(
                 f"That clip is {seconds:.1f} s long; this server allows clips up to {cap:g} s."
             )
+        return seconds
 
     async def _fail(self, request_id: int, exc: Exception, delivery: Delivery) -> None:
         message = user_message(exc)

@@ -50,20 +50,21 @@ class NewRequest:
     model_version: int | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     input_bytes: int | None = None
-    input_hash: str | None = None
     width: int | None = None
     height: int | None = None
-    duration_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What made a result (the model as served, the segmenter as run) and where it went."""
+    """What made a result (the model as served, the segmenter as run), where it went, and
+    what the input was once downloaded (its digest, a clip's length)."""
 
     model: str | None = None  # the name; None keeps the requested one ("compare")
     model_version: int | None = None
     segmenter: str | None = None
     result_message_id: int | None = None
+    input_hash: str | None = None
+    duration_s: float | None = None
 
 
 def input_hash(data: bytes) -> str:

@@ -9,10 +9,13 @@ import imageio_ffmpeg
 
 from bot.bot import BeautyBot
 from infra.db.models import RequestStatus
+from infra.db.requests import input_hash
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
 from .helpers import Json, ephemeral_answer, final_reply, image_of, requests_rows
+
+CLIP_SECONDS = 0.5
 
 
 async def test_compare_puts_every_model_in_one_grid(
@@ -42,8 +45,9 @@ async def test_a_clip_comes_back_as_an_mp4(
     fake: FakeDiscord, bot: BeautyBot, tmp_path: Path
 ) -> None:
     alice = fake.add_user("alice")
+    clip = make_clip(tmp_path)
     interaction = await fake.slash(
-        alice, "beautify", files={"file": ("clip.mp4", make_clip(tmp_path), "video/mp4")}
+        alice, "beautify", files={"file": ("clip.mp4", clip, "video/mp4")}
     )
     reply = await final_reply(fake, bot, interaction)
     (data,) = fake.files_of(reply)
@@ -51,6 +55,8 @@ async def test_a_clip_comes_back_as_an_mp4(
     assert reply["content"].startswith("-# tiny v1 · clusters k=7 · ")
     (row,) = await requests_rows(bot)
     assert row.status == RequestStatus.DONE and row.kind == "clip"
+    assert row.input_hash == input_hash(clip)  # what was downloaded, and how long it ran
+    assert row.duration_s is not None and abs(row.duration_s - CLIP_SECONDS) < 0.1
 
 
 async def test_a_guild_can_cap_clip_length(
@@ -81,8 +87,8 @@ def make_clip(tmp_path: Path) -> bytes:
     path = tmp_path / "clip.mp4"
     subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc=size=96x64:rate=10:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         str(path)],
+         f"testsrc=size=96x64:rate=10:duration={CLIP_SECONDS}", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", str(path)],
         check=True, timeout=60,
     )  # fmt: skip
     return path.read_bytes()

@@ -32,7 +32,6 @@ def new(user_id: int = 1, **fields) -> NewRequest:
         channel_id=20,
         parameters={"k": 7},
         input_bytes=1234,
-        input_hash=input_hash(b"png"),
         width=64,
         height=48,
     )
@@ -60,14 +59,16 @@ async def test_row_exists_before_work_and_is_finished_done(
     request_id = await request_log.create(new())
     row = await get(db, request_id)
     assert (row.status, row.queued_at, row.started_at) == (RequestStatus.QUEUED, T0, None)
-    assert (row.parameters, row.width, row.input_hash) == ({"k": 7}, 64, input_hash(b"png"))
+    assert (row.parameters, row.width, row.input_hash) == ({"k": 7}, 64, None)
 
     await request_log.start(request_id)
     assert (await get(db, request_id)).status is RequestStatus.RUNNING
     timed = {"segment": 1.0, "translate": 1.0, "total": 5.0}
-    await request_log.finish(request_id, output_bytes=999, stages=timed)
+    downloaded = Outcome(input_hash=input_hash(b"png"), duration_s=2.5)
+    await request_log.finish(request_id, output_bytes=999, stages=timed, outcome=downloaded)
 
     row = await get(db, request_id)
+    assert (row.input_hash, row.duration_s) == (input_hash(b"png"), 2.5)
     assert (row.status, row.reason, row.output_bytes, row.attempts) == (
         RequestStatus.DONE,
         None,
