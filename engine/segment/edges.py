@@ -13,6 +13,8 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from engine.device import one_cpu_thread
+
 from .base import Segmentation
 from .filters import gaussian_blur, grayscale, masked_min_max
 
@@ -73,12 +75,13 @@ class EdgesSegmenter:
         state: torch.Tensor | None = None,
     ) -> Segmentation:
         """White edges on black (B, 3, H, W); stateless, so state is ignored."""
-        gray = self.adjust(grayscale(images.float()), mask)
-        magnitude, direction = self._gradients(gaussian_blur(gray, self.config.sigma))
-        thin = self._non_maximum_suppression(magnitude, direction)
-        if mask is not None:
-            thin = thin * mask
-        edges = self._hysteresis(thin)
+        with one_cpu_thread(images.device):
+            gray = self.adjust(grayscale(images.float()), mask)
+            magnitude, direction = self._gradients(gaussian_blur(gray, self.config.sigma))
+            thin = self._non_maximum_suppression(magnitude, direction)
+            if mask is not None:
+                thin = thin * mask
+            edges = self._hysteresis(thin)
         return Segmentation(edges.expand(-1, 3, -1, -1).to(images.dtype))
 
     @staticmethod

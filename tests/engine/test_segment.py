@@ -132,6 +132,18 @@ def test_flat_image_has_no_edges() -> None:
     assert EdgesSegmenter(EdgesConfig()).segment(flat).images.sum() == 0
 
 
+def test_edges_run_on_one_thread_and_give_torch_its_threads_back() -> None:
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        many = EdgesSegmenter(EdgesConfig()).segment(square()).images
+        assert torch.get_num_threads() == 2  # restored after the one-thread section
+        torch.set_num_threads(1)
+        assert torch.equal(EdgesSegmenter(EdgesConfig()).segment(square()).images, many)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_lab_round_trip_and_reference_values() -> None:
     rgb = torch.rand(2, 3, 8, 8)
     assert torch.allclose(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-4)
