@@ -15,3 +15,7 @@ class ModelError(EngineError):
 
 class NotConfiguredError(EngineError):
     """This engine has no folder for the operation (datasets, training runs)."""
+
+
+class TrainingDivergedError(EngineError):
+    """A training step's losses stopped being finite numbers; nothing is registered."""

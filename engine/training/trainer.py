@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
+from engine.errors import TrainingDivergedError
 from engine.imaging import encode_image, grid, to_image
 from engine.nets import MultiScaleDiscriminator, UnetGenerator
 from engine.segment import build_segmenter
@@ -281,6 +282,17 @@ class Trainer:
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)  # the main rank's clock decides for all
         return bool(flag.item())
 
+    def _check_finite(self, losses: dict[str, float]) -> None:
+        """Stop at the first non-finite loss: the weights are ruined from then on, and a run
+        left going would train on for its whole budget and register a model that draws noise."""
+        broken = {name: value for name, value in losses.items() if not math.isfinite(value)}
+        if broken:
+            shown = ", ".join(f"{name}={value}" for name, value in broken.items())
+            raise TrainingDivergedError(
+                f"training diverged at step {self.step} ({shown}); the last checkpoint is "
+                "kept: try lower learning rates or a different recipe"
+            )
+
     def _progress(self, losses: dict[str, float], rate: float) -> Progress:
         total, budget = self.total_steps, self.config.time_budget_s
         remaining = []
@@ -303,6 +315,7 @@ class Trainer:
         while not self._agree_to_stop():
             started = time.perf_counter()
             losses = self.train_step()
+            self._check_finite(losses)
             took = time.perf_counter() - started
             self.elapsed_s += took
             rate = (

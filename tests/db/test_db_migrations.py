@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -105,6 +108,32 @@ async def test_open_database_checks_and_creates_only_when_asked(db_url: str, tmp
         assert await schema.current_revision(db.engine) == schema.head_revision()
     async with open_database(settings) as db:  # now passes the check
         assert db.sessions is not None
+
+
+_OPEN_AND_CREATE = """
+import asyncio, sys
+from infra.db.session import open_database
+from infra.settings import Settings
+
+async def main():
+    async with open_database(Settings(database_url=sys.argv[1]), create_if_empty=True):
+        pass
+
+asyncio.run(main())
+"""
+
+
+def test_processes_that_find_the_database_empty_together_all_open_it(tmp_path) -> None:
+    """Two trainings started at once on a new data folder each create the schema."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AND_CREATE, url], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
 
 
 async def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path) -> None:

@@ -14,8 +14,9 @@ import pytest
 import torch
 
 from engine.datasets import add_sources
+from engine.errors import TrainingDivergedError
 from engine.models import ModelRegistry, load_model
-from engine.nets import DiscriminatorConfig, GeneratorConfig
+from engine.nets import DiscriminatorConfig, GeneratorConfig, UnetGenerator
 from engine.pipeline import ImageTranslator
 from engine.segment import EdgesConfig
 from engine.training import (
@@ -196,6 +197,18 @@ def test_a_run_can_start_from_a_registered_models_generator(
     wider = tiny_config(init_from="tiny", generator=GeneratorConfig(ngf=8, depth=6))
     with pytest.raises(ValueError, match="init_from: tiny v1 has generator"):
         run_training(wider, data, tmp_path / "wider", registry, CPU)
+
+
+def test_a_run_that_diverges_stops_with_a_clear_error(tmp_path: Path) -> None:
+    config = tiny_config()
+    broken = UnetGenerator(config.generator).state_dict()
+    broken = {key: torch.full_like(value, float("nan")) for key, value in broken.items()}
+    trainer = Trainer(
+        config, photos(), photos(1, seed=1), tmp_path / "run", CPU, initial_generator=broken
+    )
+    with pytest.raises(TrainingDivergedError, match=r"training diverged at step 1 \(.*nan"):
+        trainer.run()
+    assert not trainer.checkpoint_path.exists()  # the ruined weights are not kept
 
 
 def test_crops_vary_and_the_holdout_is_fixed(tmp_path: Path) -> None:
