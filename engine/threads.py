@@ -1,10 +1,10 @@
 """Threads for the engine service, sized from the machine: the network's and the codecs'.
 
 The generator's intra-op threads (torch) and the decode/encode workers share the cores. The
-network is most of the work (about 90 ms of a 256 px image's 115 ms on one core here), so it
+network is most of the work (104 ms of a 256 px image's 128 ms on one thread here), so it
 gets every core; a quarter of the cores (at least one) decode and encode, borrowing a core
-for a few milliseconds at a time. More codec threads than that make torch's workers wait for
-each other at every layer while a codec holds their core; fewer network threads leave cores
+for 2 to 25 ms per image. More codec threads than that make torch's workers wait for each
+other at every layer while a codec holds their core; fewer network threads leave cores
 idle. `bench/load.py` on 2 cores: 14.1 images/s batched with 2 network and 1 codec threads,
 13.7 with 2 and 2, 9.5 with 1 and 1.
 """
