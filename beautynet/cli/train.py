@@ -97,6 +97,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     """The loss recipe; unset options keep TrainConfig's defaults (see bench/recipes.py)."""
     recipe = parser.add_argument_group("recipe (default: the winner of bench/recipes.py)")
     recipe.add_argument("--upsample", choices=UPSAMPLE_KINDS, help="generator upsampling")
+    recipe.add_argument(
+        "--noise",
+        action=argparse.BooleanOptionalAction,
+        help="per-pixel noise in the generator's decoder (texture inside flat regions)",
+    )
     recipe.add_argument("--gan-loss", choices=GAN_LOSSES, help="adversarial loss")
     recipe.add_argument("--d-scales", type=int, help="discriminator scales (pix2pixHD)")
     recipe.add_argument(
@@ -135,6 +140,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         seed=args.seed,
         serve_size=args.serve_size,
         upsample=args.upsample,
+        noise=args.noise,
         gan_loss=args.gan_loss,
         scales=args.d_scales,
         spectral_norm=args.spectral_norm,

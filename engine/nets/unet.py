@@ -7,11 +7,20 @@ paper's transposed convolutions leave checkerboard patterns (Odena et al., Disti
 convolution with ICNR initialisation, Aitken et al. 2017) start free of them.
 Dropout 0.5 in the three innermost decoder levels is a training-time regulariser only:
 inference runs in eval mode, so the same input always gives the same output.
+
+Inside a flat region of the segmentation, neighbouring pixels see the same input, so fine
+texture there has nothing to come from (the bundled v2 models paint such regions flat).
+`noise=True` adds StyleGAN's per-pixel noise (Karras et al. 2019) after every decoder level,
+scaled per channel by a learned strength that starts at 0, so that the network can paint
+petals and leaves inside flat regions. Training draws new noise each step; inference uses one
+fixed, seeded field per size, so the same input still always gives the same output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import torch
@@ -36,6 +45,7 @@ class GeneratorConfig:
     norm: NormKind = "instance"
     dropout: float = 0.5
     upsample: UpsampleKind = "nearest"
+    noise: bool = False
 
     def __post_init__(self) -> None:
         if self.ngf < 1:
@@ -57,7 +67,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        return cls(**{"upsample": _LEGACY_UPSAMPLE, **data})
+        return cls(**{"upsample": _LEGACY_UPSAMPLE, "noise": False, **data})
 
 
 def _width(cfg: GeneratorConfig, level: int) -> int:
@@ -99,9 +109,37 @@ def upsample_layer(kind: UpsampleKind, c_in: int, c_out: int, bias: bool) -> nn.
     return nn.Sequential(conv, nn.PixelShuffle(2))
 
 
+@lru_cache(maxsize=32)
+def _fixed_noise(height: int, width: int) -> torch.Tensor:
+    """The inference noise field for one size: the same on every call and every machine."""
+    return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
+
+
+class NoiseInjection(nn.Module):
+    """x + strength * per-pixel noise, one strength per channel (0 at first: a no-op)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        if self.training:
+            noise = torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
+        else:
+            noise = _fixed_noise(h, w).to(x.device, x.dtype)
+        return x + self.strength.to(x.dtype) * noise
+
+
 class _Up(nn.Sequential):
     def __init__(
-        self, c_in: int, c_out: int, norm: NormKind | None, dropout: float, kind: UpsampleKind
+        self,
+        c_in: int,
+        c_out: int,
+        norm: NormKind | None,
+        dropout: float,
+        kind: UpsampleKind,
+        noise: bool,
     ) -> None:
         layers: list[nn.Module] = [
             nn.ReLU(inplace=True),
@@ -109,6 +147,8 @@ class _Up(nn.Sequential):
         ]
         if norm is not None:
             layers.append(make_norm(norm, c_out))
+        if noise:  # after the norm, which would otherwise rescale it away
+            layers.append(NoiseInjection(c_out))
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         super().__init__(*layers)
@@ -140,6 +180,7 @@ class UnetGenerator(nn.Module):
                 norm=cfg.norm,
                 dropout=cfg.dropout if d - 4 <= i < d - 1 else 0.0,
                 kind=cfg.upsample,
+                noise=cfg.noise,
             )
             for i in range(d - 1, 0, -1)
         )
@@ -158,6 +199,16 @@ class UnetGenerator(nn.Module):
         for up in self.ups:
             x = torch.cat([up(x), skips.pop()], dim=1)
         return self.outermost(x)  # (B, out, H, W)
+
+    def load_weights_of(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Load another generator's weights to fine-tune them; noise strengths that it lacks
+        (a generator without noise) keep their initial 0, so the output starts unchanged."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        not_noise = [key for key in missing if not key.endswith(".strength")]
+        if not_noise or unexpected:
+            raise ValueError(
+                f"weights do not fit this generator: missing {not_noise}, unexpected {unexpected}"
+            )
 
 
 def default_depth(size: int) -> int:

@@ -107,12 +107,15 @@ def resolve_init(
 ) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
     """Pin `init_from` to a version and read that generator's weights (None: random weights).
 
-    ValueError when the model's generator is not the one this run trains.
+    ValueError when the model's generator is not the one this run trains; the run may add
+    noise to a generator without it.
     """
     if not config.init_from:
         return config, None
     entry = registry.get(*parse_model_ref(config.init_from))
-    if entry.spec.generator != config.generator:
+    if replace(entry.spec.generator, noise=config.generator.noise) != config.generator or (
+        entry.spec.generator.noise and not config.generator.noise
+    ):
         raise ValueError(
             f"init_from: {entry.spec.label} has generator {entry.spec.generator}, "
             f"this run trains {config.generator}"

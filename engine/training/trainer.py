@@ -89,7 +89,7 @@ class Trainer:
         torch.manual_seed(config.seed)  # identical initial weights on every rank
         self.generator = UnetGenerator(config.generator)
         if initial_generator is not None:  # fine-tuning; a resumed checkpoint overrides it
-            self.generator.load_state_dict(initial_generator)
+            self.generator.load_weights_of(initial_generator)
         self.generator = place(self.generator, device)
         self.discriminator = place(MultiScaleDiscriminator(config.discriminator), device)
         betas = (config.beta1, 0.999)

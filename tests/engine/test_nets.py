@@ -57,3 +57,38 @@ def test_configs_round_trip_and_validate() -> None:
         GeneratorConfig(ngf=0)
     with pytest.raises(ValueError, match="norm"):
         UnetGenerator(GeneratorConfig(norm="group"))  # type: ignore[arg-type]
+
+
+def _with_strength(config: GeneratorConfig, value: float) -> UnetGenerator:
+    generator = UnetGenerator(config)
+    with torch.no_grad():
+        for name, parameter in generator.named_parameters():
+            if name.endswith(".strength"):
+                parameter.fill_(value)
+    return generator
+
+
+def test_noise_is_fixed_at_inference_and_fresh_in_training() -> None:
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=4, depth=6, dropout=0.0, noise=True)
+    generator = _with_strength(config, 1.0).eval()
+    flat = torch.zeros(3, 3, 64, 64)  # one flat region: only noise can vary the output
+    out = generator(flat)
+    assert torch.equal(out, generator(flat))
+    assert torch.allclose(out, generator(flat[:1]).expand_as(out), atol=1e-5)
+    assert out[0].std(dim=(1, 2)).min() > 1e-3  # texture inside the flat region
+    generator.train()
+    assert not torch.equal(generator(flat), generator(flat))
+
+
+def test_a_generator_without_noise_loads_into_one_with_it_unchanged() -> None:
+    torch.manual_seed(0)
+    plain = UnetGenerator(GeneratorConfig(ngf=4, depth=6)).eval()
+    noisy = UnetGenerator(GeneratorConfig(ngf=4, depth=6, noise=True)).eval()
+    noisy.load_weights_of(plain.state_dict())
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.allclose(noisy(x), plain(x), atol=1e-6)  # strengths start at 0
+    assert not any(name.endswith(".strength") for name, _ in plain.named_parameters())
+    with pytest.raises(ValueError, match="do not fit"):
+        plain.load_weights_of(noisy.state_dict())
+    assert GeneratorConfig.from_dict({"ngf": 4, "depth": 6}).noise is False  # older files

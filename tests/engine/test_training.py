@@ -278,3 +278,19 @@ def test_killed_run_resumes_to_the_same_step_count(tmp_path: Path, photo_files: 
     assert done.returncode == 0, done.stderr[-2000:]
     assert "registered killed v1" in done.stdout and "steps=24" in done.stdout
     assert torch.load(checkpoint, weights_only=True)["step"] == 24
+
+
+def test_a_fine_tune_may_add_noise_to_a_generator_without_it(
+    tmp_path: Path, photo_files: list[Path]
+) -> None:
+    registry = ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none")
+    data = TrainingData(photo_files, "5 generated photos")
+    run_training(tiny_config(), data, tmp_path / "plain", registry, CPU, precision="fp32")
+    noisy = tiny_config(init_from="tiny", generator=GeneratorConfig(ngf=4, depth=6, noise=True))
+    tuned = run_training(noisy, data, tmp_path / "noisy", registry, CPU)
+    assert tuned.model is not None and tuned.model.spec.generator.noise
+    strengths = [p for n, p in tuned.outcome.generator.named_parameters() if "strength" in n]
+    assert strengths and any(p.abs().max() > 0 for p in strengths)  # trained, not left at 0
+    back = tiny_config(init_from="tiny@2")  # noise cannot be taken away
+    with pytest.raises(ValueError, match="init_from: tiny v2 has generator"):
+        run_training(back, data, tmp_path / "back", registry, CPU)
