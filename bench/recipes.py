@@ -47,7 +47,12 @@ PIX2PIX: dict[str, Any] = {
     "lr_d": 2e-4,
     "lr_decay_start": 1.0,
 }
-PIX2PIX_NETS: dict[str, Any] = {"upsample": "transpose", "scales": 1, "spectral_norm": False}
+PIX2PIX_NETS: dict[str, Any] = {
+    "upsample": "transpose",
+    "noise": False,
+    "scales": 1,
+    "spectral_norm": False,
+}
 
 # name -> (changes to the recipe, changes to the networks), each on top of the previous one.
 STEPS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -68,6 +73,13 @@ ALTERNATIVES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     # (name, based on, recipe changes, network changes)
     ("+ lr decay, pixelshuffle", "+ lr decay", {}, {"upsample": "pixelshuffle"}),
     ("+ lr decay, L1 100", "+ lr decay", {"l1_weight": 100.0}, {}),
+    ("defaults + noise", "+ DiffAugment color (defaults)", {}, {"noise": True}),
+    (
+        "defaults + noise, L1 0",
+        "+ DiffAugment color (defaults)",
+        {"l1_weight": 0.0},
+        {"noise": True},
+    ),
 ]
 
 
@@ -90,7 +102,9 @@ def build_config(
     return TrainConfig(
         model_name="recipe",
         segmenter=ClustersConfig(k=7) if args.segmenter == "clusters" else EdgesConfig(),
-        generator=GeneratorConfig(ngf=args.ngf, depth=depth, upsample=nets["upsample"]),
+        generator=GeneratorConfig(
+            ngf=args.ngf, depth=depth, upsample=nets["upsample"], noise=nets["noise"]
+        ),
         discriminator=DiscriminatorConfig(
             ndf=args.ngf, scales=nets["scales"], spectral_norm=nets["spectral_norm"]
         ),

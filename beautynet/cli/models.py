@@ -11,6 +11,7 @@ from beautynet.components import build_engine
 from engine.core import Engine
 from engine.errors import EngineError
 from engine.models import parse_model_ref
+from engine.nets import GeneratorConfig
 from infra.db.schema import SchemaError
 from infra.db.session import Database
 from infra.settings import Settings
@@ -99,7 +100,7 @@ def show_model(args: argparse.Namespace, engine: Engine) -> int:
         "file": str(entry.path),
         "description": meta.description,
         "segmenter": entry.spec.segmenter_label,
-        "network": f"U-Net ngf={entry.spec.generator.ngf} depth={entry.spec.generator.depth}",
+        "network": _network(entry.spec.generator),
         "size": str(entry.spec.size),
         "training data": meta.training_data,
         "licence": meta.licence,
@@ -110,6 +111,13 @@ def show_model(args: argparse.Namespace, engine: Engine) -> int:
     for key, value in rows.items():
         print(f"{key + ':':<15} {value}")
     return 0
+
+
+def _network(generator: GeneratorConfig) -> str:
+    noise = ", per-pixel noise" if generator.noise else ""
+    return (
+        f"U-Net ngf={generator.ngf} depth={generator.depth}, {generator.upsample} upsampling{noise}"
+    )
 
 
 def promote_model(args: argparse.Namespace, engine: Engine) -> int:

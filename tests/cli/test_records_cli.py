@@ -58,13 +58,22 @@ def test_no_model_change_without_a_current_schema(data_dir: Path, make_model, ca
     assert "model:          tiny v1" in capsys.readouterr().out  # still serving v1
 
 
-def test_a_training_run_is_recorded(data_dir: Path, tmp_path: Path) -> None:
+def test_a_training_run_is_recorded(data_dir: Path, tmp_path: Path, capsys) -> None:
     photos = tmp_path / "photos"
     photos.mkdir()
     for i in range(3):
         (photos / f"{i}.png").write_bytes(encoded(photo_like(96, 80, seed=i)))
     add_sources(data_dir / "datasets", "garden", [photos])
-    command = ["train", "--dataset", "garden", "--name", "blooms", "--segmenter", "edges"]
+    command = [
+        "train",
+        "--dataset",
+        "garden",
+        "--name",
+        "blooms",
+        "--segmenter",
+        "edges",
+        "--noise",
+    ]
     tiny = ["--ngf", "4", "--ndf", "4", "--size", "64", "--epochs", "1", "--epoch-samples", "2"]
     assert main([*command, *tiny]) == 0
     [run] = rows(data_dir, TrainingRun)
@@ -74,6 +83,8 @@ def test_a_training_run_is_recorded(data_dir: Path, tmp_path: Path) -> None:
     assert (run.cli_user, run.user_id, run.guild_id) == (getpass.getuser(), None, None)
     assert set(run.metrics) == {"l1", "psnr", "ssim"} and run.parameters["ngf"] == 4
     assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert main(["models", "show", "blooms"]) == 0
+    assert "nearest upsampling, per-pixel noise" in capsys.readouterr().out
 
 
 def test_a_refused_training_leaves_no_record(data_dir: Path, capsys) -> None:

@@ -118,5 +118,6 @@ def test_the_recipe_benchmark_defaults_are_the_train_config_defaults() -> None:
     defaults = TrainConfig(model_name="x")
     assert {key: getattr(defaults, key) for key in recipe} == recipe
     assert defaults.generator.upsample == nets["upsample"]
+    assert defaults.generator.noise == nets["noise"]
     assert defaults.discriminator.scales == nets["scales"]
     assert defaults.discriminator.spectral_norm == nets["spectral_norm"]
