@@ -64,16 +64,8 @@ def test_a_training_run_is_recorded(data_dir: Path, tmp_path: Path, capsys) -> N
     for i in range(3):
         (photos / f"{i}.png").write_bytes(encoded(photo_like(96, 80, seed=i)))
     add_sources(data_dir / "datasets", "garden", [photos])
-    command = [
-        "train",
-        "--dataset",
-        "garden",
-        "--name",
-        "blooms",
-        "--segmenter",
-        "edges",
-        "--noise",
-    ]
+    command = ["train", "--dataset", "garden", "--name", "blooms", "--segmenter", "edges"]
+    command.append("--noise")
     tiny = ["--ngf", "4", "--ndf", "4", "--size", "64", "--epochs", "1", "--epoch-samples", "2"]
     assert main([*command, *tiny]) == 0
     [run] = rows(data_dir, TrainingRun)
