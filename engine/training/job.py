@@ -113,9 +113,9 @@ def resolve_init(
     if not config.init_from:
         return config, None
     entry = registry.get(*parse_model_ref(config.init_from))
-    if replace(entry.spec.generator, noise=config.generator.noise) != config.generator or (
-        entry.spec.generator.noise and not config.generator.noise
-    ):
+    same = entry.spec.generator == config.generator
+    adds_noise = replace(entry.spec.generator, noise=True) == config.generator
+    if not (same or adds_noise):
         raise ValueError(
             f"init_from: {entry.spec.label} has generator {entry.spec.generator}, "
             f"this run trains {config.generator}"
