@@ -110,9 +110,16 @@ def upsample_layer(kind: UpsampleKind, c_in: int, c_out: int, bias: bool) -> nn.
 
 
 @lru_cache(maxsize=32)
-def _fixed_noise(height: int, width: int) -> torch.Tensor:
-    """The inference noise field for one size: the same on every call and every machine."""
-    return torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
+def _fixed_noise(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The inference noise field for one size: the same on every call and every machine.
+
+    Cached where it is used, so a stream of frames does not copy it to the GPU every time;
+    made outside inference mode, so that a field first made while serving can also be used
+    by a forward pass that records gradients.
+    """
+    with torch.inference_mode(False):
+        field = torch.randn(1, 1, height, width, generator=torch.Generator().manual_seed(0))
+        return field.to(device, dtype)
 
 
 class NoiseInjection(nn.Module):
@@ -127,7 +134,7 @@ class NoiseInjection(nn.Module):
         if self.training:
             noise = torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
         else:
-            noise = _fixed_noise(h, w).to(x.device, x.dtype)
+            noise = _fixed_noise(h, w, x.device, x.dtype)
         return x + self.strength.to(x.dtype) * noise
 
 

@@ -81,6 +81,16 @@ def test_noise_is_fixed_at_inference_and_fresh_in_training() -> None:
     assert not torch.equal(generator(flat), generator(flat))
 
 
+def test_a_noise_field_first_made_while_serving_also_serves_a_gradient_pass() -> None:
+    generator = UnetGenerator(GeneratorConfig(ngf=4, depth=6, noise=True)).eval()
+    x = torch.rand(1, 3, 128, 192)  # a size no other test uses: the field is made here
+    with torch.inference_mode():
+        served = generator(x)
+    recorded = generator(x)
+    recorded.sum().backward()  # would fail on a field made as an inference tensor
+    assert torch.equal(served, recorded.detach())
+
+
 def test_a_generator_without_noise_loads_into_one_with_it_unchanged() -> None:
     torch.manual_seed(0)
     plain = UnetGenerator(GeneratorConfig(ngf=4, depth=6)).eval()
