@@ -110,6 +110,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument("--feature-matching", type=float, help="its weight; 0 turns it off")
     recipe.add_argument("--l1-weight", type=float, help="weight of the L1 loss")
     recipe.add_argument(
+        "--colour-distribution",
+        type=float,
+        help="weight of the colour-distribution loss (asks for the photo's colours); 0 turns it off",
+    )
+    recipe.add_argument(
         "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"
     )
     recipe.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -146,6 +151,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         spectral_norm=args.spectral_norm,
         feature_matching=args.feature_matching,
         l1_weight=args.l1_weight,
+        colour_distribution=args.colour_distribution,
         diff_augment=args.diff_augment,
         lr_g=args.lr_g,
         lr_d=args.lr_d,

@@ -41,8 +41,8 @@ class TrainConfig:
     """Everything that defines a training run.
 
     The networks and data follow pix2pix (Isola et al. 2017); the loss recipe (adversarial
-    loss, discriminator scales and spectral norm, feature matching, DiffAugment, L1 weight,
-    learning rates and their decay) defaults to the winner of `bench/recipes.py`.
+    loss, discriminator scales and spectral norm, feature matching, DiffAugment, the L1 and
+    colour-distribution weights, learning rates and their decay) defaults to the winner of `bench/recipes.py`.
     """
 
     model_name: str
@@ -59,6 +59,7 @@ class TrainConfig:
     feature_matching: float = 10.0  # pix2pixHD's lambda; 0 turns it off
     diff_augment: str = "color,translation,cutout"  # parts of engine.training.augment.POLICIES
     l1_weight: float = 10.0
+    colour_distribution: float = 0.0  # weight of the sliced Wasserstein colour loss; 0: off
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # TTUR (Heusel et al. 2017), as in SPADE
     lr_decay_start: float = 0.5  # fraction of the run after which both rates fall linearly to 0
@@ -88,8 +89,8 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        if self.feature_matching < 0 or self.l1_weight < 0:
-            raise ValueError("feature_matching and l1_weight must be >= 0")
+        if min(self.feature_matching, self.l1_weight, self.colour_distribution) < 0:
+            raise ValueError("feature_matching, l1_weight and colour_distribution must be >= 0")
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ValueError(f"learning rates must be > 0, got {self.lr_g} and {self.lr_d}")
         if not 0 <= self.lr_decay_start <= 1:

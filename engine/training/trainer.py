@@ -35,7 +35,7 @@ from .callbacks import Progress, TrainerCallback, Validation
 from .config import TrainConfig
 from .data import CropSampler, validation_crops
 from .distributed import DistributedContext
-from .losses import adversarial, feature_matching, split_halves
+from .losses import adversarial, colour_distribution, feature_matching, split_halves
 from .metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ class Trainer:
         self.scaler.step(self.opt_d)
 
         # Generator: fool the (frozen, unwrapped) discriminator, match its features on real
-        # pairs, and stay close in L1.
+        # pairs, stay close in L1, and (optionally) match the real photo's colours, wherever they are.
         self.discriminator.requires_grad_(False)
         fake_scales, real_scales = self._judge(x, fake, y, self.discriminator)
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)
@@ -182,6 +182,10 @@ class Trainer:
             loss_fm = feature_matching(fake_scales, real_scales)
             loss_g = loss_g + cfg.feature_matching * loss_fm
             losses["g_fm"] = loss_fm.item()
+        if cfg.colour_distribution:
+            loss_colour = colour_distribution(fake, y)
+            loss_g = loss_g + cfg.colour_distribution * loss_colour
+            losses["g_colour"] = loss_colour.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)

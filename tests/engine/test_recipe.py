@@ -12,7 +12,7 @@ from bench.recipes import variants
 from engine.nets import DiscriminatorConfig, GeneratorConfig, MultiScaleDiscriminator
 from engine.training import TrainConfig, Trainer
 from engine.training.augment import diff_augment, parse_policy
-from engine.training.losses import adversarial, feature_matching
+from engine.training.losses import adversarial, colour_distribution, feature_matching
 
 CPU = torch.device("cpu")
 
@@ -84,6 +84,8 @@ def test_recipe_fields_are_validated() -> None:
         config(diff_augment="translation,rotation")
     with pytest.raises(ValueError, match="lr_decay_start"):
         config(lr_decay_start=1.5)
+    with pytest.raises(ValueError, match="colour_distribution"):
+        config(colour_distribution=-1.0)
     with pytest.raises(ValueError, match="scales"):
         DiscriminatorConfig(scales=0)
 
@@ -121,3 +123,41 @@ def test_the_recipe_benchmark_defaults_are_the_train_config_defaults() -> None:
     assert defaults.generator.noise == nets["noise"]
     assert defaults.discriminator.scales == nets["scales"]
     assert defaults.discriminator.spectral_norm == nets["spectral_norm"]
+
+
+def vivid_stripes() -> torch.Tensor:
+    """A (1, 3, 64, 64) image in [-1, 1]: saturated red, green, blue and yellow stripes."""
+    colours = torch.tensor([[0.9, 0.1, 0.1], [0.1, 0.8, 0.2], [0.1, 0.2, 0.9], [0.9, 0.8, 0.1]])
+    stripes = colours.repeat_interleave(16, 0).T[:, None, :].expand(3, 64, 64)
+    return (stripes * 2 - 1).unsqueeze(0).contiguous()
+
+
+def channel_spread(image: torch.Tensor) -> float:
+    """How far a pixel's channels are apart, on average: 0 for grey."""
+    return float(image.std(dim=1).mean())
+
+
+def test_the_colour_distribution_loss_asks_for_colours_not_their_places() -> None:
+    torch.manual_seed(0)  # the random projections
+    photo = vivid_stripes()
+    grey = photo.mean(1, keepdim=True).expand_as(photo)
+    moved = photo.roll(32, dims=3)  # the same colours elsewhere: L1 is large, the colours equal
+    assert float(colour_distribution(photo, photo)) < 1e-3
+    assert float(colour_distribution(moved, photo)) < 1e-3 < float((moved - photo).abs().mean())
+    assert float(colour_distribution(grey, photo)) > 0.2
+
+    # Its gradient saturates a washed-out image towards the photo's colours.
+    washed = (0.3 * photo + 0.7 * grey).requires_grad_(True)
+    colour_distribution(washed, photo).backward()
+    assert washed.grad is not None
+    stepped = washed.detach() - 0.1 * washed.grad / washed.grad.abs().max()
+    assert channel_spread(stepped) > 1.1 * channel_spread(washed.detach())
+
+
+def test_a_run_with_the_colour_distribution_loss_reports_it(tmp_path: Path) -> None:
+    trainer = Trainer(
+        config(colour_distribution=5.0), photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32"
+    )
+    losses = trainer.train_step()
+    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm", "g_colour"}
+    assert losses["g_colour"] > 0
