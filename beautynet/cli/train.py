@@ -112,7 +112,7 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument(
         "--colour-distribution",
         type=float,
-        help="weight of the colour-distribution loss (asks for the photo's colours); 0 turns it off",
+        help="weight of the colour-distribution loss (asks for the photos' colours); 0: off",
     )
     recipe.add_argument(
         "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"

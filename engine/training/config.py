@@ -42,7 +42,8 @@ class TrainConfig:
 
     The networks and data follow pix2pix (Isola et al. 2017); the loss recipe (adversarial
     loss, discriminator scales and spectral norm, feature matching, DiffAugment, the L1 and
-    colour-distribution weights, learning rates and their decay) defaults to the winner of `bench/recipes.py`.
+    colour-distribution weights, learning rates and their decay) defaults to the winner of
+    `bench/recipes.py`.
     """
 
     model_name: str

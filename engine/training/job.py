@@ -107,8 +107,9 @@ def resolve_init(
 ) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
     """Pin `init_from` to a version and read that generator's weights (None: random weights).
 
-    ValueError when the model's generator is not the one this run trains; the run may add
-    noise to a generator without it.
+    ValueError when the model's generator is not the one this run trains (the run may add
+    noise to a generator without it), or when it read another kind of segmentation: its
+    weights would load, and the run would quietly start from a model of another input.
     """
     if not config.init_from:
         return config, None
@@ -119,6 +120,11 @@ def resolve_init(
         raise ValueError(
             f"init_from: {entry.spec.label} has generator {entry.spec.generator}, "
             f"this run trains {config.generator}"
+        )
+    if entry.spec.segmenter.kind != config.segmenter.kind:
+        raise ValueError(
+            f"init_from: {entry.spec.label} reads {entry.spec.segmenter.kind} input, "
+            f"this run reads {config.segmenter.kind}"
         )
     weights = load_model(entry.path, torch.device("cpu")).generator.state_dict()
     pinned = replace(config, init_from=f"{entry.name}@{entry.version}")

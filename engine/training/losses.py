@@ -70,17 +70,19 @@ def feature_matching(fake: list[Features], real: list[Features]) -> torch.Tensor
 def colour_distribution(
     fake: torch.Tensor, real: torch.Tensor, projections: int = 32, side: int = 64
 ) -> torch.Tensor:
-    """Sliced Wasserstein distance between the pixel colours of fake and real, batch mean.
+    """Sliced Wasserstein distance between the pixel colours of a fake and a real batch.
 
-    Each image's pixels (pooled to `side`) are projected on random directions of RGB, sorted,
-    and compared rank by rank (Heitz et al. 2021 use the same for textures). Unlike L1, which
-    a generator unsure *where* a colour goes meets with the grey mean, this only asks for the
-    right colours somewhere, and every pixel gets a gradient towards its rank's colour.
+    The pixels of each batch (pooled to `side`) form one set; both sets are projected on
+    random directions of RGB, sorted, and compared rank by rank (Heitz et al. 2021 use the
+    same for textures). Unlike L1, which a generator unsure *which* colour a region had meets
+    with the grey mean, this asks the batch to carry the real batch's colours, and leaves each
+    image free to choose which of them it carries.
     """
-    def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N, P, 3)
-        return F.adaptive_avg_pool2d(images.float(), side).flatten(2).transpose(1, 2)
+
+    def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N * P, 3)
+        return F.adaptive_avg_pool2d(images.float(), side).permute(0, 2, 3, 1).reshape(-1, 3)
 
     directions = F.normalize(torch.randn(3, projections, device=fake.device), dim=0)
-    fake_sorted = (pixels(fake) @ directions).sort(dim=1).values
-    real_sorted = (pixels(real.detach()) @ directions).sort(dim=1).values
+    fake_sorted = (pixels(fake) @ directions).sort(dim=0).values
+    real_sorted = (pixels(real.detach()) @ directions).sort(dim=0).values
     return F.mse_loss(fake_sorted, real_sorted)

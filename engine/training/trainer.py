@@ -171,7 +171,8 @@ class Trainer:
         self.scaler.step(self.opt_d)
 
         # Generator: fool the (frozen, unwrapped) discriminator, match its features on real
-        # pairs, stay close in L1, and (optionally) match the real photo's colours, wherever they are.
+        # pairs, stay close in L1, and (optionally) match the real photos' colours wherever they
+        # fall.
         self.discriminator.requires_grad_(False)
         fake_scales, real_scales = self._judge(x, fake, y, self.discriminator)
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)

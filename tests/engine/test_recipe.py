@@ -145,6 +145,9 @@ def test_the_colour_distribution_loss_asks_for_colours_not_their_places() -> Non
     assert float(colour_distribution(photo, photo)) < 1e-3
     assert float(colour_distribution(moved, photo)) < 1e-3 < float((moved - photo).abs().mean())
     assert float(colour_distribution(grey, photo)) > 0.2
+    # Each image may carry any of the batch's colours: only the batch's set of colours counts.
+    batch = torch.cat([photo, grey])
+    assert float(colour_distribution(batch.flip(0), batch)) < 1e-6
 
     # Its gradient saturates a washed-out image towards the photo's colours.
     washed = (0.3 * photo + 0.7 * grey).requires_grad_(True)

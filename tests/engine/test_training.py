@@ -197,6 +197,9 @@ def test_a_run_can_start_from_a_registered_models_generator(
     wider = tiny_config(init_from="tiny", generator=GeneratorConfig(ngf=8, depth=6))
     with pytest.raises(ValueError, match="init_from: tiny v1 has generator"):
         run_training(wider, data, tmp_path / "wider", registry, CPU)
+    other_input = tiny_config(init_from="tiny", segmenter=EdgesConfig())
+    with pytest.raises(ValueError, match="tiny v1 reads clusters input, this run reads edges"):
+        run_training(other_input, data, tmp_path / "other_input", registry, CPU)
 
 
 def test_a_run_that_diverges_stops_with_a_clear_error(tmp_path: Path) -> None:
