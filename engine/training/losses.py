@@ -68,19 +68,23 @@ def feature_matching(fake: list[Features], real: list[Features]) -> torch.Tensor
 
 
 def colour_distribution(
-    fake: torch.Tensor, real: torch.Tensor, projections: int = 32, side: int = 64
+    fake: torch.Tensor, real: torch.Tensor, projections: int = 32, samples: int = 4096
 ) -> torch.Tensor:
     """Sliced Wasserstein distance between the pixel colours of a fake and a real batch.
 
-    The pixels of each batch (pooled to `side`) form one set; both sets are projected on
-    random directions of RGB, sorted, and compared rank by rank (Heitz et al. 2021 use the
-    same for textures). Unlike L1, which a generator unsure *which* colour a region had meets
-    with the grey mean, this asks the batch to carry the real batch's colours, and leaves each
-    image free to choose which of them it carries.
+    The pixels of each batch form one set; both sets are projected on random directions of
+    RGB, sorted, and compared rank by rank (Heitz et al. 2021 use the same for textures).
+    Unlike L1, which a generator unsure *which* colour a region had meets with the grey mean,
+    this asks the batch to carry the real batch's colours, and leaves each image free to
+    choose which of them it carries. Larger images give `samples` random pixels each (the
+    same places in both batches), not a pooled image: pooling would hand every 2x2 block one
+    gradient, the period-2 pattern that reads as a grid.
     """
+    height, width = fake.shape[-2:]
+    places = torch.randperm(height * width, device=fake.device)[:samples]
 
-    def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N * P, 3)
-        return F.adaptive_avg_pool2d(images.float(), side).permute(0, 2, 3, 1).reshape(-1, 3)
+    def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N * samples, 3)
+        return images.float().flatten(2)[:, :, places].permute(0, 2, 1).reshape(-1, 3)
 
     directions = F.normalize(torch.randn(3, projections, device=fake.device), dim=0)
     fake_sorted = (pixels(fake) @ directions).sort(dim=0).values

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from bench.recipes import variants
 from engine.nets import DiscriminatorConfig, GeneratorConfig, MultiScaleDiscriminator
@@ -155,6 +156,13 @@ def test_the_colour_distribution_loss_asks_for_colours_not_their_places() -> Non
     assert washed.grad is not None
     stepped = washed.detach() - 0.1 * washed.grad / washed.grad.abs().max()
     assert channel_spread(stepped) > 1.1 * channel_spread(washed.detach())
+
+    # At 128 px it samples pixels: a pooled image would give each 2x2 block one gradient.
+    large = F.interpolate(washed.detach(), scale_factor=2.0).requires_grad_(True)
+    colour_distribution(large, F.interpolate(photo, scale_factor=2.0)).backward()
+    assert large.grad is not None
+    rows = large.grad[..., 0::2, :], large.grad[..., 1::2, :]
+    assert not torch.allclose(*rows)
 
 
 def test_a_run_with_the_colour_distribution_loss_reports_it(tmp_path: Path) -> None:
