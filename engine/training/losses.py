@@ -84,7 +84,7 @@ def colour_distribution(
     places = torch.randperm(height * width, device=fake.device)[:samples]
 
     def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N * samples, 3)
-        return images.float().flatten(2)[:, :, places].permute(0, 2, 1).reshape(-1, 3)
+        return images.flatten(2)[:, :, places].float().permute(0, 2, 1).reshape(-1, 3)
 
     directions = F.normalize(torch.randn(3, projections, device=fake.device), dim=0)
     fake_sorted = (pixels(fake) @ directions).sort(dim=0).values
