@@ -157,10 +157,13 @@ def test_the_colour_distribution_loss_asks_for_colours_not_their_places() -> Non
     stepped = washed.detach() - 0.1 * washed.grad / washed.grad.abs().max()
     assert channel_spread(stepped) > 1.1 * channel_spread(washed.detach())
 
-    # At 128 px it samples pixels: a pooled image would give each 2x2 block one gradient.
-    large = F.interpolate(washed.detach(), scale_factor=2.0).requires_grad_(True)
+    # At 128 px every pixel gets its own gradient: pooling would give each 2x2 block one,
+    # sampling would leave most pixels without one.
+    smooth = F.interpolate(washed.detach(), scale_factor=2.0, mode="bilinear")
+    large = (smooth + 0.01 * torch.randn_like(smooth)).requires_grad_(True)
     colour_distribution(large, F.interpolate(photo, scale_factor=2.0)).backward()
     assert large.grad is not None
+    assert bool((large.grad.abs().sum(dim=1) > 0).all())
     rows = large.grad[..., 0::2, :], large.grad[..., 1::2, :]
     assert not torch.allclose(*rows)
 
