@@ -59,11 +59,15 @@ def _shift_grid(batch: int, ratio: float, like: torch.Tensor) -> torch.Tensor:
 
 
 def translation(pairs: Pairs, ratio: float = 0.125) -> Pairs:
-    """Shift each pair by up to 1/8 of its size, filling with zeros (mid-grey)."""
+    """Shift each pair by up to 1/8 of its size, filling with zeros (mid-grey).
+
+    Sampled in float32: on the CPU, grid_sample of a bfloat16 channels-last tensor (what the
+    generator gives under autocast) returns NaN (torch 2.13)."""
     real = pairs[1]
     grid = _shift_grid(real.shape[0], ratio, real)
     return tuple(  # type: ignore[return-value]
-        F.grid_sample(t, grid.to(t.dtype), mode="nearest", align_corners=False) for t in pairs
+        F.grid_sample(t.float(), grid, mode="nearest", align_corners=False).to(t.dtype)
+        for t in pairs
     )
 
 

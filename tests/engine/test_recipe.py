@@ -102,6 +102,25 @@ def test_diff_augment_treats_real_and_fake_alike_and_keeps_shapes() -> None:
     assert torch.equal(diff_augment((seg, real, real), ())[1], real)
 
 
+def test_translation_of_what_autocast_gives_moves_whole_pixels() -> None:
+    # bfloat16 channels-last, as the generator's output under autocast on the CPU: sampled in
+    # bfloat16, the grid's coordinates round to the wrong pixels and, at times, to NaN.
+    policy = parse_policy("translation")
+    pairs = tuple(
+        (torch.rand(4, 3, 128, 128) * 2 - 1)
+        .bfloat16()
+        .contiguous(memory_format=torch.channels_last)
+        for _ in range(3)
+    )
+    torch.manual_seed(0)
+    expected = diff_augment(tuple(t.float() for t in pairs), policy)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    shifted = diff_augment(pairs, policy)  # type: ignore[arg-type]
+    for before, after, want in zip(pairs, shifted, expected, strict=True):
+        assert after.dtype == torch.bfloat16 and not torch.equal(after, before)
+        assert torch.equal(after.float(), want)
+
+
 @torch.no_grad()
 def test_feature_matching_is_zero_for_identical_features_and_grows_with_difference() -> None:
     torch.manual_seed(0)
