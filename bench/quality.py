@@ -2,8 +2,9 @@
 
 For each model it translates a fixed set of photos (scikit-image's and scikit-learn's
 everyday samples, and the held-out split of `data/beautiful` as the bundled models' training
-run splits it) and prints the medians of the grid index, the colour-distance ratio and the
-sharpness (definitions in `engine.training.quality`), and the held-out L1, PSNR and SSIM.
+run splits it) and prints the medians of the grid index, the colour-distance ratio, the
+sharpness and the colourfulness (definitions in `engine.training.quality`), and the held-out
+L1, PSNR and SSIM.
 It writes a contact sheet: one row per photo, original then each model's interpretation.
 
 Run from the repository root:
@@ -100,6 +101,7 @@ class QualityReport:
     grid_index: float
     colour_ratio: float
     sharpness: float
+    colourfulness: float
     held_out: dict[str, float]
     translations: list[Translation] = field(repr=False)
 
@@ -108,12 +110,12 @@ class QualityReport:
         h = self.held_out
         return (
             f"{self.grid_index:6.2f} {self.colour_ratio:7.2f} {self.sharpness:7.2f} "
-            f"{h['l1']:7.3f} {h['psnr']:7.2f} {h['ssim']:6.3f}"
+            f"{self.colourfulness:6.2f} {h['l1']:7.3f} {h['psnr']:7.2f} {h['ssim']:6.3f}"
         )
 
 
-HEADER = (  # grid, colour, sharpness: medians; L1, PSNR, SSIM: held-out means
-    f"{'grid':>6} {'colour':>7} {'sharp':>7} {'L1':>7} {'PSNR':>7} {'SSIM':>6}"
+HEADER = (  # grid, colour, sharpness, vividness: medians; L1, PSNR, SSIM: held-out means
+    f"{'grid':>6} {'colour':>7} {'sharp':>7} {'vivid':>6} {'L1':>7} {'PSNR':>7} {'SSIM':>6}"
 )
 
 
@@ -145,6 +147,7 @@ def measure(model: Model, eval_set: EvalSet, label: str | None = None) -> Qualit
         statistics.median(f.grid_index for f in figures),
         statistics.median(f.colour_ratio for f in figures),
         statistics.median(f.sharpness for f in figures),
+        statistics.median(f.colourfulness for f in figures),
         held_out,
         translations,
     )
@@ -179,10 +182,12 @@ def main() -> int:
     device = resolve_device(args.device)
     print(describe_machine())
     eval_set = load_eval_set()
-    photo_grid = statistics.median(grid_index(image) for _, image in eval_set.photos)
+    photos = [image for _, image in eval_set.photos]
+    photo_grid = statistics.median(grid_index(image) for image in photos)
+    photo_vivid = statistics.median(eval_set.reference.relative_colourfulness(p) for p in photos)
     print(
         f"{len(eval_set.everyday)} everyday + {len(eval_set.held_out)} held-out photos at "
-        f"{SIZE} px (the photos themselves: grid index {photo_grid:.2f})"
+        f"{SIZE} px (the photos themselves: grid index {photo_grid:.2f}, vivid {photo_vivid:.2f})"
     )
     print(f"{'model':<22} {HEADER}")
     reports = []

@@ -6,6 +6,9 @@
   of the training photos; an interpretation should be closer than the photo it was given.
 - sharpness: the spread of the Laplacian, relative to the training photos' (a blur scores
   near 0, a grid far above 1).
+- colourfulness: Hasler and Suesstrunk's colourfulness, relative to the training photos'
+  (greys score 0): the colour distance can be low for a wash of the photos' mean hues, this
+  figure only for vivid ones.
 """
 
 from __future__ import annotations
@@ -80,22 +83,35 @@ def laplacian_spread(image: Image.Image) -> float:
     return float(ndimage.laplace(_grey(resized)).std())
 
 
+def colourfulness(image: Image.Image) -> float:
+    """Hasler and Suesstrunk (2003): spread plus 0.3 x mean of the opponent channels
+    R - G and (R + G) / 2 - B, on 0..255 values; greys score 0, vivid photos 50 and above."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
+    red_green = rgb[..., 0] - rgb[..., 1]
+    yellow_blue = (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
+    spread = np.hypot(red_green.std(), yellow_blue.std())
+    mean = np.hypot(red_green.mean(), yellow_blue.mean())
+    return float(spread + 0.3 * mean)
+
+
 @dataclass(frozen=True)
 class PhotoReference:
-    """What the training photos look like: their mean colour histogram and sharpness."""
+    """What the training photos look like: mean colour histogram, sharpness, colourfulness."""
 
     histogram: np.ndarray
     sharpness: float
+    colourfulness: float
 
     @classmethod
     def of(cls, photos: Iterable[Image.Image]) -> PhotoReference:
-        histograms, spreads = [], []
+        histograms, spreads, vividness = [], [], []
         for photo in photos:
             histograms.append(hsv_histogram(photo))
             spreads.append(laplacian_spread(photo))
+            vividness.append(colourfulness(photo))
         if not histograms:
             raise ValueError("PhotoReference needs at least one photo")
-        return cls(np.mean(histograms, axis=0), float(np.mean(spreads)))
+        return cls(np.mean(histograms, axis=0), float(np.mean(spreads)), float(np.mean(vividness)))
 
     def colour_distance(self, image: Image.Image) -> float:
         return chi_square(hsv_histogram(image), self.histogram)
@@ -107,22 +123,27 @@ class PhotoReference:
     def relative_sharpness(self, image: Image.Image) -> float:
         return laplacian_spread(image) / self.sharpness
 
+    def relative_colourfulness(self, image: Image.Image) -> float:
+        return colourfulness(image) / max(self.colourfulness, 1e-12)
+
 
 @dataclass(frozen=True)
 class InterpretationFigures:
-    """The three figures of one interpretation."""
+    """The figures of one interpretation."""
 
     grid_index: float
     colour_ratio: float
     sharpness: float
+    colourfulness: float
 
 
 def interpretation_figures(
     reference: PhotoReference, photo: Image.Image, interpretation: Image.Image
 ) -> InterpretationFigures:
-    """Grid index, colour ratio and relative sharpness of one interpretation of `photo`."""
+    """Grid index, colour ratio, relative sharpness and colourfulness of one interpretation."""
     return InterpretationFigures(
         grid_index(interpretation),
         reference.colour_ratio(interpretation, photo),
         reference.relative_sharpness(interpretation),
+        reference.relative_colourfulness(interpretation),
     )

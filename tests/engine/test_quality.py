@@ -7,7 +7,13 @@ import pytest
 from PIL import Image, ImageFilter
 from skimage import data as samples
 
-from engine.training.quality import PhotoReference, chi_square, grid_index, hsv_histogram
+from engine.training.quality import (
+    PhotoReference,
+    chi_square,
+    colourfulness,
+    grid_index,
+    hsv_histogram,
+)
 from engine.video.warping import warping_error
 
 
@@ -47,6 +53,19 @@ def test_sharpness_falls_for_a_blur() -> None:
     assert reference.relative_sharpness(photo("coffee")) == pytest.approx(1.0)
     blurred = photo("coffee").filter(ImageFilter.GaussianBlur(3))
     assert reference.relative_sharpness(blurred) < 0.3
+
+
+def test_colourfulness_is_zero_for_greys_and_rises_with_saturation() -> None:
+    coffee = photo("coffee")
+    assert colourfulness(coffee.convert("L").convert("RGB")) == pytest.approx(0.0)
+    washed = Image.blend(coffee, coffee.convert("L").convert("RGB"), 0.6)
+    assert colourfulness(washed) < 0.5 * colourfulness(coffee)
+    red_and_blue = Image.new("RGB", (64, 64), (230, 30, 40))
+    red_and_blue.paste((30, 60, 230), (0, 0, 32, 64))
+    assert colourfulness(red_and_blue) > colourfulness(coffee)
+    reference = PhotoReference.of([coffee])
+    assert reference.relative_colourfulness(coffee) == pytest.approx(1.0)
+    assert reference.relative_colourfulness(washed) == pytest.approx(0.4, abs=0.05)
 
 
 def test_warping_error_rewards_outputs_that_move_with_the_input() -> None:
