@@ -115,6 +115,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight of the colour-distribution loss (asks for the photos' colours); 0: off",
     )
     recipe.add_argument(
+        "--chroma-weight",
+        type=float,
+        help="how much more the colour-distribution loss weighs hue and saturation; 1: RGB",
+    )
+    recipe.add_argument(
         "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"
     )
     recipe.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -152,6 +157,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         feature_matching=args.feature_matching,
         l1_weight=args.l1_weight,
         colour_distribution=args.colour_distribution,
+        chroma_weight=args.chroma_weight,
         diff_augment=args.diff_augment,
         lr_g=args.lr_g,
         lr_d=args.lr_d,

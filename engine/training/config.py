@@ -61,6 +61,7 @@ class TrainConfig:
     diff_augment: str = "color,translation,cutout"  # parts of engine.training.augment.POLICIES
     l1_weight: float = 10.0
     colour_distribution: float = 0.0  # weight of the sliced Wasserstein colour loss; 0: off
+    chroma_weight: float = 1.0  # how much more that loss weighs hue and saturation; 1: RGB
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # TTUR (Heusel et al. 2017), as in SPADE
     lr_decay_start: float = 0.5  # fraction of the run after which both rates fall linearly to 0
@@ -92,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
         if min(self.feature_matching, self.l1_weight, self.colour_distribution) < 0:
             raise ValueError("feature_matching, l1_weight and colour_distribution must be >= 0")
+        if self.chroma_weight <= 0:
+            raise ValueError(f"chroma_weight must be > 0, got {self.chroma_weight}")
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ValueError(f"learning rates must be > 0, got {self.lr_g} and {self.lr_d}")
         if not 0 <= self.lr_decay_start <= 1:

@@ -67,8 +67,22 @@ def feature_matching(fake: list[Features], real: list[Features]) -> torch.Tensor
     return total / len(fake)
 
 
+# An orthonormal basis of RGB: lightness (grey axis), then red-green and yellow-blue.
+_OPPONENT = torch.tensor(
+    [
+        [3**-0.5, 3**-0.5, 3**-0.5],
+        [2**-0.5, -(2**-0.5), 0.0],
+        [6**-0.5, 6**-0.5, -2 * 6**-0.5],
+    ]
+)
+
+
 def colour_distribution(
-    fake: torch.Tensor, real: torch.Tensor, projections: int = 8, samples: int = 128 * 128
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    chroma_weight: float = 1.0,
+    projections: int = 8,
+    samples: int = 128 * 128,
 ) -> torch.Tensor:
     """Sliced Wasserstein distance between the pixel colours of a fake and a real batch.
 
@@ -81,12 +95,21 @@ def colour_distribution(
     gradient: pooling gave each 2x2 block one gradient, and sampling a quarter of the pixels
     pulled isolated pixels; both left high-frequency patterns that read as a grid. Few
     projections, drawn afresh every step, keep the sort cheap on a CPU.
+
+    Colours are compared in an opponent basis whose two chroma axes are scaled by
+    `chroma_weight`: with 1 the basis is a rotation of RGB and changes nothing; above 1 a
+    difference of hue or saturation, which spans a few hundredths of RGB where lightness spans
+    tenths, counts as much as one of lightness.
     """
     height, width = fake.shape[-2:]
     places = torch.randperm(height * width, device=fake.device)[:samples]
 
+    weights = torch.tensor([1.0, chroma_weight, chroma_weight]).unsqueeze(1)
+    basis = (_OPPONENT * weights).to(fake.device)
+
     def pixels(images: torch.Tensor) -> torch.Tensor:  # (N, 3, H, W) -> (N * samples, 3)
-        return images.flatten(2)[:, :, places].float().permute(0, 2, 1).reshape(-1, 3)
+        rgb = images.flatten(2)[:, :, places].float().permute(0, 2, 1).reshape(-1, 3)
+        return rgb @ basis.T
 
     directions = F.normalize(torch.randn(3, projections, device=fake.device), dim=0)
     fake_sorted = (pixels(fake) @ directions).sort(dim=0).values

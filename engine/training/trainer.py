@@ -184,7 +184,7 @@ class Trainer:
             loss_g = loss_g + cfg.feature_matching * loss_fm
             losses["g_fm"] = loss_fm.item()
         if cfg.colour_distribution:
-            loss_colour = colour_distribution(fake, y)
+            loss_colour = colour_distribution(fake, y, cfg.chroma_weight)
             loss_g = loss_g + cfg.colour_distribution * loss_colour
             losses["g_colour"] = loss_colour.item()
         self.opt_g.zero_grad(set_to_none=True)

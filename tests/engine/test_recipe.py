@@ -187,6 +187,28 @@ def test_the_colour_distribution_loss_asks_for_colours_not_their_places() -> Non
     assert not torch.allclose(*rows)
 
 
+def test_the_chroma_weight_makes_a_wash_cost_more_than_a_change_of_lightness() -> None:
+    photo = vivid_stripes()
+    grey = photo.mean(1, keepdim=True).expand_as(photo)
+    washed = 0.5 * photo + 0.5 * grey
+    darker = photo - 0.1
+
+    def loss(fake: torch.Tensor, chroma_weight: float) -> float:
+        torch.manual_seed(0)  # the same projections for every call
+        return float(colour_distribution(fake, photo, chroma_weight, projections=64))
+
+    # Weight 1 compares in a rotation of RGB: the same loss as comparing RGB itself.
+    torch.manual_seed(0)
+    directions = F.normalize(torch.randn(3, 64), dim=0)
+    pixels = [image.flatten(2).permute(0, 2, 1).reshape(-1, 3) for image in (washed, photo)]
+    in_rgb = F.mse_loss(*[(p @ directions).sort(dim=0).values for p in pixels])
+    assert loss(washed, 1.0) == pytest.approx(float(in_rgb), rel=0.2)
+    # Above 1, losing saturation costs more relative to losing lightness.
+    ratio = {w: loss(washed, w) / loss(darker, w) for w in (1.0, 3.0)}
+    assert ratio[3.0] > 3 * ratio[1.0]
+    assert loss(photo, 3.0) < 1e-6
+
+
 def test_a_run_with_the_colour_distribution_loss_reports_it(tmp_path: Path) -> None:
     trainer = Trainer(
         config(colour_distribution=5.0), photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32"
