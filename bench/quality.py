@@ -6,10 +6,12 @@ run splits it) and prints the medians of the grid index, the colour-distance rat
 sharpness and the colourfulness (definitions in `engine.training.quality`), and the held-out
 L1, PSNR and SSIM.
 It writes a contact sheet: one row per photo, original then each model's interpretation.
+`--by-set` also prints each model's colourfulness on training photos, held-out photos and
+everyday photos, beside the photos' own: how far below its own data a generator paints.
 
 Run from the repository root:
     .venv/bin/python -m bench.quality nature nature-edges [path/to/model.pt ...] \
-        [--sheet out/quality.png]
+        [--sheet out/quality.png] [--by-set]
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ EVERYDAY = {  # sample photos that ship inside two of the dependencies
     sklearn_samples: ("china.jpg", "flower.jpg"),
 }
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.1, 0  # TrainConfig's val_fraction and seed
+TRAINING_SAMPLE = 20  # training photos that --by-set translates
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,28 @@ def measure(model: Model, eval_set: EvalSet, label: str | None = None) -> Qualit
     )
 
 
+def vividness_by_set(
+    model: Model, eval_set: EvalSet, training: Sequence[Image.Image]
+) -> dict[str, tuple[float, float]]:
+    """Per photo set: median colourfulness of the interpretations and of the photos."""
+    reference, translator = eval_set.reference, ImageTranslator(model)
+    sets = {
+        "training": list(training),
+        "held-out": [image for _, image in eval_set.held_out],
+        "everyday": [image for _, image in eval_set.everyday],
+    }
+    figures = {}
+    for name, photos in sets.items():
+        translations = translator.translate(photos)
+        figures[name] = (
+            statistics.median(
+                reference.relative_colourfulness(t.interpretation) for t in translations
+            ),
+            statistics.median(reference.relative_colourfulness(t.original) for t in translations),
+        )
+    return figures
+
+
 def contact_sheet(eval_set: EvalSet, reports: Sequence[QualityReport]) -> Image.Image:
     """One row per photo: the original, then each model's interpretation."""
     rows = [
@@ -178,10 +203,14 @@ def main() -> int:
     parser.add_argument("models", nargs="+", help="bundled model name[@version] or a .pt file")
     parser.add_argument("--sheet", type=Path, default=Path("out/quality.png"))
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--by-set", action="store_true", help="also print the vividness per photo set"
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(describe_machine())
-    eval_set = load_eval_set()
+    split = dataset_split()
+    eval_set = load_eval_set(split)
     photos = [image for _, image in eval_set.photos]
     photo_grid = statistics.median(grid_index(image) for image in photos)
     photo_vivid = statistics.median(eval_set.reference.relative_colourfulness(p) for p in photos)
@@ -190,11 +219,20 @@ def main() -> int:
         f"{SIZE} px (the photos themselves: grid index {photo_grid:.2f}, vivid {photo_vivid:.2f})"
     )
     print(f"{'model':<22} {HEADER}")
-    reports = []
-    for ref in args.models:
-        report = measure(load(ref, device), eval_set)
+    reports, models = [], [load(ref, device) for ref in args.models]
+    for model in models:
+        report = measure(model, eval_set)
         reports.append(report)
         print(f"{report.label:<22} {report.row()}")
+    if args.by_set:
+        training = [fit_long_side(p, SIZE) for p in split[0][:TRAINING_SAMPLE]]
+        print(f"\nvivid by photo set ({len(training)} training photos): interpretation / photos")
+        for model, report in zip(models, reports, strict=True):
+            by_set = vividness_by_set(model, eval_set, training)
+            cells = "  ".join(
+                f"{name} {ours:.2f} / {own:.2f}" for name, (ours, own) in by_set.items()
+            )
+            print(f"{report.label:<22} {cells}")
     args.sheet.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(eval_set, reports).save(args.sheet)
     print(f"contact sheet: {args.sheet}")
