@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Train the two bundled models on data/beautiful, side by side, one thread each, with the
 # recipes of engine/bundled/models/MODEL_CARD.md:
-#   nature v4 (clusters k=7): per-pixel noise, no L1 term, 15 minutes, continued to 85 (v3),
-#     then to 115 with the colour-distribution loss and half the learning rates;
+#   nature v5 (clusters k=7): per-pixel noise, no L1 term, 15 minutes, continued to 85 (v3),
+#     then to 115 with the colour-distribution loss and half the learning rates (v4), then
+#     fine-tuned from that for 90 minutes with a fresh discriminator and the colour loss's
+#     chroma weight 3 (v5);
 #   nature-edges v4 (edges): TrainConfig's defaults plus per-pixel noise and the
 #     colour-distribution loss, 10 minutes (longer edges runs drift into smears).
 # Budgets are minutes of training on this project's 2-core CPU.
-# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v4
+# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v5
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
 # stage registers a version; the last one of each name lands in WORK_DIR/data/models/, to be
 # copied to engine/bundled/models/.
@@ -19,9 +21,9 @@ if [ ! -d "$BEAUTYNET_DATA_DIR/datasets/beautiful" ]; then
     "$bin/beautynet" dataset add beautiful data/beautiful
 fi
 licence="GPL-3.0-or-later (photos: GPL-2+, CC-BY-SA-4.0/3.0, CC-BY, CC0, public domain, BSD-3; see engine/bundled/models/training-data/)"
-stage() {  # name segmenter total-budget [recipe options...]: continues the previous stage
-    local name="$1" segmenter="$2" budget="$3" run="$work/runs/$1"
-    shift 3
+stage() {  # run name segmenter total-budget [recipe options...]: continues run's last stage
+    local run="$work/runs/$1" name="$2" segmenter="$3" budget="$4"
+    shift 4
     [ -f "$run/done-$budget" ] && return
     local resume=()
     [ -f "$run/checkpoint.pt" ] && resume=(--resume)
@@ -33,14 +35,21 @@ stage() {  # name segmenter total-budget [recipe options...]: continues the prev
         "${resume[@]}" "$@" >> "$work/$name.log" 2>&1
     touch "$run/done-$budget"
 }
+newest() {  # name: the newest version of name registered in this work dir
+    find "$BEAUTYNET_DATA_DIR/models" -name "$1-v*.pt" | sed 's/.*-v\([0-9]*\)\.pt$/\1/' |
+        sort -n | tail -n 1
+}
 nature() {
-    stage nature clusters 15m --noise --l1-weight 0
-    stage nature clusters 85m --noise --l1-weight 0
-    stage nature clusters 115m --noise --l1-weight 0 --colour-distribution 100 \
+    stage nature nature clusters 15m --noise --l1-weight 0
+    stage nature nature clusters 85m --noise --l1-weight 0
+    stage nature nature clusters 115m --noise --l1-weight 0 --colour-distribution 100 \
         --lr-g 5e-5 --lr-d 2e-4
+    # a new run from the 115-minute version (registered only when a run ends)
+    stage nature-chroma nature clusters 90m --init-from "nature@$(newest nature)" --noise \
+        --l1-weight 0 --colour-distribution 100 --chroma-weight 3 --lr-g 5e-5 --lr-d 2e-4
 }
 mkdir -p "$work"
 nature &
-stage nature-edges edges 10m --noise --colour-distribution 10 &
+stage nature-edges nature-edges edges 10m --noise --colour-distribution 10 &
 wait
 tail -n 3 "$work/nature.log" "$work/nature-edges.log"
