@@ -5,9 +5,10 @@
 #     then to 115 with the colour-distribution loss and half the learning rates (v4), then
 #     fine-tuned from that for 90 minutes with a fresh discriminator and the colour loss's
 #     chroma weight 3 (v5);
-#   nature-edges v4 (edges): TrainConfig's defaults plus per-pixel noise and the
-#     colour-distribution loss, 10 minutes (longer edges runs drift into smears).
-# Budgets are minutes of training on this project's 2-core CPU.
+#   nature-edges v5 (edges): TrainConfig's defaults plus per-pixel noise and the
+#     colour-distribution loss with chroma weight 3, 7 epochs of 256 steps from scratch
+#     (longer edges runs drift into smears).
+# Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
 # Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v5
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
 # stage registers a version; the last one of each name lands in WORK_DIR/data/models/, to be
@@ -25,11 +26,13 @@ stage() {  # run name segmenter total-budget [recipe options...]: continues run'
     local run="$work/runs/$1" name="$2" segmenter="$3" budget="$4"
     shift 4
     [ -f "$run/done-$budget" ] && return
+    local length=(--time-budget "$budget")
+    [[ "$budget" == *epochs ]] && length=(--epochs "${budget%epochs}")
     local resume=()
     [ -f "$run/checkpoint.pt" ] && resume=(--resume)
     OMP_NUM_THREADS=1 "$bin/beautynet" train --dataset beautiful --name "$name" \
         --segmenter "$segmenter" --k 7 --size 128 --serve-size 256 --ngf 24 --ndf 24 \
-        --batch-size 4 --time-budget "$budget" --epoch-samples 1024 --checkpoint-every 5m \
+        --batch-size 4 "${length[@]}" --epoch-samples 1024 --checkpoint-every 5m \
         --run-dir "$run" --licence "$licence" \
         --description "trained only on 74 photographs of beautiful things ($segmenter)" \
         "${resume[@]}" "$@" >> "$work/$name.log" 2>&1
@@ -50,6 +53,7 @@ nature() {
 }
 mkdir -p "$work"
 nature &
-stage nature-edges nature-edges edges 10m --noise --colour-distribution 10 &
+stage nature-edges nature-edges edges 7epochs --noise --colour-distribution 10 \
+    --chroma-weight 3 &
 wait
 tail -n 3 "$work/nature.log" "$work/nature-edges.log"
