@@ -20,7 +20,7 @@ import argparse
 import statistics
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,25 +157,30 @@ def measure(model: Model, eval_set: EvalSet, label: str | None = None) -> Qualit
 
 
 def vividness_by_set(
-    model: Model, eval_set: EvalSet, training: Sequence[Image.Image]
+    model: Model, report: QualityReport, eval_set: EvalSet, training: Sequence[Image.Image]
 ) -> dict[str, tuple[float, float]]:
-    """Per photo set: median colourfulness of the interpretations and of the photos."""
-    reference, translator = eval_set.reference, ImageTranslator(model)
+    """Per photo set: median colourfulness of the interpretations and of the photos.
+
+    The held-out and everyday interpretations are the report's own; only the training photos
+    are translated here.
+    """
+    everyday = len(eval_set.everyday)
     sets = {
-        "training": list(training),
-        "held-out": [image for _, image in eval_set.held_out],
-        "everyday": [image for _, image in eval_set.everyday],
+        "training": ImageTranslator(model).translate(training),
+        "held-out": report.translations[everyday:],
+        "everyday": report.translations[:everyday],
     }
-    figures = {}
-    for name, photos in sets.items():
-        translations = translator.translate(photos)
-        figures[name] = (
-            statistics.median(
-                reference.relative_colourfulness(t.interpretation) for t in translations
-            ),
-            statistics.median(reference.relative_colourfulness(t.original) for t in translations),
+
+    def median_vividness(images: Iterable[Image.Image]) -> float:
+        return statistics.median(eval_set.reference.relative_colourfulness(i) for i in images)
+
+    return {
+        name: (
+            median_vividness(t.interpretation for t in translations),
+            median_vividness(t.original for t in translations),
         )
-    return figures
+        for name, translations in sets.items()
+    }
 
 
 def contact_sheet(eval_set: EvalSet, reports: Sequence[QualityReport]) -> Image.Image:
@@ -228,7 +233,7 @@ def main() -> int:
         training = [fit_long_side(p, SIZE) for p in split[0][:TRAINING_SAMPLE]]
         print(f"\nvivid by photo set ({len(training)} training photos): interpretation / photos")
         for model, report in zip(models, reports, strict=True):
-            by_set = vividness_by_set(model, eval_set, training)
+            by_set = vividness_by_set(model, report, eval_set, training)
             cells = "  ".join(
                 f"{name} {ours:.2f} / {own:.2f}" for name, (ours, own) in by_set.items()
             )
