@@ -127,6 +127,12 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
     recipe.add_argument(
         "--lr-decay-start", type=float, help="fraction of the run after which rates fall to 0"
     )
+    recipe.add_argument(
+        "--weight-average",
+        type=float,
+        metavar="DECAY",
+        help="serve an exponential average of the generator's weights, e.g. 0.995; 0: off",
+    )
 
 
 def build_config(args: argparse.Namespace) -> TrainConfig:
@@ -162,6 +168,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lr_decay_start=args.lr_decay_start,
+        weight_average=args.weight_average,
         init_from=args.init_from,
     )
 

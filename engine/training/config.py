@@ -65,6 +65,7 @@ class TrainConfig:
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # TTUR (Heusel et al. 2017), as in SPADE
     lr_decay_start: float = 0.5  # fraction of the run after which both rates fall linearly to 0
+    weight_average: float = 0.0  # decay of the generator's weight average, served instead; 0: off
     beta1: float = 0.5
     val_fraction: float = 0.1
     min_crop_fraction: float = 0.35  # smallest crop side, relative to the image's short side
@@ -99,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"learning rates must be > 0, got {self.lr_g} and {self.lr_d}")
         if not 0 <= self.lr_decay_start <= 1:
             raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
+        if not 0 <= self.weight_average < 1:
+            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
         parse_policy(self.diff_augment)
 
     @property

@@ -1,5 +1,6 @@
 """The pix2pix training loop: cGAN + L1 (+ feature matching, DiffAugment), Adam with a
-linear decay, mixed precision, checkpoints, resume, DDP.
+linear decay, an optional average of the generator's weights, mixed precision, checkpoints,
+resume, DDP.
 
 One `Trainer.run()` trains until its epochs or its time budget are spent, or until
 `stop_event` is set (a cancel button). A checkpoint is written atomically every
@@ -31,6 +32,7 @@ from engine.nets import MultiScaleDiscriminator, UnetGenerator
 from engine.segment import build_segmenter
 
 from .augment import diff_augment
+from .average import WeightAverage
 from .callbacks import Progress, TrainerCallback, Validation
 from .config import TrainConfig
 from .data import CropSampler, validation_crops
@@ -92,6 +94,9 @@ class Trainer:
             self.generator.load_weights_of(initial_generator)
         self.generator = place(self.generator, device)
         self.discriminator = place(MultiScaleDiscriminator(config.discriminator), device)
+        self.average = (
+            WeightAverage(self.generator, config.weight_average) if config.weight_average else None
+        )
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_d, betas=betas)
@@ -119,6 +124,11 @@ class Trainer:
     def total_steps(self) -> int | None:
         epochs = self.config.epochs
         return None if epochs is None else epochs * self.steps_per_epoch
+
+    @property
+    def served_generator(self) -> UnetGenerator:
+        """The network that is validated and registered: the weight average when there is one."""
+        return self.generator if self.average is None else self.average.network
 
     @property
     def checkpoint_path(self) -> Path:
@@ -192,20 +202,21 @@ class Trainer:
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self.step += 1
+        if self.average is not None:
+            self.average.update(self.generator, self.step)
         return losses
 
     # ---- validation --------------------------------------------------------------------
     @torch.no_grad()
     def validate(self) -> Validation:
         """Held-out L1, PSNR and SSIM, and a sample sheet: segmentation | output | truth."""
-        self.generator.eval()
+        network = self.served_generator
+        network.eval()
         segmented = self.segmenter.segment(self.val_batch).images
         with autocast(self.device, self.precision):
-            output = self.generator(
-                (segmented * 2 - 1).contiguous(memory_format=torch.channels_last)
-            )
+            output = network((segmented * 2 - 1).contiguous(memory_format=torch.channels_last))
         output = ((output.float() + 1) / 2).clamp(0, 1)
-        self.generator.train()
+        self.generator.train()  # the average stays in eval mode
         metrics = evaluate(output, self.val_batch)
         rows = [
             [to_image(s), to_image(o), to_image(t)]
@@ -239,6 +250,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),  # dropout masks
             "history": self.history,
         }
+        if self.average is not None:
+            state["generator_average"] = self.average.network.state_dict()
         atomic_torch_save(state, self.checkpoint_path)
         for callback in self.callbacks:
             callback.on_checkpoint(self.checkpoint_path, self.step)
@@ -255,6 +268,11 @@ class Trainer:
                 "use a new run directory"
             )
         self.generator.load_state_dict(state["generator"])
+        if self.average is not None:
+            if "generator_average" in state:
+                self.average.network.load_state_dict(state["generator_average"])
+            else:  # a run that did not average until now starts averaging here
+                self.average.reset(self.generator)
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -351,5 +369,5 @@ class Trainer:
             self.save_checkpoint()
             metrics, sheet = validation.metrics, validation.sample_sheet
         status: Status = "cancelled" if cancelled else "finished"
-        self.generator.eval()
-        return TrainOutcome(status, self.step, self.elapsed_s, metrics, sheet, self.generator)
+        served = self.served_generator.eval()
+        return TrainOutcome(status, self.step, self.elapsed_s, metrics, sheet, served)

@@ -28,6 +28,7 @@ from engine.training import (
     parse_duration,
     run_training,
 )
+from engine.training.average import WeightAverage
 from engine.training.data import CropSampler, split_holdout
 
 CPU = torch.device("cpu")
@@ -81,8 +82,9 @@ def test_one_step_updates_both_networks(tmp_path: Path) -> None:
     assert trainer.step == 1
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> None:
-    config = tiny_config(epochs=2, epoch_samples=3)  # 6 steps
+@pytest.mark.parametrize("weight_average", [0.0, 0.9])
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path: Path, weight_average: float) -> None:
+    config = tiny_config(epochs=2, epoch_samples=3, weight_average=weight_average)  # 6 steps
     straight = Trainer(config, photos(), photos(1, 1), tmp_path / "a", CPU, precision="fp32").run()
 
     stop = threading.Event()
@@ -214,6 +216,36 @@ def test_a_run_that_diverges_stops_with_a_clear_error(tmp_path: Path) -> None:
     assert not trainer.checkpoint_path.exists()  # the ruined weights are not kept
 
 
+def test_the_weight_average_follows_the_network_with_a_warm_up() -> None:
+    network = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(network.weight)
+    average = WeightAverage(network, decay=0.5)
+    torch.nn.init.ones_(network.weight)
+    average.update(network, step=1)  # warm-up: decay 1/10, not 0.5
+    assert average.network.weight.item() == pytest.approx(0.9)
+    torch.nn.init.constant_(network.weight, 3.0)
+    average.update(network, step=100)  # decay 0.5 from here on
+    assert average.network.weight.item() == pytest.approx(1.95)
+    assert not average.network.weight.requires_grad and not average.network.training
+    with pytest.raises(ValueError, match="decay"):
+        WeightAverage(network, decay=1.0)
+
+
+def test_a_run_with_a_weight_average_validates_and_serves_the_average(tmp_path: Path) -> None:
+    plain = tiny_config(epochs=1)
+    Trainer(plain, photos(), photos(1, 1), tmp_path, CPU, precision="fp32").run()
+    averaged = tiny_config(epochs=2, weight_average=0.9)
+    trainer = Trainer(averaged, photos(), photos(1, 1), tmp_path, CPU, precision="fp32")
+    assert trainer.load_checkpoint()  # a run without an average starts one where it resumes
+    started, trained = trainer.served_generator.state_dict(), trainer.generator.state_dict()
+    assert all(torch.equal(started[key], trained[key]) for key in trained)
+    outcome = trainer.run(resume=True)
+    assert outcome.generator is trainer.served_generator is not trainer.generator
+    served, trained = outcome.generator.state_dict(), trainer.generator.state_dict()
+    assert any(not torch.equal(served[key], trained[key]) for key in trained)
+    assert "generator_average" in torch.load(trainer.checkpoint_path, weights_only=True)
+
+
 def test_crops_vary_and_the_holdout_is_fixed(tmp_path: Path) -> None:
     sampler = CropSampler(photos(2), 32, 0.35, seed=0)
     batch = sampler.batch(4)
@@ -234,7 +266,9 @@ def test_durations_and_config_validation() -> None:
         parse_duration("soon")
     with pytest.raises(ValueError, match="multiple of 64"):
         tiny_config(size=100)
-    config = tiny_config(segmenter=EdgesConfig())
+    with pytest.raises(ValueError, match="weight_average"):
+        tiny_config(weight_average=1.0)
+    config = tiny_config(segmenter=EdgesConfig(), weight_average=0.99)
     assert TrainConfig.from_dict(config.to_dict()) == config
 
 
