@@ -12,6 +12,25 @@ def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def same_shape_batches(
+    sizes: Sequence[tuple[int, int]], multiple: int, batch_size: int
+) -> list[list[int]]:
+    """Indices of (h, w) images grouped by the shape `pad_batch` gives each alone, at most
+    `batch_size` to a group, in order of first appearance.
+
+    An image padded further than it needs to be is seen differently by the generator (its
+    instance norms' statistics cover the padding), so a batch holds only images of one shape:
+    each gets the interpretation it would get alone.
+    """
+    groups: dict[tuple[int, int], list[list[int]]] = {}
+    for index, (h, w) in enumerate(sizes):
+        batches = groups.setdefault((round_up(h, multiple), round_up(w, multiple)), [[]])
+        if len(batches[-1]) == batch_size:
+            batches.append([])
+        batches[-1].append(index)
+    return [batch for batches in groups.values() for batch in batches]
+
+
 def pad_batch(images: Sequence[torch.Tensor], multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(3, h_i, w_i) images -> (B, 3, H, W) batch and (B, 1, H, W) mask of real pixels.
 

@@ -14,7 +14,7 @@ from engine.imaging import fit_long_side, side_by_side, to_image, to_tensor
 from engine.models import Model
 from engine.segment import ClustersConfig, Segmenter, build_segmenter
 
-from .batching import crop_batch, pad_batch
+from .batching import crop_batch, pad_batch, same_shape_batches
 
 Panels = Literal[2, 3]
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -82,7 +82,7 @@ class ImageTranslator:
         options: TranslateOptions = TranslateOptions(),
         states: Sequence[torch.Tensor | None] | None = None,
     ) -> list[Translation]:
-        """Translate RGB images, `batch_size` at a time.
+        """Translate RGB images, up to `batch_size` of one padded shape at a time.
 
         `states` (one per image) warm-start each image's segmenter from the previous frame
         of its own stream, as live sessions need; None segments every image afresh.
@@ -91,14 +91,16 @@ class ImageTranslator:
             raise ValueError(f"states has {len(states)} entries for {len(images)} images")
         segmenter = self.segmenter_for(options)
         size = options.size or self.model.spec.size
-        results: list[Translation] = []
-        for start in range(0, len(images), self.batch_size):
-            stop = start + self.batch_size
-            chunk = [fit_long_side(image, size) for image in images[start:stop]]
-            results += self._translate_chunk(
-                chunk, segmenter, None if states is None else states[start:stop]
-            )
-        return results
+        fitted = [fit_long_side(image, size) for image in images]
+        sizes = [(image.height, image.width) for image in fitted]
+        results: dict[int, Translation] = {}
+        multiple = self.model.spec.generator.multiple
+        for indices in same_shape_batches(sizes, multiple, self.batch_size):
+            chunk = [fitted[i] for i in indices]
+            chunk_states = None if states is None else [states[i] for i in indices]
+            translated = self._translate_chunk(chunk, segmenter, chunk_states)
+            results.update(zip(indices, translated, strict=True))
+        return [results[i] for i in range(len(images))]
 
     @torch.inference_mode()
     def _translate_chunk(

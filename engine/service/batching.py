@@ -1,4 +1,4 @@
-"""Dynamic batching: concurrent image requests share one generator call.
+"""Dynamic batching: concurrent image requests share generator calls (one per padded shape).
 
 Requests for the same model and options wait at most `max_wait_s` (counted from the
 oldest) for company, up to `max_batch` images; the network runs in one worker thread, so

@@ -13,7 +13,7 @@ from engine.errors import InputError
 from engine.imaging import decode_image, encode_image, to_image, to_tensor
 from engine.models import ModelRegistry, load_model
 from engine.pipeline import ImageTranslator, TranslateOptions
-from engine.pipeline.batching import crop_batch, pad_batch
+from engine.pipeline.batching import crop_batch, pad_batch, same_shape_batches
 from engine.segment import EdgesConfig
 
 CPU = torch.device("cpu")
@@ -33,6 +33,14 @@ def test_pad_and_crop_are_inverse() -> None:
         assert torch.equal(original, cropped)
 
 
+def test_batches_hold_one_padded_shape_and_at_most_batch_size_images() -> None:
+    sizes = [(60, 40), (40, 60), (64, 33), (10, 10), (50, 64), (61, 62)]
+    # padded to multiples of 32: 64x64, 64x64, 64x64, 32x32, 64x64, 64x64
+    assert same_shape_batches(sizes, 32, 2) == [[0, 1], [2, 4], [5], [3]]
+    assert same_shape_batches([(10, 10)] * 3, 32, 8) == [[0, 1, 2]]
+    assert same_shape_batches([(10, 40), (40, 10)], 32, 8) == [[0], [1]]
+
+
 @pytest.mark.parametrize(("width", "height"), [(300, 100), (90, 200), (10, 7), (64, 64)])
 def test_aspect_ratio_is_kept(translator: ImageTranslator, photo, width: int, height: int) -> None:
     (result,) = translator.translate([photo(width, height)])
@@ -46,10 +54,15 @@ def test_aspect_ratio_is_kept(translator: ImageTranslator, photo, width: int, he
 
 
 def test_batched_results_equal_one_at_a_time(translator: ImageTranslator, photo) -> None:
-    images = [photo(120, 80, seed=i) for i in range(5)]
-    batched = translator.translate(images)
+    # Landscape, portrait and square: an image's batch mates of other shapes must not pad it,
+    # or the generator's instance norms (whose statistics cover the padding) would see it
+    # differently than alone.
+    shapes = [(120, 80), (80, 120), (120, 80), (90, 90), (200, 60), (120, 80)]
+    images = [photo(w, h, seed=i) for i, (w, h) in enumerate(shapes)]
+    options = TranslateOptions(size=160)  # long side 160: pads to 192 x 128, 128 x 192, ...
+    batched = translator.translate(images, options)
     for image, result in zip(images, batched, strict=True):
-        (alone,) = translator.translate([image])
+        (alone,) = translator.translate([image], options)
         assert alone.segmentation.tobytes() == result.segmentation.tobytes()
         difference = torch.tensor(
             list(alone.interpretation.tobytes()), dtype=torch.int16
