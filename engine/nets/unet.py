@@ -4,7 +4,10 @@ Encoder: `depth` stride-2 4x4 convolutions, widths ngf, 2ngf, 4ngf, 8ngf, 8ngf, 
 Decoder: mirrored 2x upsampling layers, each concatenated with its encoder twin (skip). The
 paper's transposed convolutions leave checkerboard patterns (Odena et al., Distill 2016);
 `upsample="nearest"` (resize, then a 3x3 convolution) and `"pixelshuffle"` (sub-pixel
-convolution with ICNR initialisation, Aitken et al. 2017) start free of them.
+convolution with ICNR initialisation, Aitken et al. 2017) start free of them. A nearest
+resize repeats every row and column, so the 3x3 convolution after it sees pairs and can still
+learn a period-2 ripple; `"bilinear"` interpolates the new rows and columns instead (the same
+weights as "nearest").
 Dropout 0.5 in the three innermost decoder levels is a training-time regulariser only:
 inference runs in eval mode, so the same input always gives the same output.
 
@@ -28,8 +31,8 @@ from torch import nn
 
 from .norm import NormKind, make_norm
 
-UpsampleKind = Literal["transpose", "nearest", "pixelshuffle"]
-UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "pixelshuffle")
+UpsampleKind = Literal["transpose", "nearest", "bilinear", "pixelshuffle"]
+UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "bilinear", "pixelshuffle")
 # Model files written before `upsample` was stored were all made with transposed convolutions.
 _LEGACY_UPSAMPLE: UpsampleKind = "transpose"
 
@@ -98,9 +101,9 @@ def upsample_layer(kind: UpsampleKind, c_in: int, c_out: int, bias: bool) -> nn.
     """(B, c_in, H, W) -> (B, c_out, 2H, 2W)."""
     if kind == "transpose":
         return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
-    if kind == "nearest":
+    if kind in ("nearest", "bilinear"):
         return nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
+            nn.Upsample(scale_factor=2, mode=kind), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
         )
     conv = nn.Conv2d(c_in, 4 * c_out, 3, 1, 1, bias=bias)
     _icnr_(conv, 2)

@@ -9,7 +9,7 @@ import torch
 
 from engine.errors import ModelError
 from engine.models import ModelMeta, ModelRegistry, ModelSpec, load_model, read_spec, save_model
-from engine.nets import GeneratorConfig, UnetGenerator
+from engine.nets import UPSAMPLE_KINDS, GeneratorConfig, UnetGenerator
 from engine.segment import ClustersConfig, EdgesConfig
 
 CPU = torch.device("cpu")
@@ -46,7 +46,7 @@ def test_v1_model_files_load_with_transposed_convolutions_and_give_the_same_outp
     assert GeneratorConfig().upsample != "transpose"  # new models start grid-free
 
 
-@pytest.mark.parametrize("upsample", ["transpose", "nearest", "pixelshuffle"])
+@pytest.mark.parametrize("upsample", UPSAMPLE_KINDS)
 def test_every_upsample_kind_is_stored_in_the_model_file(tmp_path: Path, upsample: str) -> None:
     torch.manual_seed(0)
     config = GeneratorConfig(ngf=4, depth=6, upsample=upsample)  # type: ignore[arg-type]

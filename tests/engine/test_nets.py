@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from engine.nets import DiscriminatorConfig, GeneratorConfig, PatchDiscriminator, UnetGenerator
+from engine.nets.unet import upsample_layer
 
 
 def test_unet_256_has_the_paper_parameter_count() -> None:
@@ -38,6 +39,21 @@ def test_eval_output_does_not_depend_on_the_batch() -> None:
     together = generator(batch)
     alone = torch.cat([generator(batch[i : i + 1]) for i in range(3)])
     assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_bilinear_upsampling_leaves_no_period_2_ripple_where_nearest_does() -> None:
+    torch.manual_seed(0)
+    nearest = upsample_layer("nearest", 1, 1, bias=False)
+    bilinear = upsample_layer("bilinear", 1, 1, bias=False)
+    bilinear.load_state_dict(nearest.state_dict())  # the same 3x3 convolution after the resize
+    ramp = torch.arange(16.0).reshape(1, 1, 16, 1).expand(1, 1, 16, 16)  # rising down the rows
+
+    def ripple(layer: torch.nn.Module) -> float:
+        with torch.no_grad():
+            rows = layer(ramp)[0, 0, 4:-4, 16]  # one column, away from the borders
+        return float(rows.diff(n=2).abs().max())  # a ramp's second difference is 0
+
+    assert ripple(nearest) > 0.1 and ripple(bilinear) < 1e-4
 
 
 def test_patch_discriminator_scores_70px_patches() -> None:
