@@ -26,6 +26,7 @@ from engine.models import (
     load_model,
     parse_model_ref,
 )
+from engine.nets import GeneratorConfig
 
 from .callbacks import TrainerCallback
 from .config import TrainConfig
@@ -107,16 +108,14 @@ def resolve_init(
 ) -> tuple[TrainConfig, dict[str, torch.Tensor] | None]:
     """Pin `init_from` to a version and read that generator's weights (None: random weights).
 
-    ValueError when the model's generator is not the one this run trains (the run may add
-    noise to a generator without it), or when it read another kind of segmentation: its
-    weights would load, and the run would quietly start from a model of another input.
+    ValueError when the model's generator does not fit the one this run trains (see
+    `weights_fit`), or when it read another kind of segmentation: its weights would load, and
+    the run would quietly start from a model of another input.
     """
     if not config.init_from:
         return config, None
     entry = registry.get(*parse_model_ref(config.init_from))
-    same = entry.spec.generator == config.generator
-    adds_noise = replace(entry.spec.generator, noise=True) == config.generator
-    if not (same or adds_noise):
+    if not weights_fit(entry.spec.generator, config.generator):
         raise ValueError(
             f"init_from: {entry.spec.label} has generator {entry.spec.generator}, "
             f"this run trains {config.generator}"
@@ -129,6 +128,18 @@ def resolve_init(
     weights = load_model(entry.path, torch.device("cpu")).generator.state_dict()
     pinned = replace(config, init_from=f"{entry.name}@{entry.version}")
     return pinned, {key: value.float() for key, value in weights.items()}
+
+
+def weights_fit(source: GeneratorConfig, target: GeneratorConfig) -> bool:
+    """Whether a `source` generator's weights can start a `target` one: the same network, or
+    one with noise added (its strengths start at 0), or one resizing the other way before the
+    same convolutions (nearest or bilinear)."""
+    resizes = {"nearest", "bilinear"}
+    if source.upsample != target.upsample and not {source.upsample, target.upsample} <= resizes:
+        return False
+    if source.noise and not target.noise:
+        return False
+    return replace(source, upsample=target.upsample, noise=target.noise) == target
 
 
 def _register(

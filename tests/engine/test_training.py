@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from engine.training import (
 )
 from engine.training.average import WeightAverage
 from engine.training.data import CropSampler, split_holdout
+from engine.training.job import weights_fit
 
 CPU = torch.device("cpu")
 
@@ -331,3 +333,15 @@ def test_a_fine_tune_may_add_noise_to_a_generator_without_it(
     back = tiny_config(init_from="tiny@2")  # noise cannot be taken away
     with pytest.raises(ValueError, match="init_from: tiny v2 has generator"):
         run_training(back, data, tmp_path / "back", registry, CPU)
+
+
+def test_which_generators_weights_can_start_which() -> None:
+    base = GeneratorConfig(ngf=4, depth=6, upsample="nearest")
+    assert weights_fit(base, base)
+    assert weights_fit(base, replace(base, noise=True))  # noise strengths start at 0
+    assert weights_fit(base, replace(base, upsample="bilinear"))  # the same convolutions
+    assert weights_fit(replace(base, upsample="bilinear", noise=True), replace(base, noise=True))
+    assert not weights_fit(replace(base, noise=True), base)  # noise cannot be taken away
+    assert not weights_fit(base, replace(base, upsample="transpose"))  # other layers
+    assert not weights_fit(base, replace(base, upsample="pixelshuffle"))
+    assert not weights_fit(base, replace(base, ngf=8))
