@@ -102,6 +102,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         help="per-pixel noise in the generator's decoder (texture inside flat regions)",
     )
+    recipe.add_argument(
+        "--input-skip",
+        action=argparse.BooleanOptionalAction,
+        help="the generator's last convolution also sees the input at full size (resize kinds)",
+    )
     recipe.add_argument("--gan-loss", choices=GAN_LOSSES, help="adversarial loss")
     recipe.add_argument("--d-scales", type=int, help="discriminator scales (pix2pixHD)")
     recipe.add_argument(
@@ -157,6 +162,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         serve_size=args.serve_size,
         upsample=args.upsample,
         noise=args.noise,
+        input_skip=args.input_skip,
         gan_loss=args.gan_loss,
         scales=args.d_scales,
         spectral_norm=args.spectral_norm,

@@ -33,6 +33,7 @@ from .norm import NormKind, make_norm
 
 UpsampleKind = Literal["transpose", "nearest", "bilinear", "pixelshuffle"]
 UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "bilinear", "pixelshuffle")
+RESIZE_KINDS: tuple[UpsampleKind, ...] = ("nearest", "bilinear")  # a resize, then a convolution
 # Model files written before `upsample` was stored were all made with transposed convolutions.
 _LEGACY_UPSAMPLE: UpsampleKind = "transpose"
 
@@ -49,6 +50,7 @@ class GeneratorConfig:
     dropout: float = 0.5
     upsample: UpsampleKind = "nearest"
     noise: bool = False
+    input_skip: bool = False  # the last convolution also sees the input at full resolution
 
     def __post_init__(self) -> None:
         if self.ngf < 1:
@@ -59,6 +61,8 @@ class GeneratorConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.upsample not in UPSAMPLE_KINDS:
             raise ValueError(f"upsample must be one of {UPSAMPLE_KINDS}, got {self.upsample!r}")
+        if self.input_skip and self.upsample not in RESIZE_KINDS:
+            raise ValueError(f"input_skip needs upsample {' or '.join(RESIZE_KINDS)}")
 
     @property
     def multiple(self) -> int:
@@ -70,7 +74,7 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        return cls(**{"upsample": _LEGACY_UPSAMPLE, "noise": False, **data})
+        return cls(**{"upsample": _LEGACY_UPSAMPLE, "noise": False, "input_skip": False, **data})
 
 
 def _width(cfg: GeneratorConfig, level: int) -> int:
@@ -164,6 +168,27 @@ class _Up(nn.Sequential):
         super().__init__(*layers)
 
 
+class _SkipOutermost(nn.Module):
+    """The last level with a skip from the input itself: resize the features to full size,
+    add per-pixel noise (with `noise`), and draw the image from them and the segmentation.
+
+    Without it every output pixel comes from one 3x3 convolution of features at half size,
+    so after a smooth (bilinear) resize the output carries no detail finer than two pixels.
+    """
+
+    def __init__(self, cfg: GeneratorConfig, c_in: int) -> None:
+        super().__init__()
+        self.resize = nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2, mode=cfg.upsample))
+        self.noise = NoiseInjection(c_in) if cfg.noise else nn.Identity()
+        self.to_image = nn.Sequential(
+            nn.Conv2d(c_in + cfg.in_channels, cfg.out_channels, 3, 1, 1), nn.Tanh()
+        )
+
+    def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        full_size = self.noise(self.resize(features))
+        return self.to_image(torch.cat([full_size, image], dim=1))
+
+
 class UnetGenerator(nn.Module):
     """Maps a (B, in, H, W) segmentation in [-1, 1] to a (B, out, H, W) image in [-1, 1]."""
 
@@ -194,20 +219,26 @@ class UnetGenerator(nn.Module):
             )
             for i in range(d - 1, 0, -1)
         )
-        self.outermost = nn.Sequential(
-            nn.ReLU(inplace=True),
-            upsample_layer(cfg.upsample, 2 * widths[0], cfg.out_channels, bias=True),
-            nn.Tanh(),
-        )
+        self.outermost: nn.Module
+        if cfg.input_skip:
+            self.outermost = _SkipOutermost(cfg, 2 * widths[0])
+        else:
+            self.outermost = nn.Sequential(
+                nn.ReLU(inplace=True),
+                upsample_layer(cfg.upsample, 2 * widths[0], cfg.out_channels, bias=True),
+                nn.Tanh(),
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
+        image, skips = x, []
         for down in self.downs:  # (B, C_i, H / 2**(i+1), W / 2**(i+1))
             x = down(x)
             skips.append(x)
         x = skips.pop()
         for up in self.ups:
             x = torch.cat([up(x), skips.pop()], dim=1)
+        if self.cfg.input_skip:
+            return self.outermost(x, image)
         return self.outermost(x)  # (B, out, H, W)
 
     def load_weights_of(self, state: Mapping[str, torch.Tensor]) -> None:

@@ -151,8 +151,8 @@ def make_train_config(
 ) -> TrainConfig:
     """A TrainConfig from a user's choices; a time budget replaces the epoch count.
 
-    `overrides` are TrainConfig fields, or `upsample` and `noise` (generator), `scales` and
-    `spectral_norm` (discriminator); None means the default.
+    `overrides` are TrainConfig fields, or `upsample`, `noise` and `input_skip` (generator),
+    `scales` and `spectral_norm` (discriminator); None means the default.
 
     ValueError names the bad argument (the segmenter kind, the time budget, ...).
     """
@@ -163,7 +163,11 @@ def make_train_config(
     except ValueError as exc:
         raise ValueError(f"time budget: {exc}") from exc
     depth = overrides.pop("depth", None) or default_depth(defaults.size)
-    generator = {k: overrides.pop(k) for k in ("upsample", "noise") if overrides.get(k) is not None}
+    generator = {
+        k: overrides.pop(k)
+        for k in ("upsample", "noise", "input_skip")
+        if overrides.get(k) is not None
+    }
     discriminator = {
         k: overrides.pop(k) for k in ("scales", "spectral_norm") if overrides.get(k) is not None
     }

@@ -59,6 +59,17 @@ def test_every_upsample_kind_is_stored_in_the_model_file(tmp_path: Path, upsampl
     assert torch.allclose(loaded.generator(x), generator(x), atol=1e-5)
 
 
+def test_a_generator_with_an_input_skip_is_stored_and_loads(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=4, depth=6, upsample="bilinear", noise=True, input_skip=True)
+    generator = UnetGenerator(config).eval()
+    save_model(tmp_path / "m.pt", ModelSpec(spec().meta, config, EdgesConfig(), 64), generator)
+    loaded = load_model(tmp_path / "m.pt", CPU)
+    assert loaded.spec.generator == config
+    x = torch.rand(1, 3, 64, 64)
+    assert torch.allclose(loaded.generator(x), generator(x), atol=2e-2)  # stored as fp16
+
+
 def test_fp16_storage_halves_the_file_and_stays_close(tmp_path: Path) -> None:
     torch.manual_seed(0)
     generator = UnetGenerator(spec(ngf=8).generator).eval()

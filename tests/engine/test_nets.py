@@ -73,6 +73,24 @@ def test_configs_round_trip_and_validate() -> None:
         GeneratorConfig(ngf=0)
     with pytest.raises(ValueError, match="norm"):
         UnetGenerator(GeneratorConfig(norm="group"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="input_skip needs upsample nearest or bilinear"):
+        GeneratorConfig(upsample="transpose", input_skip=True)
+    assert not GeneratorConfig.from_dict({"ngf": 8, "depth": 6}).input_skip  # older files
+
+
+def test_the_input_skip_hands_the_full_size_input_to_the_last_convolution() -> None:
+    """Without it an output pixel sees the input only through half-size features."""
+    config = GeneratorConfig(ngf=4, depth=6, upsample="bilinear", input_skip=True, noise=True)
+    generator = UnetGenerator(config).eval()
+    last = generator.outermost.to_image[0]
+    features = last.in_channels - 3
+    with torch.no_grad():  # only the input's own channel, at the centre tap: tanh(input)
+        last.weight.zero_()
+        last.bias.zero_()
+        for channel in range(3):
+            last.weight[channel, features + channel, 1, 1] = 1.0
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.allclose(generator(x), torch.tanh(x), atol=1e-6)
 
 
 def _with_strength(config: GeneratorConfig, value: float) -> UnetGenerator:
