@@ -7,7 +7,9 @@ paper's transposed convolutions leave checkerboard patterns (Odena et al., Disti
 convolution with ICNR initialisation, Aitken et al. 2017) start free of them. A nearest
 resize repeats every row and column, so the 3x3 convolution after it sees pairs and can still
 learn a period-2 ripple; `"bilinear"` interpolates the new rows and columns instead (the same
-weights as "nearest").
+weights as "nearest"). Every output pixel is then drawn by one 3x3 convolution from features
+at half size, smoothly resized: `input_skip=True` also hands that last convolution the input
+segmentation at full size (and per-pixel noise, with `noise`), so fine detail can follow it.
 Dropout 0.5 in the three innermost decoder levels is a training-time regulariser only:
 inference runs in eval mode, so the same input always gives the same output.
 
@@ -105,7 +107,7 @@ def upsample_layer(kind: UpsampleKind, c_in: int, c_out: int, bias: bool) -> nn.
     """(B, c_in, H, W) -> (B, c_out, 2H, 2W)."""
     if kind == "transpose":
         return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
-    if kind in ("nearest", "bilinear"):
+    if kind in RESIZE_KINDS:
         return nn.Sequential(
             nn.Upsample(scale_factor=2, mode=kind), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
         )

@@ -26,7 +26,7 @@ from engine.models import (
     load_model,
     parse_model_ref,
 )
-from engine.nets import GeneratorConfig
+from engine.nets import RESIZE_KINDS, GeneratorConfig
 
 from .callbacks import TrainerCallback
 from .config import TrainConfig
@@ -134,7 +134,7 @@ def weights_fit(source: GeneratorConfig, target: GeneratorConfig) -> bool:
     """Whether a `source` generator's weights can start a `target` one: the same network, or
     one with noise added (its strengths start at 0), or one resizing the other way before the
     same convolutions (nearest or bilinear)."""
-    resizes = {"nearest", "bilinear"}
+    resizes = set(RESIZE_KINDS)
     if source.upsample != target.upsample and not {source.upsample, target.upsample} <= resizes:
         return False
     if source.noise and not target.noise:
