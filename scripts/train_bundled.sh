@@ -5,11 +5,11 @@
 #     then to 115 with the colour-distribution loss and half the learning rates (v4), then
 #     fine-tuned from that for 90 minutes with a fresh discriminator and the colour loss's
 #     chroma weight 3 (v5);
-#   nature-edges v5 (edges): TrainConfig's defaults plus per-pixel noise and the
-#     colour-distribution loss with chroma weight 3, 7 epochs of 256 steps from scratch
-#     (longer edges runs drift into smears).
+#   nature-edges v6 (edges): TrainConfig's defaults plus per-pixel noise, the
+#     colour-distribution loss with chroma weight 3, bilinear upsampling and the input skip,
+#     7 epochs of 256 steps from scratch (longer edges runs drifted into smears).
 # Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
-# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v5
+# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v6
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
 # stage registers a version; the last one of each name lands in WORK_DIR/data/models/, to be
 # copied to engine/bundled/models/.
@@ -54,6 +54,6 @@ nature() {
 mkdir -p "$work"
 nature &
 stage nature-edges nature-edges edges 7epochs --noise --colour-distribution 10 \
-    --chroma-weight 3 &
+    --chroma-weight 3 --upsample bilinear --input-skip &
 wait
 tail -n 3 "$work/nature.log" "$work/nature-edges.log"
