@@ -7,7 +7,7 @@
 #     chroma weight 3 (v5);
 #   nature-edges v6 (edges): TrainConfig's defaults plus per-pixel noise, the
 #     colour-distribution loss with chroma weight 3, bilinear upsampling and the input skip,
-#     7 epochs of 256 steps from scratch (longer edges runs drifted into smears).
+#     7 epochs of 256 steps from scratch, seed 1 (longer edges runs drifted into smears).
 # Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
 # Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v6
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
@@ -54,6 +54,6 @@ nature() {
 mkdir -p "$work"
 nature &
 stage nature-edges nature-edges edges 7epochs --noise --colour-distribution 10 \
-    --chroma-weight 3 --upsample bilinear --input-skip &
+    --chroma-weight 3 --upsample bilinear --input-skip --seed 1 &
 wait
 tail -n 3 "$work/nature.log" "$work/nature-edges.log"
