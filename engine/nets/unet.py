@@ -245,13 +245,30 @@ class UnetGenerator(nn.Module):
 
     def load_weights_of(self, state: Mapping[str, torch.Tensor]) -> None:
         """Load another generator's weights to fine-tune them; noise strengths that it lacks
-        (a generator without noise) keep their initial 0, so the output starts unchanged."""
+        (a generator without noise) keep their initial 0, and so do the input channels of the
+        last convolution when it gains the input skip, so the output starts unchanged (but for
+        a change of resize kind)."""
+        if self.cfg.input_skip and "outermost.1.1.weight" in state:
+            state = _with_input_skip(state, self.cfg.in_channels)
         missing, unexpected = self.load_state_dict(state, strict=False)
         not_noise = [key for key in missing if not key.endswith(".strength")]
         if not_noise or unexpected:
             raise ValueError(
                 f"weights do not fit this generator: missing {not_noise}, unexpected {unexpected}"
             )
+
+
+def _with_input_skip(
+    state: Mapping[str, torch.Tensor], in_channels: int
+) -> dict[str, torch.Tensor]:
+    """A resize-kind generator's weights, its last convolution moved to the input skip's and
+    given zero weights for the input's channels."""
+    grown = dict(state)
+    weight, bias = grown.pop("outermost.1.1.weight"), grown.pop("outermost.1.1.bias")
+    zeros = weight.new_zeros(weight.shape[0], in_channels, *weight.shape[2:])
+    grown["outermost.to_image.0.weight"] = torch.cat([weight, zeros], dim=1)
+    grown["outermost.to_image.0.bias"] = bias
+    return grown
 
 
 def default_depth(size: int) -> int:

@@ -132,14 +132,17 @@ def resolve_init(
 
 def weights_fit(source: GeneratorConfig, target: GeneratorConfig) -> bool:
     """Whether a `source` generator's weights can start a `target` one: the same network, or
-    one with noise added (its strengths start at 0), or one resizing the other way before the
-    same convolutions (nearest or bilinear)."""
+    one with noise or the input skip added (their new weights start at 0), or one resizing the
+    other way before the same convolutions (nearest or bilinear)."""
     resizes = set(RESIZE_KINDS)
     if source.upsample != target.upsample and not {source.upsample, target.upsample} <= resizes:
         return False
-    if source.noise and not target.noise:
+    if (source.noise and not target.noise) or (source.input_skip and not target.input_skip):
         return False
-    return replace(source, upsample=target.upsample, noise=target.noise) == target
+    grown = replace(
+        source, upsample=target.upsample, noise=target.noise, input_skip=target.input_skip
+    )
+    return grown == target
 
 
 def _register(

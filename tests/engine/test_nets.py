@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -54,6 +56,19 @@ def test_bilinear_upsampling_leaves_no_period_2_ripple_where_nearest_does() -> N
         return float(rows.diff(n=2).abs().max())  # a ramp's second difference is 0
 
     assert ripple(nearest) > 0.1 and ripple(bilinear) < 1e-4
+
+
+def test_a_generator_gaining_the_input_skip_starts_with_the_output_it_had() -> None:
+    torch.manual_seed(0)
+    config = GeneratorConfig(ngf=4, depth=6, upsample="bilinear", noise=True)
+    before = UnetGenerator(config).eval()
+    with torch.no_grad():
+        for parameter in before.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))  # noise strengths too
+    after = UnetGenerator(replace(config, input_skip=True)).eval()
+    after.load_weights_of(before.state_dict())
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    assert torch.allclose(after(x), before(x), atol=1e-6)
 
 
 def test_patch_discriminator_scores_70px_patches() -> None:

@@ -345,3 +345,6 @@ def test_which_generators_weights_can_start_which() -> None:
     assert not weights_fit(base, replace(base, upsample="transpose"))  # other layers
     assert not weights_fit(base, replace(base, upsample="pixelshuffle"))
     assert not weights_fit(base, replace(base, ngf=8))
+    skip = replace(base, upsample="bilinear", input_skip=True)
+    assert weights_fit(replace(base, upsample="bilinear"), skip)  # the input's weights start at 0
+    assert weights_fit(base, skip) and not weights_fit(skip, base)
