@@ -2,16 +2,15 @@
 
 from .patchgan import DiscriminatorConfig, Features, MultiScaleDiscriminator, PatchDiscriminator
 from .unet import (
-    RESIZE_KINDS,
     UPSAMPLE_KINDS,
     GeneratorConfig,
     UnetGenerator,
     UpsampleKind,
     default_depth,
+    weights_fit,
 )
 
 __all__ = [
-    "RESIZE_KINDS",
     "UPSAMPLE_KINDS",
     "DiscriminatorConfig",
     "Features",
@@ -21,4 +20,5 @@ __all__ = [
     "UnetGenerator",
     "UpsampleKind",
     "default_depth",
+    "weights_fit",
 ]

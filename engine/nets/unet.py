@@ -24,7 +24,7 @@ fixed, seeded field per size, so the same input still always gives the same outp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -36,6 +36,8 @@ from .norm import NormKind, make_norm
 UpsampleKind = Literal["transpose", "nearest", "bilinear", "pixelshuffle"]
 UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "bilinear", "pixelshuffle")
 RESIZE_KINDS: tuple[UpsampleKind, ...] = ("nearest", "bilinear")  # a resize, then a convolution
+# The last convolution of a generator without the input skip (inside its upsampling layer).
+_PLAIN_LAST_CONV = "outermost.1.1"
 # Model files written before `upsample` was stored were all made with transposed convolutions.
 _LEGACY_UPSAMPLE: UpsampleKind = "transpose"
 
@@ -248,7 +250,7 @@ class UnetGenerator(nn.Module):
         (a generator without noise) keep their initial 0, and so do the input channels of the
         last convolution when it gains the input skip, so the output starts unchanged (but for
         a change of resize kind)."""
-        if self.cfg.input_skip and "outermost.1.1.weight" in state:
+        if self.cfg.input_skip and f"{_PLAIN_LAST_CONV}.weight" in state:
             state = _with_input_skip(state, self.cfg.in_channels)
         missing, unexpected = self.load_state_dict(state, strict=False)
         not_noise = [key for key in missing if not key.endswith(".strength")]
@@ -258,13 +260,29 @@ class UnetGenerator(nn.Module):
             )
 
 
+def weights_fit(source: GeneratorConfig, target: GeneratorConfig) -> bool:
+    """Whether a `source` generator's weights can start a `target` one: the same network, or
+    one with noise or the input skip added (their new weights start at 0), or one resizing the
+    other way before the same convolutions (nearest or bilinear)."""
+    resizes = set(RESIZE_KINDS)
+    if source.upsample != target.upsample and not {source.upsample, target.upsample} <= resizes:
+        return False
+    if (source.noise and not target.noise) or (source.input_skip and not target.input_skip):
+        return False
+    grown = replace(
+        source, upsample=target.upsample, noise=target.noise, input_skip=target.input_skip
+    )
+    return grown == target
+
+
 def _with_input_skip(
     state: Mapping[str, torch.Tensor], in_channels: int
 ) -> dict[str, torch.Tensor]:
     """A resize-kind generator's weights, its last convolution moved to the input skip's and
     given zero weights for the input's channels."""
     grown = dict(state)
-    weight, bias = grown.pop("outermost.1.1.weight"), grown.pop("outermost.1.1.bias")
+    weight = grown.pop(f"{_PLAIN_LAST_CONV}.weight")
+    bias = grown.pop(f"{_PLAIN_LAST_CONV}.bias")
     zeros = weight.new_zeros(weight.shape[0], in_channels, *weight.shape[2:])
     grown["outermost.to_image.0.weight"] = torch.cat([weight, zeros], dim=1)
     grown["outermost.to_image.0.bias"] = bias

@@ -26,7 +26,7 @@ from engine.models import (
     load_model,
     parse_model_ref,
 )
-from engine.nets import RESIZE_KINDS, GeneratorConfig
+from engine.nets import weights_fit
 
 from .callbacks import TrainerCallback
 from .config import TrainConfig
@@ -128,21 +128,6 @@ def resolve_init(
     weights = load_model(entry.path, torch.device("cpu")).generator.state_dict()
     pinned = replace(config, init_from=f"{entry.name}@{entry.version}")
     return pinned, {key: value.float() for key, value in weights.items()}
-
-
-def weights_fit(source: GeneratorConfig, target: GeneratorConfig) -> bool:
-    """Whether a `source` generator's weights can start a `target` one: the same network, or
-    one with noise or the input skip added (their new weights start at 0), or one resizing the
-    other way before the same convolutions (nearest or bilinear)."""
-    resizes = set(RESIZE_KINDS)
-    if source.upsample != target.upsample and not {source.upsample, target.upsample} <= resizes:
-        return False
-    if (source.noise and not target.noise) or (source.input_skip and not target.input_skip):
-        return False
-    grown = replace(
-        source, upsample=target.upsample, noise=target.noise, input_skip=target.input_skip
-    )
-    return grown == target
 
 
 def _register(

@@ -17,7 +17,7 @@ import torch
 from engine.datasets import add_sources
 from engine.errors import TrainingDivergedError
 from engine.models import ModelRegistry, load_model
-from engine.nets import DiscriminatorConfig, GeneratorConfig, UnetGenerator
+from engine.nets import DiscriminatorConfig, GeneratorConfig, UnetGenerator, weights_fit
 from engine.pipeline import ImageTranslator
 from engine.segment import EdgesConfig
 from engine.training import (
@@ -31,7 +31,6 @@ from engine.training import (
 )
 from engine.training.average import WeightAverage
 from engine.training.data import CropSampler, split_holdout
-from engine.training.job import weights_fit
 
 CPU = torch.device("cpu")
 
