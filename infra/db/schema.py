@@ -80,6 +80,36 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await conn.run_sync(_run, command.upgrade, revision)
 
 
+async def create_if_empty(engine: AsyncEngine) -> bool:
+    """Migrate an empty database to head in one transaction; False when it was not empty.
+
+    Processes started together on a new data folder (two trainings, say) all find the
+    database empty. Each one takes the database's write lock before looking, so the first
+    creates the whole schema and commits, and the others, waiting on the lock (SQLite's busy
+    timeout, PostgreSQL's advisory lock), then find it there and do nothing. Without the lock a
+    late process could see the schema half built, or fail on a table the first one created.
+    """
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql(SCHEMA_LOCK[conn.dialect.name])
+        if await conn.run_sync(_current_revision) is not None:
+            await conn.rollback()
+            return False
+        log.info("empty database: creating the schema")
+        await conn.run_sync(_run, command.upgrade, "head")
+        await conn.commit()
+        return True
+
+
+# Held until the transaction ends. SQLite's IMMEDIATE transaction takes the write lock at once
+# (a deferred one would take it at the first write, and fail without waiting if another
+# process wrote since its first read); PostgreSQL's DDL is transactional, and the advisory
+# lock (an arbitrary key, beautynet's own) orders the processes.
+SCHEMA_LOCK = {
+    "sqlite": "BEGIN IMMEDIATE",
+    "postgresql": "SELECT pg_advisory_xact_lock(8470253)",
+}
+
+
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Migrate the database down to `revision` (`base` empties it)."""
     log.info("downgrading database to %s", revision)
