@@ -184,8 +184,11 @@ class _SkipOutermost(nn.Module):
         super().__init__()
         self.resize = nn.Sequential(nn.ReLU(), nn.Upsample(scale_factor=2, mode=cfg.upsample))
         self.noise = NoiseInjection(c_in) if cfg.noise else nn.Identity()
+        # Replicate padding: zero padding showed the convolution a grey frame, which it
+        # drew as a one-pixel line along every side the pipeline had not padded itself.
         self.to_image = nn.Sequential(
-            nn.Conv2d(c_in + cfg.in_channels, cfg.out_channels, 3, 1, 1), nn.Tanh()
+            nn.Conv2d(c_in + cfg.in_channels, cfg.out_channels, 3, 1, 1, padding_mode="replicate"),
+            nn.Tanh(),
         )
 
     def forward(self, features: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
@@ -249,7 +252,7 @@ class UnetGenerator(nn.Module):
         """Load another generator's weights to fine-tune them; noise strengths that it lacks
         (a generator without noise) keep their initial 0, and so do the input channels of the
         last convolution when it gains the input skip, so the output starts unchanged (but for
-        a change of resize kind)."""
+        a change of resize kind, and the input skip's replicate-padded one-pixel border)."""
         if self.cfg.input_skip and f"{_PLAIN_LAST_CONV}.weight" in state:
             state = _with_input_skip(state, self.cfg.in_channels)
         missing, unexpected = self.load_state_dict(state, strict=False)

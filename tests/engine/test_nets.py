@@ -68,7 +68,8 @@ def test_a_generator_gaining_the_input_skip_starts_with_the_output_it_had() -> N
     after = UnetGenerator(replace(config, input_skip=True)).eval()
     after.load_weights_of(before.state_dict())
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    assert torch.allclose(after(x), before(x), atol=1e-6)
+    inside = (..., slice(1, -1), slice(1, -1))  # the border ring is now replicate-padded
+    assert torch.allclose(after(x)[inside], before(x)[inside], atol=1e-6)
 
 
 def test_patch_discriminator_scores_70px_patches() -> None:
@@ -106,6 +107,21 @@ def test_the_input_skip_hands_the_full_size_input_to_the_last_convolution() -> N
             last.weight[channel, features + channel, 1, 1] = 1.0
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     assert torch.allclose(generator(x), torch.tanh(x), atol=1e-6)
+
+
+def test_the_input_skip_continues_the_picture_past_its_border() -> None:
+    """Zero padding made the last convolution see a grey frame: a line along the border."""
+    config = GeneratorConfig(ngf=4, depth=6, upsample="bilinear", input_skip=True)
+    generator = UnetGenerator(config).eval()
+    last = generator.outermost.to_image[0]
+    features = last.in_channels - 3
+    with torch.no_grad():  # a 3x3 mean of the input's own channel
+        last.weight.zero_()
+        last.bias.zero_()
+        for channel in range(3):
+            last.weight[channel, features + channel] = 1.0 / 9
+    flat = torch.full((1, 3, 64, 64), 0.5)
+    assert torch.allclose(generator(flat), torch.tanh(flat), atol=1e-6)
 
 
 def _with_strength(config: GeneratorConfig, value: float) -> UnetGenerator:
