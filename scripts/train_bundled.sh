@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Train the two bundled models on data/beautiful, side by side, one thread each, with the
 # recipes of engine/bundled/models/MODEL_CARD.md:
-#   nature v5 (clusters k=7): per-pixel noise, no L1 term, 15 minutes, continued to 85 (v3),
-#     then to 115 with the colour-distribution loss and half the learning rates (v4), then
-#     fine-tuned from that for 90 minutes with a fresh discriminator and the colour loss's
-#     chroma weight 3 (v5);
+#   nature v6 (clusters k=7): per-pixel noise, no L1 term, the colour-distribution loss (10)
+#     with chroma weight 3, bilinear upsampling and the input skip, 10 epochs of 256 steps
+#     from scratch, seed 1; then fine-tuned from that for 40 minutes with a fresh
+#     discriminator, the colour loss at 100 and half the learning rates;
 #   nature-edges v6 (edges): TrainConfig's defaults plus per-pixel noise, the
 #     colour-distribution loss with chroma weight 3, bilinear upsampling and the input skip,
 #     7 epochs of 256 steps from scratch, seed 1 (longer edges runs drifted into smears).
@@ -43,13 +43,11 @@ newest() {  # name: the newest version of name registered in this work dir
         sort -n | tail -n 1
 }
 nature() {
-    stage nature nature clusters 15m --noise --l1-weight 0
-    stage nature nature clusters 85m --noise --l1-weight 0
-    stage nature nature clusters 115m --noise --l1-weight 0 --colour-distribution 100 \
-        --lr-g 5e-5 --lr-d 2e-4
-    # a new run from the 115-minute version (registered only when a run ends)
-    stage nature-chroma nature clusters 90m --init-from "nature@$(newest nature)" --noise \
-        --l1-weight 0 --colour-distribution 100 --chroma-weight 3 --lr-g 5e-5 --lr-d 2e-4
+    local generator=(--noise --l1-weight 0 --chroma-weight 3 --upsample bilinear --input-skip)
+    stage nature nature clusters 10epochs "${generator[@]}" --colour-distribution 10 --seed 1
+    # a new run from the 10-epoch version (registered only when a run ends)
+    stage nature-colour nature clusters 40m --init-from "nature@$(newest nature)" \
+        "${generator[@]}" --colour-distribution 100 --lr-g 5e-5 --lr-d 2e-4
 }
 mkdir -p "$work"
 nature &
