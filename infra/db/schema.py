@@ -1,4 +1,5 @@
-"""Alembic from code: upgrade, downgrade, current revision, and the start-up schema check."""
+"""Alembic from code: upgrade, downgrade, current revision, creating an empty database
+under a lock, and the start-up schema check."""
 
 from __future__ import annotations
 
