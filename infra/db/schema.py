@@ -89,7 +89,10 @@ async def create_if_empty(engine: AsyncEngine) -> bool:
     creates the whole schema and commits, and the others, waiting on the lock (SQLite's busy
     timeout, PostgreSQL's advisory lock), then find it there and do nothing. Without the lock a
     late process could see the schema half built, or fail on a table the first one created.
+    A database that already has a schema is seen so without the lock, as on most starts.
     """
+    if await current_revision(engine) is not None:
+        return False
     async with engine.connect() as conn:
         await conn.exec_driver_sql(SCHEMA_LOCK[conn.dialect.name])
         if await conn.run_sync(_current_revision) is not None:
