@@ -36,8 +36,10 @@ from .norm import NormKind, make_norm
 UpsampleKind = Literal["transpose", "nearest", "bilinear", "pixelshuffle"]
 UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "bilinear", "pixelshuffle")
 RESIZE_KINDS: tuple[UpsampleKind, ...] = ("nearest", "bilinear")  # a resize, then a convolution
-# The last convolution of a generator without the input skip (inside its upsampling layer).
+# The last convolution of a generator without the input skip (inside its upsampling layer),
+# and of one with it.
 _PLAIN_LAST_CONV = "outermost.1.1"
+_SKIP_LAST_CONV = "outermost.to_image.0"
 # Model files written before `upsample` was stored were all made with transposed convolutions.
 _LEGACY_UPSAMPLE: UpsampleKind = "transpose"
 
@@ -287,8 +289,8 @@ def _with_input_skip(
     weight = grown.pop(f"{_PLAIN_LAST_CONV}.weight")
     bias = grown.pop(f"{_PLAIN_LAST_CONV}.bias")
     zeros = weight.new_zeros(weight.shape[0], in_channels, *weight.shape[2:])
-    grown["outermost.to_image.0.weight"] = torch.cat([weight, zeros], dim=1)
-    grown["outermost.to_image.0.bias"] = bias
+    grown[f"{_SKIP_LAST_CONV}.weight"] = torch.cat([weight, zeros], dim=1)
+    grown[f"{_SKIP_LAST_CONV}.bias"] = bias
     return grown
 
 
