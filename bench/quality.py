@@ -3,11 +3,13 @@
 For each model it translates a fixed set of photos (scikit-image's and scikit-learn's
 everyday samples, and the held-out split of `data/beautiful` as the bundled models' training
 run splits it) and prints the medians of the grid index, the colour-distance ratio, the
-sharpness and the colourfulness (definitions in `engine.training.quality`), and the held-out
-L1, PSNR and SSIM.
-It writes a contact sheet: one row per photo, original then each model's interpretation.
-`--by-set` also prints each model's colourfulness on training photos, held-out photos and
-everyday photos, beside the photos' own: how far below its own data a generator paints.
+sharpness, the colourfulness, the chroma grain and the perceived colourfulness (definitions in
+`engine.training.quality`), and the held-out L1, PSNR and SSIM; the same figures for the photos
+themselves head the table. It writes a contact sheet: one row per photo, original then each
+model's interpretation, and a second sheet of 3x zoom crops of their centres.
+`--by-set` also prints each model's chroma grain and perceived colourfulness on training
+photos, held-out photos and everyday photos, beside the photos' own: how far from its own data
+a generator paints.
 
 Run from the repository root:
     .venv/bin/python -m bench.quality nature nature-edges [path/to/model.pt ...] \
@@ -20,7 +22,7 @@ import argparse
 import statistics
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +40,13 @@ from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.pipeline import ImageTranslator, Translation
 from engine.training.data import split_holdout
 from engine.training.metrics import evaluate
-from engine.training.quality import PhotoReference, grid_index, interpretation_figures
+from engine.training.quality import (
+    InterpretationFigures,
+    PhotoReference,
+    chroma_grain,
+    interpretation_figures,
+    perceived_colourfulness,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DATASET = REPO / "data" / "beautiful"
@@ -55,6 +63,7 @@ EVERYDAY = {  # sample photos that ship inside two of the dependencies
 }
 HOLDOUT_FRACTION, HOLDOUT_SEED = 0.1, 0  # TrainConfig's val_fraction and seed
 TRAINING_SAMPLE = 20  # training photos that --by-set translates
+ZOOM, CROP = 3, 64  # the zoom sheet: the centre CROP x CROP pixels, enlarged ZOOM times
 
 
 @dataclass(frozen=True)
@@ -98,28 +107,39 @@ def load_eval_set(split: tuple[list[Image.Image], list[Image.Image]] | None = No
 
 @dataclass
 class QualityReport:
-    """One model's figures on an EvalSet."""
+    """One model's figures on an EvalSet: medians over its photos, held-out means."""
 
     label: str
-    grid_index: float
-    colour_ratio: float
-    sharpness: float
-    colourfulness: float
+    figures: InterpretationFigures
     held_out: dict[str, float]
     translations: list[Translation] = field(repr=False)
 
     def row(self) -> str:
         """The figures, in the columns of HEADER."""
         h = self.held_out
-        return (
-            f"{self.grid_index:6.2f} {self.colour_ratio:7.2f} {self.sharpness:7.2f} "
-            f"{self.colourfulness:6.2f} {h['l1']:7.3f} {h['psnr']:7.2f} {h['ssim']:6.3f}"
-        )
+        return f"{figure_cells(self.figures)} {h['l1']:7.3f} {h['psnr']:7.2f} {h['ssim']:6.3f}"
 
 
-HEADER = (  # grid, colour, sharpness, vividness: medians; L1, PSNR, SSIM: held-out means
-    f"{'grid':>6} {'colour':>7} {'sharp':>7} {'vivid':>6} {'L1':>7} {'PSNR':>7} {'SSIM':>6}"
+HEADER = (  # medians but for L1, PSNR, SSIM: held-out means
+    f"{'grid':>6} {'colour':>7} {'sharp':>7} {'vivid':>6} {'grain':>6} {'pcol':>6} "
+    f"{'L1':>7} {'PSNR':>7} {'SSIM':>6}"
 )
+
+
+def figure_cells(f: InterpretationFigures) -> str:
+    """The figures that need no ground truth, in the first columns of HEADER."""
+    return (
+        f"{f.grid_index:6.2f} {f.colour_ratio:7.2f} {f.sharpness:7.2f} {f.colourfulness:6.2f} "
+        f"{f.chroma_grain:6.1f} {f.perceived_colourfulness:6.1f}"
+    )
+
+
+def median_figures(figures: Sequence[InterpretationFigures]) -> InterpretationFigures:
+    """Each figure's median over `figures`."""
+    names = InterpretationFigures.__dataclass_fields__
+    return InterpretationFigures(
+        **{name: statistics.median(getattr(f, name) for f in figures) for name in names}
+    )
 
 
 def _as_batch(images: Sequence[Image.Image]) -> torch.Tensor:
@@ -145,21 +165,26 @@ def measure(model: Model, eval_set: EvalSet, label: str | None = None) -> Qualit
         )
         for key in ("l1", "psnr", "ssim")
     }
-    return QualityReport(
-        label or model.spec.label,
-        statistics.median(f.grid_index for f in figures),
-        statistics.median(f.colour_ratio for f in figures),
-        statistics.median(f.sharpness for f in figures),
-        statistics.median(f.colourfulness for f in figures),
-        held_out,
-        translations,
-    )
+    return QualityReport(label or model.spec.label, median_figures(figures), held_out, translations)
 
 
-def vividness_by_set(
+def photos_row(eval_set: EvalSet) -> str:
+    """The photos' own figures, in the columns of HEADER (each photo is its own
+    interpretation; it has no held-out error)."""
+    figures = [
+        interpretation_figures(eval_set.reference, photo, photo) for _, photo in eval_set.photos
+    ]
+    return figure_cells(median_figures(figures))
+
+
+BY_SET_FIGURES = {"grain": chroma_grain, "pcol": perceived_colourfulness}
+
+
+def figures_by_set(
     model: Model, report: QualityReport, eval_set: EvalSet, training: Sequence[Image.Image]
-) -> dict[str, tuple[float, float]]:
-    """Per photo set: median colourfulness of the interpretations and of the photos.
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per photo set, per figure of BY_SET_FIGURES: its median over the interpretations and
+    over the photos they were made from.
 
     The held-out and everyday interpretations are the report's own; only the training photos
     are translated here.
@@ -171,22 +196,36 @@ def vividness_by_set(
         "everyday": report.translations[:everyday],
     }
 
-    def median_vividness(images: Iterable[Image.Image]) -> float:
-        return statistics.median(eval_set.reference.relative_colourfulness(i) for i in images)
+    def median_of(figure: Callable[[Image.Image], float], images: Iterable[Image.Image]) -> float:
+        return statistics.median(figure(image) for image in images)
 
     return {
-        name: (
-            median_vividness(t.interpretation for t in translations),
-            median_vividness(t.original for t in translations),
-        )
+        name: {
+            label: (
+                median_of(figure, (t.interpretation for t in translations)),
+                median_of(figure, (t.original for t in translations)),
+            )
+            for label, figure in BY_SET_FIGURES.items()
+        }
         for name, translations in sets.items()
     }
 
 
-def contact_sheet(eval_set: EvalSet, reports: Sequence[QualityReport]) -> Image.Image:
-    """One row per photo: the original, then each model's interpretation."""
+def zoomed(image: Image.Image) -> Image.Image:
+    """The centre CROP x CROP pixels, enlarged ZOOM times without smoothing."""
+    left, top = (image.width - CROP) // 2, (image.height - CROP) // 2
+    crop = image.crop((left, top, left + CROP, top + CROP))
+    return crop.resize((CROP * ZOOM, CROP * ZOOM), Image.Resampling.NEAREST)
+
+
+def contact_sheet(
+    eval_set: EvalSet, reports: Sequence[QualityReport], zoom: bool = False
+) -> Image.Image:
+    """One row per photo: the original, then each model's interpretation (their centres at
+    3x zoom with `zoom`)."""
+    view = zoomed if zoom else (lambda image: image)
     rows = [
-        [original, *(r.translations[i].interpretation for r in reports)]
+        [view(original), *(view(r.translations[i].interpretation) for r in reports)]
         for i, (_, original) in enumerate(eval_set.photos)
     ]
     labels = [
@@ -216,14 +255,10 @@ def main() -> int:
     print(describe_machine())
     split = dataset_split()
     eval_set = load_eval_set(split)
-    photos = [image for _, image in eval_set.photos]
-    photo_grid = statistics.median(grid_index(image) for image in photos)
-    photo_vivid = statistics.median(eval_set.reference.relative_colourfulness(p) for p in photos)
-    print(
-        f"{len(eval_set.everyday)} everyday + {len(eval_set.held_out)} held-out photos at "
-        f"{SIZE} px (the photos themselves: grid index {photo_grid:.2f}, vivid {photo_vivid:.2f})"
-    )
+    everyday, held_out = len(eval_set.everyday), len(eval_set.held_out)
+    print(f"{everyday} everyday + {held_out} held-out photos at {SIZE} px")
     print(f"{'model':<22} {HEADER}")
+    print(f"{'(the photos)':<22} {photos_row(eval_set)}")
     reports, models = [], [load(ref, device) for ref in args.models]
     for model in models:
         report = measure(model, eval_set)
@@ -231,16 +266,20 @@ def main() -> int:
         print(f"{report.label:<22} {report.row()}")
     if args.by_set:
         training = [fit_long_side(p, SIZE) for p in split[0][:TRAINING_SAMPLE]]
-        print(f"\nvivid by photo set ({len(training)} training photos): interpretation / photos")
+        print(f"\nby photo set ({len(training)} training photos): interpretation / photos, medians")
         for model, report in zip(models, reports, strict=True):
-            by_set = vividness_by_set(model, report, eval_set, training)
+            by_set = figures_by_set(model, report, eval_set, training)
             cells = "  ".join(
-                f"{name} {ours:.2f} / {own:.2f}" for name, (ours, own) in by_set.items()
+                f"{name} {label} {ours:.1f} / {own:.1f}"
+                for name, figures in by_set.items()
+                for label, (ours, own) in figures.items()
             )
             print(f"{report.label:<22} {cells}")
     args.sheet.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(eval_set, reports).save(args.sheet)
-    print(f"contact sheet: {args.sheet}")
+    zoom_sheet = args.sheet.with_name(f"{args.sheet.stem}-zoom{args.sheet.suffix}")
+    contact_sheet(eval_set, reports, zoom=True).save(zoom_sheet)
+    print(f"contact sheets: {args.sheet}, {zoom_sheet}")
     return 0
 
 

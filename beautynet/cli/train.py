@@ -125,6 +125,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help="how much more the colour-distribution loss weighs hue and saturation; 1: RGB",
     )
     recipe.add_argument(
+        "--chroma-grain",
+        type=float,
+        help="weight of a loss on colour that changes pixel to pixel beyond the photo's; 0: off",
+    )
+    recipe.add_argument(
         "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"
     )
     recipe.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -170,6 +175,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         l1_weight=args.l1_weight,
         colour_distribution=args.colour_distribution,
         chroma_weight=args.chroma_weight,
+        chroma_grain=args.chroma_grain,
         diff_augment=args.diff_augment,
         lr_g=args.lr_g,
         lr_d=args.lr_d,

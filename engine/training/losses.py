@@ -1,5 +1,5 @@
-"""Adversarial and feature-matching losses over a multi-scale discriminator's features, and a
-colour-distribution loss on the generator's output.
+"""Adversarial and feature-matching losses over a multi-scale discriminator's features, and
+colour-distribution and chroma-grain losses on the generator's output.
 
 Each scale's features end with its patch logits. Losses are averaged over scales.
 """
@@ -115,3 +115,46 @@ def colour_distribution(
     fake_sorted = (pixels(fake) @ directions).sort(dim=0).values
     real_sorted = (pixels(real.detach()) @ directions).sort(dim=0).values
     return F.mse_loss(fake_sorted, real_sorted)
+
+
+GRAIN_SIGMA = 2.0  # engine.training.quality's chroma grain blurs with the same sigma
+
+
+def _gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N, C, H, W) -> the same, blurred by a separable Gaussian (reflected borders)."""
+    radius = int(4 * sigma + 0.5)  # scipy.ndimage's truncation at 4 sigma
+    offsets = torch.arange(-radius, radius + 1, device=channels.device, dtype=channels.dtype)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    c = channels.shape[1]
+    rows = kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1)
+    cols = kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1)
+    padded = F.pad(channels, (radius, radius, radius, radius), mode="reflect")
+    return F.conv2d(F.conv2d(padded, rows, groups=c), cols, groups=c)
+
+
+def chroma_grain_of(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [-1, 1] -> (N,) chroma grain: sqrt(mean(hp_rg^2 + hp_yb^2)), where
+    hp is an opponent channel (R - G, (R + G) / 2 - B) minus its Gaussian blur (sigma 2).
+
+    The figure of `engine.training.quality.chroma_grain` on this scale: multiply by 127.5 for
+    0..255 levels.
+    """
+    rgb = images.float()
+    red_green = rgb[:, 0] - rgb[:, 1]
+    yellow_blue = (rgb[:, 0] + rgb[:, 1]) / 2 - rgb[:, 2]
+    opponent = torch.stack([red_green, yellow_blue], dim=1)  # (N, 2, H, W)
+    high_pass = opponent - _gaussian_blur(opponent, GRAIN_SIGMA)
+    return high_pass.square().sum(dim=1).mean(dim=(1, 2)).add(1e-12).sqrt()
+
+
+def chroma_grain_excess(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Batch mean of how far each output's chroma grain exceeds that of its own photo.
+
+    A colour that changes from pixel to pixel reads as a rainbow speckle; photographs keep
+    their fine texture in lightness, and their colour in regions. The colour-distribution loss
+    cannot see the difference (it compares colours as a bag of pixels) and neither can a
+    70x70 patch discriminator at these weights: this prices the speckle directly, and only
+    beyond what the photo itself has, so colour texture that the photo carries stays free.
+    """
+    return F.relu(chroma_grain_of(fake) - chroma_grain_of(real.detach())).mean()

@@ -9,6 +9,15 @@
 - colourfulness: Hasler and Suesstrunk's colourfulness, relative to the training photos'
   (greys score 0): the colour distance can be low for a wash of the photos' mean hues, this
   figure only for vivid ones.
+
+The sharpness and the colourfulness are per pixel, so a speckle of colour noise counts as
+detail and as colour in both. Two figures do not count it:
+- chroma grain: the spread of the opponent channels' high-pass (each channel minus its
+  Gaussian blur, sigma 2), in 0..255 levels; photos score about 7, a per-pixel speckle of
+  colour several times that.
+- perceived colourfulness: the colourfulness after a 4x box downsample, the colour of regions
+  rather than of pixels.
+Both are measured at a long side of 256 px (Lanczos), in absolute units.
 """
 
 from __future__ import annotations
@@ -21,7 +30,9 @@ from PIL import Image
 from scipy import ndimage
 
 HUE_BINS, SATURATION_BINS = 18, 8
-SHARPNESS_SIDE = 256
+SHARPNESS_SIDE = 256  # long side at which sharpness, chroma grain and perceived colour are read
+GRAIN_SIGMA = 2.0
+PERCEIVED_DOWNSAMPLE = 4
 _GRID_PERIODS = (2, 4)
 
 
@@ -75,23 +86,52 @@ def chi_square(a: np.ndarray, b: np.ndarray) -> float:
     return float(0.5 * np.sum((a[used] - b[used]) ** 2 / total[used]))
 
 
-def laplacian_spread(image: Image.Image) -> float:
-    """Standard deviation of the greyscale Laplacian at a long side of 256 px."""
+def _at_figure_side(image: Image.Image, resample: Image.Resampling) -> Image.Image:
+    """The image in RGB, resized so that its long side is SHARPNESS_SIDE."""
     scale = SHARPNESS_SIDE / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    resized = image.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+    return image.convert("RGB").resize(size, resample)
+
+
+def laplacian_spread(image: Image.Image) -> float:
+    """Standard deviation of the greyscale Laplacian at a long side of 256 px."""
+    resized = _at_figure_side(image, Image.Resampling.BICUBIC)
     return float(ndimage.laplace(_grey(resized)).std())
+
+
+def _opponent(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) RGB on 0..255 -> the opponent channels R - G and (R + G) / 2 - B."""
+    return rgb[..., 0] - rgb[..., 1], (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
 
 
 def colourfulness(image: Image.Image) -> float:
     """Hasler and Suesstrunk (2003): spread plus 0.3 x mean of the opponent channels
     R - G and (R + G) / 2 - B, on 0..255 values; greys score 0, vivid photos 50 and above."""
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float64)
-    red_green = rgb[..., 0] - rgb[..., 1]
-    yellow_blue = (rgb[..., 0] + rgb[..., 1]) / 2 - rgb[..., 2]
+    red_green, yellow_blue = _opponent(np.asarray(image.convert("RGB"), dtype=np.float64))
     spread = np.hypot(red_green.std(), yellow_blue.std())
     mean = np.hypot(red_green.mean(), yellow_blue.mean())
     return float(spread + 0.3 * mean)
+
+
+def chroma_grain(image: Image.Image) -> float:
+    """sqrt(mean(hp_rg^2 + hp_yb^2)) at a long side of 256 px (Lanczos), where hp is an
+    opponent channel minus its Gaussian blur (sigma 2): colour that changes from pixel to
+    pixel. Photos score about 7; grey images 0."""
+    rgb = np.asarray(_at_figure_side(image, Image.Resampling.LANCZOS), dtype=np.float64)
+    energy = [
+        np.mean((channel - ndimage.gaussian_filter(channel, GRAIN_SIGMA)) ** 2)
+        for channel in _opponent(rgb)
+    ]
+    return float(np.sqrt(sum(energy)))
+
+
+def perceived_colourfulness(image: Image.Image) -> float:
+    """Colourfulness of the image at a long side of 256 px (Lanczos), box-downsampled 4x:
+    the colour of regions, which a per-pixel speckle does not raise."""
+    resized = _at_figure_side(image, Image.Resampling.LANCZOS)
+    factor = PERCEIVED_DOWNSAMPLE
+    small = (max(1, resized.width // factor), max(1, resized.height // factor))
+    return colourfulness(resized.resize(small, Image.Resampling.BOX))
 
 
 @dataclass(frozen=True)
@@ -135,15 +175,19 @@ class InterpretationFigures:
     colour_ratio: float
     sharpness: float
     colourfulness: float
+    chroma_grain: float
+    perceived_colourfulness: float
 
 
 def interpretation_figures(
     reference: PhotoReference, photo: Image.Image, interpretation: Image.Image
 ) -> InterpretationFigures:
-    """Grid index, colour ratio, relative sharpness and colourfulness of one interpretation."""
+    """The figures of one interpretation (see the module doc)."""
     return InterpretationFigures(
         grid_index(interpretation),
         reference.colour_ratio(interpretation, photo),
         reference.relative_sharpness(interpretation),
         reference.relative_colourfulness(interpretation),
+        chroma_grain(interpretation),
+        perceived_colourfulness(interpretation),
     )

@@ -37,7 +37,13 @@ from .callbacks import Progress, TrainerCallback, Validation
 from .config import TrainConfig
 from .data import CropSampler, validation_crops
 from .distributed import DistributedContext
-from .losses import adversarial, colour_distribution, feature_matching, split_halves
+from .losses import (
+    adversarial,
+    chroma_grain_excess,
+    colour_distribution,
+    feature_matching,
+    split_halves,
+)
 from .metrics import evaluate
 
 log = logging.getLogger(__name__)
@@ -182,7 +188,7 @@ class Trainer:
 
         # Generator: fool the (frozen, unwrapped) discriminator, match its features on real
         # pairs, stay close in L1, and (optionally) match the real photos' colours wherever they
-        # fall.
+        # fall, and keep colour from changing pixel to pixel more than in the photos.
         self.discriminator.requires_grad_(False)
         fake_scales, real_scales = self._judge(x, fake, y, self.discriminator)
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)
@@ -197,6 +203,10 @@ class Trainer:
             loss_colour = colour_distribution(fake, y, cfg.chroma_weight)
             loss_g = loss_g + cfg.colour_distribution * loss_colour
             losses["g_colour"] = loss_colour.item()
+        if cfg.chroma_grain:
+            loss_grain = chroma_grain_excess(fake, y)
+            loss_g = loss_g + cfg.chroma_grain * loss_grain
+            losses["g_grain"] = loss_grain.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)

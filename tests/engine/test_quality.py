@@ -10,9 +10,11 @@ from skimage import data as samples
 from engine.training.quality import (
     PhotoReference,
     chi_square,
+    chroma_grain,
     colourfulness,
     grid_index,
     hsv_histogram,
+    perceived_colourfulness,
 )
 from engine.video.warping import warping_error
 
@@ -66,6 +68,37 @@ def test_colourfulness_is_zero_for_greys_and_rises_with_saturation() -> None:
     reference = PhotoReference.of([coffee])
     assert reference.relative_colourfulness(coffee) == pytest.approx(1.0)
     assert reference.relative_colourfulness(washed) == pytest.approx(0.4, abs=0.05)
+
+
+def with_colour_speckle(image: Image.Image, amplitude: float = 25.0) -> Image.Image:
+    """Independent noise on every pixel and channel: a rainbow speckle."""
+    pixels = np.asarray(image, dtype=np.float64)
+    noise = np.random.default_rng(0).normal(0, amplitude, pixels.shape)
+    return Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
+
+
+def test_chroma_grain_counts_colour_speckle_not_lightness_texture() -> None:
+    coffee = photo("coffee")
+    assert chroma_grain(coffee.convert("L").convert("RGB")) == pytest.approx(0.0)
+    assert 3 < chroma_grain(coffee) < 15  # photographs: about 7
+    assert chroma_grain(with_colour_speckle(coffee)) > 3 * chroma_grain(coffee)
+    # The same noise in all three channels is texture in the light and dark: no chroma grain.
+    grey_noise = np.random.default_rng(0).normal(0, 25, (coffee.height, coffee.width, 1))
+    textured = np.clip(np.asarray(coffee, dtype=np.float64) + grey_noise, 0, 255)
+    textured_image = Image.fromarray(textured.astype(np.uint8))
+    assert chroma_grain(textured_image) < chroma_grain(coffee) + 3
+    # Read at a long side of 256 px, whatever the size it comes at.
+    assert chroma_grain(photo("coffee", 512)) == pytest.approx(chroma_grain(coffee), rel=0.1)
+
+
+def test_perceived_colourfulness_is_the_colour_of_regions() -> None:
+    grey = photo("coffee").convert("L").convert("RGB")
+    speckled = with_colour_speckle(grey)
+    # Per pixel, a speckle on a grey picture looks colourful; region by region it is still grey.
+    assert colourfulness(speckled) > 30
+    assert perceived_colourfulness(speckled) < 0.3 * colourfulness(speckled)
+    coffee = photo("coffee")
+    assert perceived_colourfulness(coffee) == pytest.approx(colourfulness(coffee), rel=0.15)
 
 
 def test_warping_error_rewards_outputs_that_move_with_the_input() -> None:

@@ -8,12 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from bench.recipes import variants
 from engine.nets import DiscriminatorConfig, GeneratorConfig, MultiScaleDiscriminator
 from engine.training import TrainConfig, Trainer
 from engine.training.augment import diff_augment, parse_policy
-from engine.training.losses import adversarial, colour_distribution, feature_matching
+from engine.training.losses import (
+    adversarial,
+    chroma_grain_excess,
+    chroma_grain_of,
+    colour_distribution,
+    feature_matching,
+)
+from engine.training.quality import chroma_grain
 
 CPU = torch.device("cpu")
 
@@ -87,6 +95,8 @@ def test_recipe_fields_are_validated() -> None:
         config(lr_decay_start=1.5)
     with pytest.raises(ValueError, match="colour_distribution"):
         config(colour_distribution=-1.0)
+    with pytest.raises(ValueError, match="chroma_grain"):
+        config(chroma_grain=-1.0)
     with pytest.raises(ValueError, match="scales"):
         DiscriminatorConfig(scales=0)
 
@@ -209,10 +219,54 @@ def test_the_chroma_weight_makes_a_wash_cost_more_than_a_change_of_lightness() -
     assert loss(photo, 3.0) < 1e-6
 
 
-def test_a_run_with_the_colour_distribution_loss_reports_it(tmp_path: Path) -> None:
-    trainer = Trainer(
-        config(colour_distribution=5.0), photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32"
-    )
+def test_a_run_with_the_colour_losses_reports_them(tmp_path: Path) -> None:
+    recipe = config(colour_distribution=5.0, chroma_grain=10.0)
+    trainer = Trainer(recipe, photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32")
     losses = trainer.train_step()
-    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm", "g_colour"}
+    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm", "g_colour", "g_grain"}
     assert losses["g_colour"] > 0
+    assert losses["g_grain"] >= 0
+
+
+def smooth_photo(size: int = 64, seed: int = 0) -> torch.Tensor:
+    """(1, 3, size, size) in [-1, 1]: smooth colour gradients, as in a photograph's regions."""
+    generator = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, 4, 4, generator=generator) * 2 - 1
+    smooth = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=True)
+    return smooth.clamp(-1, 1)
+
+
+def with_speckle(image: torch.Tensor, amplitude: float = 0.3, seed: int = 1) -> torch.Tensor:
+    """Independent colour noise on every pixel and channel: the rainbow speckle."""
+    generator = torch.Generator().manual_seed(seed)
+    return (image + amplitude * torch.randn(image.shape, generator=generator)).clamp(-1, 1)
+
+
+def test_the_chroma_grain_loss_reads_the_quality_figure() -> None:
+    # The figure reads images at a long side of 256 px.
+    for image in (smooth_photo(256), with_speckle(smooth_photo(256))):
+        pixels = ((image[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+        picture = Image.fromarray(pixels.to(torch.uint8).numpy())
+        levels = float(chroma_grain_of(((pixels.permute(2, 0, 1) / 127.5) - 1)[None])) * 127.5
+        assert levels == pytest.approx(chroma_grain(picture), rel=0.02, abs=0.1)
+
+
+def test_the_chroma_grain_loss_prices_speckle_beyond_the_photo_and_never_lightness() -> None:
+    photo = smooth_photo()
+    speckled = with_speckle(photo)
+    assert float(chroma_grain_excess(photo, photo)) == 0.0
+    assert float(chroma_grain_excess(photo, speckled)) == 0.0  # smoother than its photo: free
+    assert float(chroma_grain_excess(speckled, photo)) > 0.1
+
+    # Lightness noise is not colour noise: the same noise on all channels costs nothing.
+    generator = torch.Generator().manual_seed(2)
+    grey_noise = 0.3 * torch.randn(1, 1, 64, 64, generator=generator)
+    assert float(chroma_grain_excess(photo + grey_noise, photo)) < 1e-6
+
+    # Its gradient smooths the colour and leaves each pixel's channel mean (lightness) alone.
+    fake = speckled.clone().requires_grad_(True)
+    chroma_grain_excess(fake, photo).backward()
+    assert fake.grad is not None
+    assert float(fake.grad.sum(dim=1).abs().max()) < 1e-6
+    stepped = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
+    assert float(chroma_grain_of(stepped)) < 0.9 * float(chroma_grain_of(speckled))
