@@ -31,7 +31,8 @@ from engine.datasets import (
 from engine.device import Precision
 from engine.errors import InputError, ModelError, NotConfiguredError
 from engine.imaging import ImageFormat, ImageLimits, decode_image, encode_image
-from engine.models import ModelEntry, ModelRegistry, load_model, parse_model_ref
+from engine.models import ModelEntry, ModelRegistry, load_model
+from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
     ClipResult,
     ClipTranslator,
@@ -284,8 +285,9 @@ class Engine:
     def train_config(
         self, name: str, segmenter: str, k: int, time_budget: str | None = None
     ) -> TrainConfig:
-        """A run's hyper-parameters from this engine's defaults; ValueError names a bad one."""
-        return make_train_config(name, segmenter, k, self.train_defaults, time_budget)
+        """A run's hyper-parameters from this engine's defaults; ValueError names a bad one
+        (the model name by the one rule of `engine.names`)."""
+        return make_train_config(check_name(name), segmenter, k, self.train_defaults, time_budget)
 
     def runs_folder(self) -> Path:
         """Where training runs live (NotConfiguredError when this engine has none)."""
@@ -312,7 +314,8 @@ class Engine:
 
         `progress` follows the run, `stop` ends it early; the rest is `run_training`'s.
         """
-        run_dir = run_dir or self.runs_folder() / config.model_name
+        name = check_name(config.model_name)  # names the run's folder and the model: first
+        run_dir = run_dir or inside(self.runs_folder(), name)
         manifest = self.dataset(dataset)
         paths = image_paths(self.datasets_folder(), dataset)
         data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", licence)

@@ -1,7 +1,7 @@
 """Datasets of images for training: built from folders, zips, files, URL lists or uploads."""
 
 from .download import UrlLimits
-from .manifest import Entry, Manifest, Rejection, validate_name
+from .manifest import Entry, Manifest, Rejection
 from .sources import MemoryFile, Source, ZipLimits
 from .store import (
     DEFAULT_MAX_SIDE,
@@ -42,5 +42,4 @@ __all__ = [
     "remove_dataset",
     "show",
     "shrink_short_side",
-    "validate_name",
 ]

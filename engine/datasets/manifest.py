@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,18 +15,6 @@ IMAGES_DIR = "images"
 FORMAT_VERSION = 1
 # Keep the refusal log bounded: a dataset re-added many times must not grow without end.
 MAX_REJECTED = 10_000
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-def validate_name(name: str) -> str:
-    """Return `name` if it is a valid dataset name, else raise ValueError naming it."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError(
-            f"invalid dataset name {name!r}: use 1-64 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit"
-        )
-    return name
 
 
 def now_iso() -> str:

@@ -23,6 +23,7 @@ from PIL import Image
 from engine.atomic import atomic_write_bytes
 from engine.errors import EngineError, InputError
 from engine.imaging import ImageLimits, decode_image, encode_image
+from engine.names import check_name, inside
 
 from .download import UrlLimits, fetch_urls
 from .manifest import (
@@ -33,7 +34,6 @@ from .manifest import (
     Rejection,
     now_iso,
     read_manifest,
-    validate_name,
     write_manifest,
 )
 from .sources import Candidate, Source, ZipLimits, expand_source
@@ -75,8 +75,8 @@ class AddReport:
 
 
 def dataset_dir(datasets_dir: Path, name: str) -> Path:
-    """The folder of dataset `name` (validated)."""
-    return datasets_dir / validate_name(name)
+    """The folder of dataset `name` (the name checked, the folder under `datasets_dir`)."""
+    return inside(datasets_dir, check_name(name, "dataset"))
 
 
 def add_sources(

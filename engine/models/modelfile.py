@@ -15,6 +15,7 @@ import torch
 from engine.atomic import atomic_torch_save
 from engine.device import place
 from engine.errors import ModelError
+from engine.names import check_name, check_version
 from engine.nets import GeneratorConfig, UnetGenerator
 from engine.segment import (
     SegmenterConfig,
@@ -41,10 +42,8 @@ class ModelMeta:
     trained_by: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name or not self.name.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(f"model name must be letters, digits, - or _, got {self.name!r}")
-        if self.version < 1:
-            raise ValueError(f"model version must be >= 1, got {self.version}")
+        check_name(self.name, "model")
+        check_version(self.version)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.atomic import atomic_write_bytes
 from engine.errors import ModelError
+from engine.names import inside
 from engine.nets import UnetGenerator
 
 from .modelfile import MODEL_SUFFIX, ModelSpec, read_spec, save_model
@@ -65,14 +66,6 @@ def _listing(directory: Path) -> tuple[tuple[str, int, int], ...]:
     """Name, modification time and size of every model file in `directory`."""
     files = [(p.name, *_stamp(p)) for p in directory.glob(f"*{MODEL_SUFFIX}")]
     return tuple(sorted(files))
-
-
-def parse_model_ref(ref: str) -> tuple[str, int | None]:
-    """'nature' -> ('nature', None); 'nature@3' -> ('nature', 3)."""
-    name, _, version = ref.partition("@")
-    if version and not version.isdigit():
-        raise ValueError(f"model version must be a number, got {ref!r}")
-    return name, int(version) if version else None
 
 
 class ModelRegistry:
@@ -182,7 +175,7 @@ class ModelRegistry:
         taken = [e.version for e in self.entries() if e.name == spec.meta.name]
         version = max(taken, default=0) + 1
         spec = replace(spec, meta=replace(spec.meta, version=version))
-        path = directory / f"{spec.meta.name}-v{version}{MODEL_SUFFIX}"
+        path = inside(directory, f"{spec.meta.name}-v{version}{MODEL_SUFFIX}")
         save_model(path, spec, generator)
         if sample_sheet is not None:
             shutil.copyfile(sample_sheet, path.with_suffix(".png"))

@@ -60,5 +60,5 @@ def test_dataset_add_exit_codes(
     junk.write_text("<html>")
     assert main(["dataset", "add", "junk", str(junk)]) == 1
     assert main(["dataset", "add", "Bad Name", str(junk)]) == 2
-    assert "invalid dataset name 'Bad Name'" in capsys.readouterr().err
+    assert "dataset name must be" in capsys.readouterr().err
     assert not datasets.exists() or not any(datasets.iterdir())

@@ -176,9 +176,9 @@ def test_new_dataset_with_nothing_added_is_not_left_behind(tmp_path: Path) -> No
 
 @pytest.mark.parametrize("name", ["", "Flowers", "../etc", "a/b", "-x", "x" * 65])
 def test_invalid_names_are_refused(tmp_path: Path, name: str) -> None:
-    with pytest.raises(ValueError, match="invalid dataset name"):
+    with pytest.raises(ValueError, match="dataset name must be"):
         add_sources(tmp_path, name, [])
-    with pytest.raises(ValueError, match="invalid dataset name"):
+    with pytest.raises(ValueError, match="dataset name must be"):
         remove_dataset(tmp_path, name)
 
 
