@@ -17,8 +17,7 @@ from .common import add_device_argument
 GLOBAL = "global"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bot", help="run the Discord bot (needs DISCORD_TOKEN)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sync",
         nargs="?",

@@ -21,8 +21,7 @@ from engine.imaging import ImageLimits
 from infra.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("dataset", help="build and inspect training datasets")
+def register(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
 
     add = commands.add_parser("add", help="add images from folders, zips, files or URL lists")

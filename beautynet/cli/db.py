@@ -16,13 +16,9 @@ from infra.db.session import Database
 from infra.settings import Settings
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(parser: argparse.ArgumentParser) -> None:
     """Add `db upgrade`, `db downgrade`, `db current` and `db purge`."""
-    parser = subparsers.add_parser(
-        "db",
-        help="database schema and maintenance",
-        description="The database is DATABASE_URL, else a SQLite file in BEAUTYNET_DATA_DIR.",
-    )
+    parser.description = "The database: DATABASE_URL, else a SQLite file in BEAUTYNET_DATA_DIR."
     actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = actions.add_parser("upgrade", help="migrate the schema up (default: to head)")
     upgrade.add_argument("revision", nargs="?", default="head", help="target (default: head)")

@@ -17,8 +17,7 @@ from infra.settings import Settings
 from .common import add_device_argument
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("engine", help="run the engine as an HTTP service")
+def register(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="engine_command", required=True, metavar="COMMAND")
     serve_parser = commands.add_parser("serve", help="serve translations over HTTP")
     serve_parser.add_argument("--host", help="address to listen on (default BEAUTYNET_ENGINE_HOST)")

@@ -21,8 +21,7 @@ from .records import audit_model_change, in_database
 Handler = Callable[[argparse.Namespace, Engine], int]
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("models", help="list and manage models")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_run(list_models))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.add_parser("list", help="list the installed models").set_defaults(

@@ -11,7 +11,6 @@ import argparse
 import sys
 
 from PIL import Image
-from skimage import data as samples
 
 from beautynet.components import TOKEN_HELP
 from infra.settings import Settings
@@ -24,14 +23,15 @@ SAMPLE_NAMES = ("astronaut", "coffee", "chelsea", "rocket")
 LOOPBACK = "127.0.0.1"  # the page needs no token here, and the camera a secure context
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run the main job on embedded defaults")
+def register(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
     parser.set_defaults(func=run_command)
 
 
 def sample_images() -> list[tuple[str, Image.Image]]:
     """scikit-image's bundled sample photos (everyday scenes no model saw), as RGB images."""
+    from skimage import data as samples  # slow to import; only the page's tests and bench use it
+
     return [
         (name, Image.fromarray(getattr(samples, name)()).convert("RGB")) for name in SAMPLE_NAMES
     ]

@@ -58,8 +58,7 @@ class ProgressBar(TrainerCallback):
             self.bar.close()
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train a model on a dataset (pix2pix)")
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True, help="dataset name (see `beautynet dataset`)")
     parser.add_argument("--name", required=True, help="model name; a new version is registered")
     parser.add_argument("--segmenter", choices=("clusters", "edges"), default="clusters")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,10 +29,7 @@ MiB = 1024 * 1024
 DEFAULT_OUT = Path("beautynet-out")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "translate", help="translate images through a model, side by side with the originals"
-    )
+def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files or folders")
     parser.add_argument(
         "-o",
@@ -101,7 +99,7 @@ class TranslateRun:
     ) -> None:
         self.args, self.translator, self.limits, self.options = args, translator, limits, options
         self.single = total == 1
-        self.done = 0
+        self.written: list[Path] = []
         self.failures: list[tuple[Path, str]] = []
         self._taken: set[Path] = set()
 
@@ -142,7 +140,7 @@ class TranslateRun:
         if result.quality_reduced:
             notes = "; ".join(result.notes)
             print(f"{path}: quality lowered to fit {self.args.budget:g} MiB ({notes})")
-        self.done += 1
+        self.written.append(target)
 
     def decode(self, chunk: list[Path]) -> list[tuple[Path, Image.Image]]:
         """Decoded images of the chunk; the others are recorded as failures."""
@@ -167,7 +165,14 @@ class TranslateRun:
             fmt = self.args.format or format_from_path(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(encode_image(result.compose(self.options.panels), fmt))
-            self.done += 1
+            self.written.append(target)
+
+    def where(self) -> str:
+        """Where the results went: the file, or the folder and how many files."""
+        if len(self.written) == 1:
+            return f"wrote {self.written[0]}"
+        folder = self.args.output or DEFAULT_OUT
+        return f"wrote {len(self.written)} files in {folder}{os.sep}"
 
 
 def is_clip(path: Path) -> bool:
@@ -208,5 +213,7 @@ def translate_command(args: argparse.Namespace, settings: Settings) -> int:
     for path, reason in run.failures:
         print(f"{path}: {reason}", file=sys.stderr)
     failed = f"; {len(run.failures)} failed" if run.failures else ""
-    print(f"translated {run.done} of {len(sources)}{failed}")
+    print(f"translated {len(run.written)} of {len(sources)}{failed}")
+    if run.written:
+        print(run.where())
     return 1 if run.failures or not sources else 0

@@ -38,6 +38,7 @@ def test_translate_reports_each_bad_input_and_processes_the_rest(
     assert sorted(p.name for p in out.iterdir()) == ["tall.png", "wide.png"]
     assert Image.open(out / "wide.png").size == (3 * 64 + 8, 32)
     assert "translated 2 of 6; 4 failed" in captured.out
+    assert f"wrote 2 files in {out}{os.sep}" in captured.out  # where the results are
     error_lines = [line for line in captured.err.splitlines() if line.startswith(str(tmp_path))]
     assert len(error_lines) == 4
     for name, (_, message) in bad_inputs.items():
@@ -45,13 +46,16 @@ def test_translate_reports_each_bad_input_and_processes_the_rest(
     assert "Traceback" not in captured.err
 
 
-def test_single_input_to_a_named_file(data_dir: Path, tmp_path: Path, photo) -> None:
+def test_single_input_to_a_named_file(
+    data_dir: Path, tmp_path: Path, photo, capsys: pytest.CaptureFixture[str]
+) -> None:
     photo().save(tmp_path / "a.png")
     target = tmp_path / "result.webp"
     assert (
         main(["translate", str(tmp_path / "a.png"), "-o", str(target), "--model", "tiny-edges"])
         == 0
     )
+    assert capsys.readouterr().out.splitlines() == ["translated 1 of 1", f"wrote {target}"]
     with Image.open(target) as image:
         assert image.format == "WEBP"
 
