@@ -9,12 +9,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
+# Installing takes about 1.5 minutes here (longer where torch must be downloaded, ~200 MB);
+# each step says what it does, and pip shows its progress.
 $(STAMP): pyproject.toml
+	@echo "== installing beautynet into $(VENV): about 1.5 minutes, once (again when pyproject.toml changes)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "== 1/3 pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "== 2/3 torch (the largest part)"
+	$(BIN)/python -m pip install --progress-bar on "$(TORCH)"
+	@echo "== 3/3 beautynet and its other dependencies"
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+	@echo "== installed"
 
 run: $(STAMP)
 	$(BIN)/beautynet run
