@@ -74,10 +74,26 @@ def record_clip(target: Path, seconds: float = 6.0) -> Path:
     photo.write_bytes(encode_image(dict(sample_images())["coffee"], "png"))
     pan = f"crop=400:300:x='(in_w-400)*t/{seconds}':y='(in_h-300)/2',scale={CAMERA[0]}:{CAMERA[1]}"
     command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-loop", "1", "-i",
-        str(photo), "-t", str(seconds), "-r", "30", "-vf", pan, "-c:v", "libx264",
-        "-pix_fmt", "yuv420p", str(target),
-    ]  # fmt: skip
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-loop",
+        "1",
+        "-i",
+        str(photo),
+        "-t",
+        str(seconds),
+        "-r",
+        "30",
+        "-vf",
+        pan,
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(target),
+    ]
     subprocess.run(command, check=True, timeout=120)
     return target
 

@@ -109,8 +109,13 @@ async def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: fl
 
 def start_service(data_dir: Path, token: str, port: int, batching: bool, device: str):
     """`beautynet engine serve` in a subprocess."""
-    env = {**os.environ, "BEAUTYNET_DATA_DIR": str(data_dir), "ENGINE_TOKEN": token,
-           "BEAUTYNET_DEVICE": device, "BEAUTYNET_ENGINE_QUEUE_SIZE": "1024"}  # fmt: skip
+    env = {
+        **os.environ,
+        "BEAUTYNET_DATA_DIR": str(data_dir),
+        "ENGINE_TOKEN": token,
+        "BEAUTYNET_DEVICE": device,
+        "BEAUTYNET_ENGINE_QUEUE_SIZE": "1024",
+    }
     command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
     if not batching:
         command.append("--no-batching")

@@ -104,8 +104,10 @@ def warping_section(model: Model, work: Path, args: argparse.Namespace) -> None:
     photo = Image.fromarray(skimage_samples.chelsea())
     make_clip(source, 2.0, args.width, args.height, args.fps, pan=True, photo=photo)
     translator = ImageTranslator(model)
-    print(f"warping error of {model.spec.label} on a 2 s pan across a photo, first "
-          f"{args.warp_frames} frames (lower is steadier):")  # fmt: skip
+    print(
+        f"warping error of {model.spec.label} on a 2 s pan across a photo, first "
+        f"{args.warp_frames} frames (lower is steadier):"
+    )
     settings = [(False, 0.0), (True, 0.0)] + [(True, s) for s in args.smooth]
     for stabilize, smooth in settings:
         target = work / f"warp-{stabilize}-{smooth}.mp4"
@@ -146,8 +148,10 @@ def main() -> int:
         warping_section(bundled, work, args)
         if args.only_warping:
             return 0
-        print(f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps clip ({frames} "
-              f"frames), model size {SIZE}, ngf=64, median of {args.repeats}")  # fmt: skip
+        print(
+            f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps clip ({frames} "
+            f"frames), model size {SIZE}, ngf=64, median of {args.repeats}"
+        )
         source = work / "pan.mp4"
         make_clip(source, args.seconds, args.width, args.height, args.fps, pan=True)
         clips = ClipTranslator(translator)
@@ -158,8 +162,10 @@ def main() -> int:
         medians = interleaved_medians(runs, args.repeats)
         naive_rate, engine_rate = (frames / medians[name] for name in ("naive", "engine"))
         print(f"(a) naive:  {naive_rate:7.2f} frames/s ({medians['naive']:.1f} s)")
-        print(f"(b) engine: {engine_rate:7.2f} frames/s ({medians['engine']:.1f} s, batch "
-              f"{translator.batch_size}, {translator.precision}, {device})")  # fmt: skip
+        print(
+            f"(b) engine: {engine_rate:7.2f} frames/s ({medians['engine']:.1f} s, batch "
+            f"{translator.batch_size}, {translator.precision}, {device})"
+        )
         print(f"ratio (b)/(a): {engine_rate / naive_rate:.2f}x")
 
         still = work / "still.mp4"

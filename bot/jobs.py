@@ -71,9 +71,11 @@ class Beautifier:
         catalog: ModelCatalog,
         timer: Timer = time.perf_counter,
     ) -> None:
-        self.engine, self.db, self.requests, self.queue, self.limits = (
-            engine, db, requests, queue, limits,
-        )  # fmt: skip
+        self.engine = engine
+        self.db = db
+        self.requests = requests
+        self.queue = queue
+        self.limits = limits
         self.catalog, self.timer = catalog, timer
 
     async def precheck(self, origin: Origin, attachment: discord.Attachment) -> Admission:

@@ -52,9 +52,11 @@ class FairQueue:
                 f"capacity={capacity}, workers={workers}, cooldown_s={cooldown_s}, "
                 f"per_user={per_user}"
             )
-        self.capacity, self.cooldown_s, self.workers, self.clock, self.per_user = (
-            capacity, cooldown_s, workers, clock, per_user,
-        )  # fmt: skip
+        self.capacity = capacity
+        self.cooldown_s = cooldown_s
+        self.workers = workers
+        self.clock = clock
+        self.per_user = per_user
         self._waiting: list[Job] = []  # sorted by (round, seq): the order of service
         self._running: set[Job] = set()
         self._round = 0  # the round of the job started last

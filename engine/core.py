@@ -101,10 +101,13 @@ class _Relay(TrainerCallback):
     def on_step(self, progress: Progress) -> None:
         self.progress(
             TrainingProgress(
-                progress.step, progress.total_steps, progress.epoch, progress.eta_s,
+                progress.step,
+                progress.total_steps,
+                progress.epoch,
+                progress.eta_s,
                 dict(progress.losses),
             )
-        )  # fmt: skip
+        )
 
     def on_validation(self, validation: Validation) -> None:
         if validation.sample_sheet.is_file():
@@ -321,7 +324,15 @@ class Engine:
         data = TrainingData(paths, f"dataset {manifest.name}: {len(paths)} images", licence)
         relay = [_Relay(progress)] if progress else []
         return run_training(
-            config, data, run_dir, self.registry, self.device, resume=resume,
-            callbacks=[*callbacks, *relay], stop_event=stop, precision=precision,
-            description=description, trained_by=trained_by,
-        )  # fmt: skip
+            config,
+            data,
+            run_dir,
+            self.registry,
+            self.device,
+            resume=resume,
+            callbacks=[*callbacks, *relay],
+            stop_event=stop,
+            precision=precision,
+            description=description,
+            trained_by=trained_by,
+        )

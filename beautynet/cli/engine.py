@@ -48,9 +48,13 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def serve_engine(
-    settings: Settings, host: str, port: int, device: str | None,
-    listening: Callable[[str], None], batching: bool = True,
-) -> int:  # fmt: skip
+    settings: Settings,
+    host: str,
+    port: int,
+    device: str | None,
+    listening: Callable[[str], None],
+    batching: bool = True,
+) -> int:
     """Check the settings, build the engine and serve it (with the page) until interrupted."""
     threads = service_threads(settings)
     config = service_config(settings, batching, threads.codec)

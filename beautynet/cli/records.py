@@ -76,8 +76,13 @@ def training_ended(
 
     async def finish(db: Database) -> None:
         await finish_run(
-            db.sessions, recorded, status, now=utcnow(), model_version=version, metrics=metrics,
+            db.sessions,
+            recorded,
+            status,
+            now=utcnow(),
+            model_version=version,
+            metrics=metrics,
             reason=reason,
-        )  # fmt: skip
+        )
 
     in_database(settings, finish)

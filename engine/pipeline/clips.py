@@ -115,9 +115,17 @@ class ClipTranslator:
             audio = source if info.has_audio else None
             report = fit_to_budget(raw, audio, target, out_size, info.fps, duration, budget_bytes)
         return ClipResult(
-            target, writer.frames, info.fps, duration, report.width, report.height, report.bytes,
-            info.has_audio, report.quality_reduced, report.notes,
-        )  # fmt: skip
+            target,
+            writer.frames,
+            info.fps,
+            duration,
+            report.width,
+            report.height,
+            report.bytes,
+            info.has_audio,
+            report.quality_reduced,
+            report.notes,
+        )
 
     def _encode_frames(
         self,

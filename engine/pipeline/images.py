@@ -117,10 +117,13 @@ class ImageTranslator:
         return [
             Translation(image, to_image(seg), to_image(out), state)
             for image, seg, out, state in zip(
-                images, crop_batch(segmentation, sizes), crop_batch(output, sizes), new_states,
+                images,
+                crop_batch(segmentation, sizes),
+                crop_batch(output, sizes),
+                new_states,
                 strict=True,
             )
-        ]  # fmt: skip
+        ]
 
     @staticmethod
     def _segment(

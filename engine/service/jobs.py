@@ -41,14 +41,21 @@ class ClipJob:
     def describe(self) -> dict[str, Any]:
         """The job as JSON."""
         info: dict[str, Any] = {
-            "id": self.id, "state": self.state, "done": self.done, "total": self.total,
-            "error": self.error, "model": self.model,
-        }  # fmt: skip
+            "id": self.id,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "error": self.error,
+            "model": self.model,
+        }
         if self.result is not None:
             info.update(
-                width=self.result.width, height=self.result.height, bytes=self.result.bytes,
-                quality_reduced=self.result.quality_reduced, notes=list(self.result.notes),
-            )  # fmt: skip
+                width=self.result.width,
+                height=self.result.height,
+                bytes=self.result.bytes,
+                quality_reduced=self.result.quality_reduced,
+                notes=list(self.result.notes),
+            )
         return info
 
 
@@ -69,9 +76,14 @@ class ClipJobs:
         return sum(job.state == "running" for job in self._jobs.values())
 
     def start(
-        self, job_id: str, digest: str, data: bytes, model: str | None, options: TranslateOptions,
+        self,
+        job_id: str,
+        digest: str,
+        data: bytes,
+        model: str | None,
+        options: TranslateOptions,
         budget_bytes: int,
-    ) -> ClipJob:  # fmt: skip
+    ) -> ClipJob:
         """A new job (or the existing one with this id) translating `data`."""
         if job_id in self._jobs:
             return self._jobs[job_id]
@@ -105,9 +117,14 @@ class ClipJobs:
         job.done, job.total = done, total
 
     def _work(
-        self, job: ClipJob, data: bytes, model: str | None, options: TranslateOptions,
-        budget_bytes: int, progress: Any,
-    ) -> None:  # fmt: skip
+        self,
+        job: ClipJob,
+        data: bytes,
+        model: str | None,
+        options: TranslateOptions,
+        budget_bytes: int,
+        progress: Any,
+    ) -> None:
         translator = self.engine.translator(model)
         job.model = translator.model.spec.label
         job.result = self.engine.translate_clip(

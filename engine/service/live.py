@@ -64,9 +64,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     """GET /v1/live: a live camera session (see the module docstring for the protocol)."""
     config, sessions = request.app[keys.CONFIG], request.app[keys.LIVE_SESSIONS]
     ws = web.WebSocketResponse(
-        protocols=(PROTOCOL,), max_msg_size=config.live_frame_bytes + FRAME_NUMBER.size,
+        protocols=(PROTOCOL,),
+        max_msg_size=config.live_frame_bytes + FRAME_NUMBER.size,
         heartbeat=30.0,
-    )  # fmt: skip
+    )
     if not ws.can_prepare(request).ok:
         raise web.HTTPUpgradeRequired(reason="this endpoint is a WebSocket; connect with one")
     await ws.prepare(request)
@@ -160,9 +161,10 @@ def _decode_frame(app: web.Application, data: bytes) -> Image.Image:
 def _encode_reply(translation: Translation, panels: int) -> bytes:
     if panels == 3:
         return encode_image(
-            side_by_side([translation.segmentation, translation.interpretation]), "jpeg",
+            side_by_side([translation.segmentation, translation.interpretation]),
+            "jpeg",
             JPEG_QUALITY,
-        )  # fmt: skip
+        )
     return encode_image(translation.interpretation, "jpeg", JPEG_QUALITY)
 
 

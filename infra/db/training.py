@@ -43,10 +43,17 @@ async def start_run(
 ) -> int:
     """Record a run as running; returns its id."""
     row = TrainingRun(
-        model_name=run.model_name, dataset=run.dataset, segmenter=run.segmenter,
-        parameters=run.parameters, status=TrainingStatus.RUNNING, user_id=run.user_id,
-        guild_id=run.guild_id, cli_user=run.cli_user, worker=run.worker, started_at=now,
-    )  # fmt: skip
+        model_name=run.model_name,
+        dataset=run.dataset,
+        segmenter=run.segmenter,
+        parameters=run.parameters,
+        status=TrainingStatus.RUNNING,
+        user_id=run.user_id,
+        guild_id=run.guild_id,
+        cli_user=run.cli_user,
+        worker=run.worker,
+        started_at=now,
+    )
     async with sessions.begin() as session:
         session.add(row)
     log.info("training run %d of %s started", row.id, run.model_name)

@@ -141,11 +141,15 @@ async def test_status(fake: FakeDiscord, bot: BeautyBot) -> None:
 
 async def test_guild_limits_are_enforced(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     options = [
-        {"name": "limits", "type": 1, "options": [
-            {"name": "max_image_mb", "type": 10, "value": 0.01},
-            {"name": "requests_per_hour", "type": 4, "value": 1},
-        ]},
-    ]  # fmt: skip
+        {
+            "name": "limits",
+            "type": 1,
+            "options": [
+                {"name": "max_image_mb", "type": 10, "value": 0.01},
+                {"name": "requests_per_hour", "type": 4, "value": 1},
+            ],
+        },
+    ]
     answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", options))
     assert "1 requests per user per hour" in answer
     alice = fake.add_user("alice")

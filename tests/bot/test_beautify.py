@@ -16,9 +16,11 @@ async def test_beautify_defers_and_delivers(fake: FakeDiscord, bot: BeautyBot, p
     alice = fake.add_user("alice")
     png = encoded(photo(160, 120))
     interaction = await fake.slash(
-        alice, "beautify", [{"name": "panels", "type": 4, "value": 3}],
+        alice,
+        "beautify",
+        [{"name": "panels", "type": 4, "value": 3}],
         files={"file": ("cat.png", png, "image/png")},
-    )  # fmt: skip
+    )
     reply = await final_reply(fake, bot, interaction)
     assert interaction.response_type == 5  # deferred ("thinking") first
     assert "tiny v1" in reply["content"]
@@ -77,9 +79,11 @@ async def test_too_big_is_refused_before_any_work(fake: FakeDiscord, bot: Beauty
 async def test_unknown_model_is_explained(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     alice = fake.add_user("alice")
     interaction = await fake.slash(
-        alice, "beautify", [{"name": "model", "type": 3, "value": "nope"}],
+        alice,
+        "beautify",
+        [{"name": "model", "type": 3, "value": "nope"}],
         files={"file": ("a.png", encoded(photo()), "image/png")},
-    )  # fmt: skip
+    )
     assert "no model called `nope`" in await ephemeral_answer(fake, interaction)
 
 

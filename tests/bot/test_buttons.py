@@ -29,8 +29,11 @@ async def test_result_has_buttons_that_rerun(fake: FakeDiscord, bot: BeautyBot, 
     result = await first_result(fake, bot, alice, photo)
     (row,) = await requests_rows(bot)
     assert custom_ids(result) == [
-        f"bn:model:{row.id}", f"bn:k:{row.id}:5", f"bn:k:{row.id}:9", f"bn:del:{row.id}",
-    ]  # fmt: skip
+        f"bn:model:{row.id}",
+        f"bn:k:{row.id}:5",
+        f"bn:k:{row.id}:9",
+        f"bn:del:{row.id}",
+    ]
     more = await fake.click(alice, result, f"bn:k:{row.id}:9")
     rerun = await final_reply(fake, bot, more)
     assert rerun["attachments"] and more.response_type == 5

@@ -86,9 +86,22 @@ async def test_a_guild_can_cap_clip_length(
 def make_clip(tmp_path: Path) -> bytes:
     path = tmp_path / "clip.mp4"
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         f"testsrc=size=96x64:rate=10:duration={CLIP_SECONDS}", "-c:v", "libx264",
-         "-pix_fmt", "yuv420p", str(path)],
-        check=True, timeout=60,
-    )  # fmt: skip
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=96x64:rate=10:duration={CLIP_SECONDS}",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     return path.read_bytes()

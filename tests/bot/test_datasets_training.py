@@ -130,9 +130,10 @@ async def test_retrain_registers_a_new_version(
 ) -> None:
     await add_photos(fake, photo)
     interaction = await fake.slash(
-        fake.owner, "admin",
+        fake.owner,
+        "admin",
         sub("retrain", text("dataset", "flowers"), text("name", "blooms")),
-    )  # fmt: skip
+    )
     assert "Training started" in await ephemeral_answer(fake, interaction)
     final = await fake.wait_for(
         lambda: (m := progress_message(fake)) is not None and m["content"].startswith("✅") and m
@@ -144,11 +145,17 @@ async def test_retrain_registers_a_new_version(
     assert any(m.name == "blooms" for m in await bot.catalog.models())
     [run] = await training_runs(bot)
     assert (run.model_name, run.model_version, run.dataset, run.segmenter) == (
-        "blooms", 1, "flowers", "clusters k=7",
-    )  # fmt: skip
+        "blooms",
+        1,
+        "flowers",
+        "clusters k=7",
+    )
     assert (run.status, run.user_id, run.guild_id, run.cli_user) == (
-        TrainingStatus.FINISHED, fake.owner.id, fake.guild_id, None,
-    )  # fmt: skip
+        TrainingStatus.FINISHED,
+        fake.owner.id,
+        fake.guild_id,
+        None,
+    )
     assert run.finished_at is not None and run.finished_at >= run.started_at
     assert set(run.metrics) == {"l1", "psnr", "ssim"} and run.worker == "bot"
     status = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", sub("status")))
@@ -188,8 +195,10 @@ async def test_retrain_can_be_cancelled_and_survives_restart_of_the_button(
     assert running(bot) == {}
     [run] = await training_runs(bot)
     assert (run.model_name, run.status, run.model_version) == (
-        "slow", TrainingStatus.CANCELLED, None,
-    )  # fmt: skip
+        "slow",
+        TrainingStatus.CANCELLED,
+        None,
+    )
     again = await fake.click(fake.owner, message, cancel_id)
     assert "no longer running" in await ephemeral_answer(fake, again)
     await asyncio.wait_for(slow.close(), 20)
@@ -206,9 +215,10 @@ async def _engine(settings):
 async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     await add_photos(fake, photo)
     await fake.slash(
-        fake.owner, "admin",
+        fake.owner,
+        "admin",
         sub("retrain", text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
-    )  # fmt: skip
+    )
     failed = await fake.wait_for(
         lambda: (m := progress_message(fake)) is not None and m["content"].startswith("⚠️") and m
     )
@@ -224,7 +234,8 @@ async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, 
     assert "nope" in missing["content"]
     assert running(bot) == {}
     assert [(r.model_name, r.status) for r in await training_runs(bot)] == [
-        ("x", TrainingStatus.FAILED), ("y", TrainingStatus.FAILED),
-    ]  # fmt: skip
+        ("x", TrainingStatus.FAILED),
+        ("y", TrainingStatus.FAILED),
+    ]
     reasons = [run.reason or "" for run in await training_runs(bot)]
     assert "time budget" in reasons[0] and "nope" in reasons[1]

@@ -118,11 +118,24 @@ async def test_translate_clip_with_progress(client: InProcessEngine, tmp_path: P
 
     clip = tmp_path / "in.mp4"
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         "testsrc=size=96x64:rate=10:duration=0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         str(clip)],
-        check=True, timeout=60,
-    )  # fmt: skip
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=96x64:rate=10:duration=0.5",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+        timeout=60,
+    )
     calls: list[tuple[int, int]] = []
     result = await client.translate_clip(
         clip.read_bytes(), TranslateParams(), "r5", 2_000_000, lambda d, t: calls.append((d, t))

@@ -42,9 +42,11 @@ async def answered_marker(fake: FakeDiscord, bot: BeautyBot, user, photo, channe
 async def test_mention_with_an_image_gets_a_reply(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     alice = fake.add_user("alice")
     posted = await fake.post_message(
-        alice, "what is this?", [("p.jpg", encoded(photo(), "JPEG"), "image/jpeg")],
+        alice,
+        "what is this?",
+        [("p.jpg", encoded(photo(), "JPEG"), "image/jpeg")],
         mention_bot=True,
-    )  # fmt: skip
+    )
     reply = await reply_to(fake, bot, posted)
     assert "tiny v1" in reply["content"]
     assert image_of(fake, reply).size == (2 * 64 + 4, 48)
@@ -142,16 +144,21 @@ async def test_expired_token_falls_back_to_a_channel_message(
 ) -> None:
     alice = fake.add_user("alice")
     interaction = await fake.slash(
-        alice, "beautify", files={"file": ("p.png", encoded(photo()), "image/png")},
+        alice,
+        "beautify",
+        files={"file": ("p.png", encoded(photo()), "image/png")},
         age_s=15 * 60 - 5,
-    )  # fmt: skip
+    )
     posted = await fake.wait_for(
         lambda: next(
-            (m for m in fake.channel_messages(fake.general)
-             if m["attachments"] and f"<@{alice.id}>" in m["content"] and "webhook_id" not in m),
+            (
+                m
+                for m in fake.channel_messages(fake.general)
+                if m["attachments"] and f"<@{alice.id}>" in m["content"] and "webhook_id" not in m
+            ),
             None,
         )
-    )  # fmt: skip
+    )
     await idle(bot)
     assert "tiny v1" in posted["content"]
     assert interaction.response_type == 5

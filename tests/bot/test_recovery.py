@@ -21,10 +21,14 @@ async def test_interrupted_requests_are_settled_and_announced(
         log = RequestLog(db.sessions, worker="bot")
         request_id = await log.create(
             NewRequest(
-                alice.id, RequestSource.SLASH, RequestKind.IMAGE, "tiny",
-                guild_id=fake.guild_id, channel_id=fake.general.id,
+                alice.id,
+                RequestSource.SLASH,
+                RequestKind.IMAGE,
+                "tiny",
+                guild_id=fake.guild_id,
+                channel_id=fake.general.id,
             )
-        )  # fmt: skip
+        )
         await log.start(request_id)
     bot = await start_bot()
     notice = await fake.wait_for(

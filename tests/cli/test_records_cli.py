@@ -70,8 +70,12 @@ def test_a_training_run_is_recorded(data_dir: Path, tmp_path: Path, capsys) -> N
     assert main([*command, *tiny]) == 0
     [run] = rows(data_dir, TrainingRun)
     assert (run.model_name, run.dataset, run.segmenter, run.status, run.model_version) == (
-        "blooms", "garden", "edges", TrainingStatus.FINISHED, 1,
-    )  # fmt: skip
+        "blooms",
+        "garden",
+        "edges",
+        TrainingStatus.FINISHED,
+        1,
+    )
     assert (run.cli_user, run.user_id, run.guild_id) == (getpass.getuser(), None, None)
     assert set(run.metrics) == {"l1", "psnr", "ssim"} and run.parameters["ngf"] == 4
     assert run.finished_at is not None and run.finished_at >= run.started_at

@@ -14,14 +14,23 @@ from bench.load import free_port
 
 def test_run_without_a_token_serves_the_page(data_dir: Path, tmp_path: Path) -> None:
     port = free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DISCORD_TOKEN", "ENGINE_TOKEN")}  # fmt: skip
-    env.update(BEAUTYNET_ENGINE_PORT=str(port), BEAUTYNET_DATA_DIR=str(data_dir),
-               BEAUTYNET_ENGINE_CODEC_THREADS="3")  # fmt: skip
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DISCORD_TOKEN", "ENGINE_TOKEN")
+    }
+    env.update(
+        BEAUTYNET_ENGINE_PORT=str(port),
+        BEAUTYNET_DATA_DIR=str(data_dir),
+        BEAUTYNET_ENGINE_CODEC_THREADS="3",
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "beautynet", "run"], env=env, cwd=tmp_path,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "beautynet", "run"],
+        env=env,
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stderr is not None
         told = []
@@ -58,9 +67,13 @@ def test_run_says_when_the_port_is_taken(data_dir: Path, tmp_path: Path) -> None
         }
         env.pop("DISCORD_TOKEN", None)
         done = subprocess.run(
-            [sys.executable, "-m", "beautynet", "run"], env=env, cwd=tmp_path,
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [sys.executable, "-m", "beautynet", "run"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr

@@ -32,8 +32,11 @@ async def test_a_run_is_recorded_from_start_to_end(db: Database) -> None:
         [row] = await recent_runs(session)
     assert (row.id, row.status, row.finished_at) == (run_id, TrainingStatus.RUNNING, None)
     assert (row.model_name, row.dataset, row.segmenter, row.parameters) == (
-        "flowers", "garden", "clusters k=7", {"time_budget": "2h"},
-    )  # fmt: skip
+        "flowers",
+        "garden",
+        "clusters k=7",
+        {"time_budget": "2h"},
+    )
     assert (row.user_id, row.guild_id, row.cli_user, row.started_at) == (42, GUILD, None, T0)
     end = T0 + timedelta(hours=2)
     metrics = {"l1": 0.125, "psnr": 17.5}
@@ -44,8 +47,11 @@ async def test_a_run_is_recorded_from_start_to_end(db: Database) -> None:
         row = await session.get(TrainingRun, run_id)
     assert row is not None
     assert (row.status, row.model_version, row.metrics, row.finished_at) == (
-        TrainingStatus.FINISHED, 3, metrics, end,
-    )  # fmt: skip
+        TrainingStatus.FINISHED,
+        3,
+        metrics,
+        end,
+    )
 
 
 async def test_a_run_ends_once(db: Database) -> None:
@@ -90,8 +96,12 @@ async def test_a_restart_settles_only_its_own_running_runs(db: Database) -> None
     async with db.sessions() as session:
         rows = {row.id: row for row in await recent_runs(session)}
     assert (rows[ours].status, rows[ours].reason, rows[ours].finished_at) == (
-        TrainingStatus.FAILED, RESTART_REASON, later,
-    )  # fmt: skip
+        TrainingStatus.FAILED,
+        RESTART_REASON,
+        later,
+    )
     assert [rows[i].status for i in (theirs, cli, done)] == [
-        TrainingStatus.RUNNING, TrainingStatus.RUNNING, TrainingStatus.FINISHED,
-    ]  # fmt: skip
+        TrainingStatus.RUNNING,
+        TrainingStatus.RUNNING,
+        TrainingStatus.FINISHED,
+    ]

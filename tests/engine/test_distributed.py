@@ -20,9 +20,16 @@ def test_two_processes_end_with_identical_weights(tmp_path: Path, photo) -> None
     for seed in range(4):
         photo(96, 80, seed=seed).save(photos / f"{seed}.png")
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-        str(WORKER), str(photos), str(tmp_path),
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        str(WORKER),
+        str(photos),
+        str(tmp_path),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=300, check=False

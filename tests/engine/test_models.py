@@ -165,9 +165,13 @@ def test_lookups_read_no_model_file_until_the_folder_changes(
     models.mkdir()
     generator = UnetGenerator(spec().generator)
     for version in range(1, 51):
-        save_model(models / f"m-v{version}.pt", ModelSpec(
-            ModelMeta("m", version=version), spec().generator, ClustersConfig(k=5), size=64
-        ), generator)  # fmt: skip
+        save_model(
+            models / f"m-v{version}.pt",
+            ModelSpec(
+                ModelMeta("m", version=version), spec().generator, ClustersConfig(k=5), size=64
+            ),
+            generator,
+        )
     reads: list[Path] = []
     monkeypatch.setattr(
         registry_module, "read_spec", lambda path: reads.append(path) or read_spec(path)

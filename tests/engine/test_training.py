@@ -275,10 +275,30 @@ def test_durations_and_config_validation() -> None:
 
 def _train_command(data_dir: Path, *extra: str) -> list[str]:
     return [
-        sys.executable, "-m", "beautynet", "train", "--dataset", "gen", "--name", "killed",
-        "--ngf", "4", "--ndf", "4", "--size", "64", "--epochs", "4", "--epoch-samples", "6",
-        "--checkpoint-every", "0", "--run-dir", str(data_dir / "run"), *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "beautynet",
+        "train",
+        "--dataset",
+        "gen",
+        "--name",
+        "killed",
+        "--ngf",
+        "4",
+        "--ndf",
+        "4",
+        "--size",
+        "64",
+        "--epochs",
+        "4",
+        "--epoch-samples",
+        "6",
+        "--checkpoint-every",
+        "0",
+        "--run-dir",
+        str(data_dir / "run"),
+        *extra,
+    ]
 
 
 def test_killed_run_resumes_to_the_same_step_count(tmp_path: Path, photo_files: list[Path]) -> None:

@@ -97,11 +97,24 @@ def make_clip(path: Path, seconds: float, rate: int = 10) -> Path:
     import imageio_ffmpeg
 
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "lavfi", "-i",
-         f"testsrc=size=96x64:rate={rate}:duration={seconds}", "-c:v", "libx264",
-         "-pix_fmt", "yuv420p", str(path)],
-        check=True, timeout=60,
-    )  # fmt: skip
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=96x64:rate={rate}:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     return path
 
 

