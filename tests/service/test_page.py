@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import os
 import shutil
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from bench.load import free_port, wait_healthy
 from engine.imaging import decode_image, encode_image
@@ -28,10 +33,17 @@ from tests.conftest import photo_like, write_tiny_model
 from .conftest import TOKEN, make_clip
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-]  # fmt: skip
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 TIMEOUT_MS = 60_000
 
 
@@ -65,8 +77,13 @@ def browser(chromium: str) -> Iterator[Any]:
 def serving(data: Path) -> Iterator[str]:
     """`beautynet engine serve` on `data` (and the bundled models), needing the token."""
     port = free_port()
-    env = {**os.environ, "BEAUTYNET_DATA_DIR": str(data), "BEAUTYNET_DEVICE": "cpu",
-           "ENGINE_TOKEN": TOKEN, "BEAUTYNET_MAX_CLIP_SECONDS": "20"}  # fmt: skip
+    env = {
+        **os.environ,
+        "BEAUTYNET_DATA_DIR": str(data),
+        "BEAUTYNET_DEVICE": "cpu",
+        "ENGINE_TOKEN": TOKEN,
+        "BEAUTYNET_MAX_CLIP_SECONDS": "20",
+    }
     command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -198,6 +215,50 @@ def test_live_mode_shows_interpreted_frames_and_their_rate(page: Any) -> None:
     assert lit  # something was drawn
     page.click("#live-toggle")
     assert page.inner_text("#live-toggle") == "Start the camera"
+    assert page.inner_text("#fps") == "0.0 frames/s"  # not the last figure: no frames now
+    assert page.inner_text("#latency") == ""
+
+
+def test_live_panels_read_segmentation_then_interpretation(page: Any) -> None:
+    """As uploads do, never mirrored: the left half on screen is the segmentation."""
+    choose(page, "tiny")
+    page.check("input[name=panels][value='3']")
+    page.click("#tab-live")
+    page.click("#live-toggle")
+    # Drawn at the answers' size: two 64 x 48 panels and the gap between them.
+    page.wait_for_function("() => document.getElementById('interpretation').width === 132")
+    page.click("#live-toggle")  # the canvas keeps the last frame, still from now on
+    drawn = page.eval_on_selector(
+        "#interpretation",
+        "c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)",
+    )
+    width, height = page.eval_on_selector("#interpretation", "c => [c.width, c.height]")
+    assert height == 48
+    data = np.asarray(drawn, dtype=np.float64).reshape(height, width, 4)[..., :3]
+    shown = np.asarray(Image.open(io.BytesIO(page.locator("#interpretation").screenshot())))
+    shown = shown[..., :3].astype(np.float64)
+    # The canvas is letterboxed (object-fit: contain): compare a band across its middle.
+    band = shown[shown.shape[0] * 2 // 5 : shown.shape[0] * 3 // 5]
+    screen = [
+        band[:, : band.shape[1] // 2].mean((0, 1)),
+        band[:, band.shape[1] // 2 :].mean((0, 1)),
+    ]
+    halves = [data[:, : width // 2].mean((0, 1)), data[:, width // 2 :].mean((0, 1))]
+    assert np.abs(halves[0] - halves[1]).sum() > 10  # the two panels differ
+    as_drawn = np.abs(screen[0] - halves[0]).sum() + np.abs(screen[1] - halves[1]).sum()
+    mirrored = np.abs(screen[0] - halves[1]).sum() + np.abs(screen[1] - halves[0]).sum()
+    assert as_drawn < mirrored, (screen, halves)
+    preview = page.eval_on_selector("#camera", "v => getComputedStyle(v).transform")
+    assert preview == "matrix(-1, 0, 0, 1, 0, 0)"  # the camera preview is a mirror
+
+
+def test_the_k_slider_reaches_what_the_api_takes(page: Any, service_url: str) -> None:
+    with urllib.request.urlopen(f"{service_url}/openapi.json", timeout=30) as answer:
+        document = json.load(answer)
+    schema = document["paths"]["/v1/translate"]["post"]["requestBody"]["content"]
+    k = schema["multipart/form-data"]["schema"]["properties"]["k"]
+    assert page.get_attribute("#k", "min") == str(k["minimum"])
+    assert page.get_attribute("#k", "max") == str(k["maximum"])
 
 
 def test_the_bundled_default_model_on_a_photo(

@@ -59,6 +59,8 @@ export class LiveSession {
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
     this.video.srcObject = null;
+    this.reset();
+    this.onStats(this.stats()); // no frames: the badges say so instead of their last figures
   }
 
   // New options: a new session (its colours start afresh), same camera.
