@@ -91,6 +91,8 @@ def service_config(
         clip_jobs=settings.engine_clip_jobs,
         live_sessions=settings.engine_live_sessions,
         codec_threads=codec_threads,
+        header_timeout_s=settings.engine_header_timeout_s,
+        body_timeout_s=settings.engine_body_timeout_s,
     )
 
 

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     engine_batch_wait_ms: float = Field(default=10.0, ge=0)  # wait for a batch to fill
     engine_clip_jobs: int = Field(default=8, ge=1)  # clip jobs kept (running or finished)
     engine_live_sessions: int = Field(default=4, ge=1)  # camera sessions at once
+    engine_header_timeout_s: float = Field(default=10.0, gt=0)  # a request head arrives within
+    engine_body_timeout_s: float = Field(default=15.0, gt=0)  # each body read brings data within
     # Threads of `engine serve`; 0 sizes them from the machine (see engine/threads.py).
     engine_network_threads: int = Field(default=0, ge=0)  # torch intra-op threads
     engine_codec_threads: int = Field(default=0, ge=0)  # decode/encode workers

@@ -97,6 +97,12 @@ class TrainDone:
 class TrainingAdmin(Protocol):
     """Train a model version from a dataset."""
 
+    async def check_training(self, request: TrainRequest) -> None:
+        """Refuse now, before anything starts, what the engine's door would refuse (a name
+        that breaks the engine's name rule, an unknown dataset, a bad option):
+        EngineUserError says why."""
+        ...
+
     async def train(
         self,
         request: TrainRequest,

@@ -315,6 +315,19 @@ class HttpEngine:
         return [DatasetInfo(d["name"], d["images"], d["bytes"], d["updated"]) for d in listed]
 
     # ---- training (TrainingAdmin) -----------------------------------------------------------
+    @staticmethod
+    def _training_form(request: TrainRequest, **extra: str) -> dict[str, str]:
+        fields = {"dataset": request.dataset, "name": request.name,
+                  "segmenter": request.segmenter, "k": str(request.k), **extra}  # fmt: skip
+        if request.time_budget:
+            fields["time_budget"] = request.time_budget
+        return fields
+
+    async def check_training(self, request: TrainRequest) -> None:
+        """The engine's door checks the form (`dry_run`): nothing starts."""
+        fields = self._training_form(request, dry_run="true")
+        await self._admin("POST", "/v1/trainings", lambda: aiohttp.FormData(fields))
+
     async def train(
         self,
         request: TrainRequest,
@@ -322,10 +335,7 @@ class HttpEngine:
         stop: threading.Event,
     ) -> TrainDone:
         """Train on the least-loaded engine, following it until the run ends."""
-        fields = {"dataset": request.dataset, "name": request.name,
-                  "segmenter": request.segmenter, "k": str(request.k)}  # fmt: skip
-        if request.time_budget:
-            fields["time_budget"] = request.time_budget
+        fields = self._training_form(request)
         started = await self._admin("POST", "/v1/trainings", lambda: aiohttp.FormData(fields))
         backend, job = started.backend, json.loads(started.body)
         path, sheets, stopping = f"/v1/trainings/{job['id']}", 0, False

@@ -144,6 +144,14 @@ class InProcessEngine:
         return [DatasetInfo(m.name, len(m.entries), m.total_bytes, m.updated) for m in manifests]
 
     # ---- TrainingAdmin ------------------------------------------------------------------
+    async def check_training(self, request: TrainRequest) -> None:
+        """The engine's own checks (its name rule, the options, the dataset); nothing starts."""
+        await in_thread(self._check_training, request)
+
+    def _check_training(self, request: TrainRequest) -> None:
+        self.engine.train_config(request.name, request.segmenter, request.k, request.time_budget)
+        self.engine.dataset(request.dataset)
+
     async def train(
         self,
         request: TrainRequest,

@@ -19,16 +19,22 @@ from engine.video import ClipLimits
 from . import keys
 from .batching import Batcher
 from .config import ServiceConfig, check_listen_address
+from .connections import HeaderDeadline
 from .idempotency import Idempotency
 from .jobs import ClipJobs
 from .live_sessions import LiveSessions
 from .metrics import Metrics
-from .middlewares import auth_middleware, errors_middleware
+from .middlewares import auth_middleware, errors_middleware, security_headers
 from .routes import setup_routes
 from .training import TrainJobs
 from .uploads import CHUNK
 
 log = logging.getLogger(__name__)
+
+# After an answer that leaves the body unread (413, 408), the rest is read and dropped for at
+# most this long before the connection closes: closing at once would reset it, and the client
+# could lose the answer.
+LINGER_S = 2.0
 
 
 def _reader(batcher: Batcher) -> Callable[[], float]:
@@ -101,6 +107,7 @@ def create_app(
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
     app[keys.LIVE_SESSIONS] = LiveSessions(config.live_sessions)
     app.cleanup_ctx.append(workers_ctx)
+    app.on_response_prepare.append(security_headers)
     setup_routes(app)
     return app
 
@@ -114,18 +121,35 @@ async def serve(
 ) -> None:
     """Serve `app` on host:port until `stop` is set (default: until SIGINT or SIGTERM).
 
-    `listening` is called with the service's URL once the port is bound.
+    `listening` is called with the service's URL once the port is bound. A connection whose
+    request head does not arrive within the config's `header_timeout_s` is closed
+    (`connections.HeaderDeadline`; aiohttp's keep-alive timer bounds the later ones).
     """
-    check_listen_address(host, app[keys.CONFIG].token)
+    config, metrics = app[keys.CONFIG], app[keys.METRICS]
+    check_listen_address(host, config.token)
+    loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(
+        app, access_log=None, keepalive_timeout=config.header_timeout_s,
+        lingering_time=LINGER_S,
+    )  # fmt: skip
     await runner.setup()
+
+    def stalled() -> None:
+        metrics.count("beautynet_stalled_connections_total", phase="headers")
+
+    handlers = runner.server
+    assert handlers is not None  # set up above
+
+    def guarded() -> HeaderDeadline:
+        return HeaderDeadline(handlers(), config.header_timeout_s, stalled)
+
+    server: asyncio.Server | None = None
     try:
-        await web.TCPSite(runner, host, port).start()
+        server = await loop.create_server(guarded, host, port, reuse_address=True)
         url = f"http://{host}:{port}/"
         log.info("engine service listening on %s", url)
         if listening is not None:
@@ -133,4 +157,6 @@ async def serve(
         await stop.wait()
         log.info("engine service stopping")
     finally:
+        if server is not None:
+            server.close()
         await runner.cleanup()

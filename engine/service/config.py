@@ -25,6 +25,8 @@ class ServiceConfig:
     live_frame_bytes: int = DEFAULT_LIVE_FRAME  # one camera frame over the WebSocket
     live_idle_s: float = 60.0  # a session that sends no frame for this long is closed
     codec_threads: int = 2  # decode/encode workers (`engine.threads` sizes them per machine)
+    header_timeout_s: float = 10.0  # a request head must arrive within this (and keep-alive idle)
+    body_timeout_s: float = 15.0  # each read of a request body must bring data within this
 
     def __post_init__(self) -> None:
         names = ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs", "live_sessions",
@@ -34,8 +36,9 @@ class ServiceConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_wait_s < 0:
             raise ValueError(f"batch_wait_s must be >= 0, got {self.batch_wait_s}")
-        if self.live_idle_s <= 0:
-            raise ValueError(f"live_idle_s must be > 0, got {self.live_idle_s}")
+        for name in ("live_idle_s", "header_timeout_s", "body_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
 
 
 def is_loopback(host: str) -> bool:

@@ -9,6 +9,13 @@ from collections.abc import Callable, Sequence
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 Labels = tuple[tuple[str, str], ...]
+COUNTERS = {  # name: help; counted with `Metrics.count`
+    "beautynet_stalled_connections_total": (
+        "Connections closed because a request head (phase=headers) or body (phase=body) "
+        "stopped arriving."
+    ),
+    "beautynet_client_disconnects_total": "Requests whose client went away before the answer.",
+}
 
 
 def _labels(labels: Labels, extra: str = "") -> str:
@@ -68,6 +75,19 @@ class Metrics:
             "beautynet_stage_seconds", "Time spent per request stage.", LATENCY_BUCKETS
         )
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.counters: dict[str, dict[Labels, int]] = {name: defaultdict(int) for name in COUNTERS}
+        for phase in ("headers", "body"):
+            self.counters["beautynet_stalled_connections_total"][(("phase", phase),)] = 0
+
+    def count(self, name: str, **labels: str) -> None:
+        """One more of counter `name` (one of COUNTERS) with these labels."""
+        with self._lock:
+            self.counters[name][tuple(sorted(labels.items()))] += 1
+
+    def counted(self, name: str, **labels: str) -> int:
+        """The value of counter `name` with these labels."""
+        with self._lock:
+            return self.counters[name].get(tuple(sorted(labels.items())), 0)
 
     def count_request(self, route: str, status: int) -> None:
         """One answered request."""
@@ -97,6 +117,9 @@ class Metrics:
             ]
             for key, value in sorted(self.requests.items()):
                 lines.append(f"beautynet_requests_total{_labels(key)} {value}")
+            for name, values in sorted(self.counters.items()):
+                lines += [f"# HELP {name} {COUNTERS[name]}", f"# TYPE {name} counter"]
+                lines += [f"{name}{_labels(key)} {n}" for key, n in sorted(values.items())]
             lines += self.batch_size.render() + self.latency.render()
         for name, (help_text, read) in sorted(self.gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read()}"]

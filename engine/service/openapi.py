@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.names import MAX_VERSION, NAME_PATTERN, NAME_RULE, VERSION_PATTERN
+
+from .uploads import FIELD_LIMIT, FORM_BYTES, FORM_FIELDS
+
 _ERROR = {"$ref": "#/components/responses/Error"}
+_NAME = {"type": "string", "pattern": NAME_PATTERN, "description": NAME_RULE}
+_VERSION = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
+_MODEL_REF = {
+    "type": "string", "pattern": NAME_PATTERN[:-1] + "(@" + VERSION_PATTERN[1:-1] + ")?$",
+    "description": f"name or name@version; a name is {NAME_RULE}",
+}  # fmt: skip
+_FORM_LIMITS = (
+    f"At most {FORM_FIELDS} text fields of at most {FIELD_LIMIT} bytes each and "
+    f"{FORM_BYTES} bytes together (413 past that); a body that stops arriving is a 408."
+)
 _IMAGE_FIELDS = {
-    "model": {"type": "string", "maxLength": 100, "description": "name or name@version"},
+    "model": _MODEL_REF,
     "k": {"type": "integer", "minimum": 2, "maximum": 32},
     "panels": {"type": "integer", "enum": [2, 3]},
     "size": {"type": "integer", "minimum": 64, "maximum": 2048},
@@ -24,7 +38,17 @@ def _form(file_field: str, extra: dict[str, Any] | None = None) -> dict[str, Any
     properties = {file_field: {"type": "string", "format": "binary"}, **_IMAGE_FIELDS}
     properties.update(extra or {})
     schema = {"type": "object", "required": [file_field], "properties": properties}
-    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    content = {"multipart/form-data": {"schema": schema}}
+    return {"required": True, "description": _FORM_LIMITS, "content": content}
+
+
+def _text_form(schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    """A form of text fields only, sent urlencoded or as multipart."""
+    content = {kind: {"schema": schema} for kind in _TEXT_FORMS}
+    return {"required": required, "description": _FORM_LIMITS, "content": content}
+
+
+_TEXT_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -48,7 +72,11 @@ _LIVE = (
 
 
 def _name() -> dict[str, Any]:
-    return {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {"name": "name", "in": "path", "required": True, "schema": _NAME}
+
+
+def _version() -> dict[str, Any]:
+    return {"name": "version", "in": "path", "required": True, "schema": _VERSION}
 
 
 def _job_id() -> dict[str, Any]:
@@ -72,27 +100,22 @@ def _paths() -> dict[str, Any]:
             **_errors()}}},
         "/v1/models/{name}/{version}/sample.png": {"get": {
             "summary": "a model version's sample sheet",
-            "parameters": [
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                {"name": "version", "in": "path", "required": True,
-                 "schema": {"type": "integer"}},
-            ],
+            "parameters": [_name(), _version()],
             "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
                           **_errors(400, 404)}}},
         "/v1/models/{name}/promote": {"post": {
             "summary": "serve a version (default: the newest) and make the name the default",
             "parameters": [_name()],
-            "requestBody": {"required": False, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "properties": {"version": {"type": "integer"}}}}}},
-            "responses": {"200": _LABEL, **_errors(400, 404, 409)}}},
+            "requestBody": _text_form({"type": "object", "properties": {"version": _VERSION}},
+                                      required=False),
+            "responses": {"200": _LABEL, **_errors(400, 404, 408, 409, 413)}}},
         "/v1/models/{name}/rollback": {"post": {
             "summary": "undo the last promotion", "parameters": [_name()],
-            "responses": {"200": _LABEL, **_errors(404, 409)}}},
+            "responses": {"200": _LABEL, **_errors(400, 404, 409)}}},
         "/v1/models/{name}/{version}": {"delete": {
             "summary": "remove a user model version",
-            "parameters": [_name(), {"name": "version", "in": "path", "required": True,
-                                     "schema": {"type": "integer"}}],
-            "responses": {"204": {"description": "deleted"}, **_errors(404, 409)}}},
+            "parameters": [_name(), _version()],
+            "responses": {"204": {"description": "deleted"}, **_errors(400, 404, 409)}}},
         "/v1/datasets": {"get": {"summary": "training datasets", "responses": {
             "200": {"description": "datasets", "content": {"application/json": {}}},
             **_errors(404)}}},
@@ -103,16 +126,21 @@ def _paths() -> dict[str, Any]:
                 "type": "object", "required": ["images"], "properties": {"images": {
                     "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
             "responses": {"200": {"description": "report", "content": {"application/json": {}}},
-                          **_errors(400, 404, 413)}}},
+                          **_errors(400, 404, 408, 413)}}},
         "/v1/trainings": {"post": {
             "summary": "train a model version on a dataset (one run at a time)",
             "parameters": [_REQUEST_ID],
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+            "description": "Every name is checked before anything starts; dry_run=true checks "
+                           "the form (names, options, the dataset) and starts nothing (200).",
+            "requestBody": _text_form({
                 "type": "object", "required": ["dataset", "name"], "properties": {
-                    "dataset": {"type": "string"}, "name": {"type": "string"},
+                    "dataset": _NAME, "name": _NAME,
                     "segmenter": {"type": "string", "enum": ["clusters", "edges"]},
-                    "k": {"type": "integer"}, "time_budget": {"type": "string"}}}}}},
-            "responses": {"202": _JSON, **_errors(400, 404, 503)}}},
+                    "k": {"type": "integer"}, "time_budget": {"type": "string"},
+                    "dry_run": {"type": "boolean"}}}, required=True),
+            "responses": {"200": {"description": "dry run: the form would start a training",
+                                  "content": {"application/json": {}}},
+                          "202": _JSON, **_errors(400, 404, 408, 413, 503)}}},
         "/v1/trainings/{job_id}": {"get": {
             "summary": "a training's progress and outcome", "parameters": [_job_id()],
             "responses": {"200": _JSON, **_errors(404)}}},
@@ -129,14 +157,14 @@ def _paths() -> dict[str, Any]:
             "responses": {
                 "200": {"description": "original | interpretation",
                         "content": {"image/png": {}}},
-                **_errors(400, 404, 409, 413, 503)}}},
+                **_errors(400, 404, 408, 409, 413, 503)}}},
         "/v1/clips": {"post": {
             "summary": "start translating a clip", "parameters": [_REQUEST_ID],
             "requestBody": _form("clip", {"budget_bytes": {"type": "integer",
                                                            "minimum": 65536}}),
             "responses": {"202": {"description": "job started",
                                   "content": {"application/json": {"schema": job}}},
-                          **_errors(400, 404, 409, 413, 503)}}},
+                          **_errors(400, 404, 408, 409, 413, 503)}}},
         "/v1/clips/{job_id}": {"get": {
             "summary": "a clip job's state and progress", "parameters": [_job_id()],
             "responses": {"200": {"description": "job",

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 def train_config(fields: dict[str, str], engine: Engine) -> TrainConfig:
-    """The run's hyper-parameters from form fields; ValueError names a bad one."""
+    """The run's hyper-parameters from form fields; ValueError names a bad one (the name by
+    the one rule of `engine.names`, in `Engine.train_config`)."""
     name = fields.get("name", "").strip()
     if not name:
         raise ValueError("name is required")
@@ -75,14 +76,18 @@ class TrainJobs:
         """The job with this id, if it is still kept."""
         return self._jobs.get(job_id)
 
+    def check(self, dataset: str) -> None:
+        """Refuse now what a start would refuse: no training here, or an unknown dataset."""
+        self.engine.runs_folder()
+        self.engine.dataset(dataset)
+
     def start(self, job_id: str, dataset: str, config: TrainConfig) -> TrainJob:
         """A new run (or the existing job with this id)."""
         if job_id in self._jobs:
             return self._jobs[job_id]
         if any(job.state == "running" for job in self._jobs.values()):
             raise QueueFullError(retry_after_s=60)
-        self.engine.runs_folder()  # no training here, or an unknown dataset: an error now
-        self.engine.dataset(dataset)
+        self.check(dataset)
         job = TrainJob(job_id, dataset, config)
         self._jobs[job_id] = job
         while len(self._jobs) > self.capacity:

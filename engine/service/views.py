@@ -13,6 +13,7 @@ from aiohttp import web
 
 from engine.core import Encoded, ModelVersion
 from engine.errors import ModelError
+from engine.names import check_name, check_version, parse_model_ref
 from engine.pipeline import Panels, TranslateOptions
 
 from . import keys
@@ -20,7 +21,7 @@ from .idempotency import IdempotencyConflictError, fingerprint
 from .jobs import ClipJob
 from .openapi import openapi_document
 from .training import TrainJob, TrainJobs, train_config
-from .uploads import read_files, read_upload
+from .uploads import read_files, read_form, read_upload
 
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_REQUEST_ID = 128
@@ -39,16 +40,17 @@ def _int_field(fields: dict[str, str], name: str) -> int | None:
     value = fields.get(name, "").strip()
     if not value:
         return None
-    if not value.lstrip("-").isdigit():
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    digits = value.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
+        raise ValueError(f"{name} must be a whole number, got {value[:20]!r}")
     return int(value)
 
 
 def parse_params(fields: dict[str, str]) -> tuple[str | None, TranslateOptions]:
     """(model or None, options) from the form's text fields; ValueError names the field."""
     model = fields.get("model", "").strip() or None
-    if model is not None and len(model) > 100:
-        raise ValueError("model must be at most 100 characters")
+    if model is not None:
+        parse_model_ref(model)  # the name (and version) checked at the door
     k = _int_field(fields, "k")
     if k is not None and not 2 <= k <= 32:
         raise ValueError(f"k must be between 2 and 32, got {k}")
@@ -99,36 +101,40 @@ async def models(request: web.Request) -> web.Response:
     return web.json_response({"models": [_describe(version) for version in versions]})
 
 
+def _name(request: web.Request, what: str = "model") -> str:
+    """The path's {name}, checked by the one name rule (400 when it breaks it)."""
+    return check_name(request.match_info["name"], what)
+
+
 def _version(request: web.Request) -> int:
-    version = request.match_info["version"]
-    if not version.isdigit():
-        raise web.HTTPNotFound(reason="no such model version")
-    return int(version)
+    """The path's {version}, checked by the one version rule."""
+    return check_version(request.match_info["version"])
 
 
 async def sample_sheet(request: web.Request) -> web.Response:
     """The validation sample sheet saved with a model version."""
-    engine, name = request.app[keys.ENGINE], request.match_info["name"]
-    sheet = await _in_pool(request, engine.sample_sheet, name, _version(request))
+    engine, name, version = request.app[keys.ENGINE], _name(request), _version(request)
+    sheet = await _in_pool(request, engine.sample_sheet, name, version)
     return web.Response(body=sheet, content_type="image/png")
 
 
 # ---- model administration ------------------------------------------------------------
 async def _admin(request: web.Request, action: Callable[..., T], *args: Any) -> T:
     """Run a catalogue change in the worker pool; refusals (bundled, served...) are 409s."""
-    engine = request.app[keys.ENGINE]
-    await _in_pool(request, engine.model, request.match_info["name"])  # unknown name: 404
+    engine, name = request.app[keys.ENGINE], _name(request)
+    await _in_pool(request, engine.model, name)  # unknown name: 404
     try:
-        return await _in_pool(request, action, request.match_info["name"], *args)
+        return await _in_pool(request, action, name, *args)
     except ModelError as exc:
         raise web.HTTPConflict(reason=str(exc)) from exc
 
 
 async def promote(request: web.Request) -> web.Response:
     """POST /v1/models/{name}/promote (form field `version`, default newest)."""
-    fields = {key: str(value) for key, value in (await request.post()).items()}
-    version = _int_field(fields, "version")
-    entry = await _admin(request, request.app[keys.ENGINE].promote, version)
+    _name(request)  # before the body is read
+    version = (await read_form(request)).get("version", "").strip()
+    checked = check_version(version) if version else None
+    entry = await _admin(request, request.app[keys.ENGINE].promote, checked)
     return web.json_response({"label": entry.spec.label})
 
 
@@ -160,7 +166,7 @@ async def datasets(request: web.Request) -> web.Response:
 
 async def add_images(request: web.Request) -> web.Response:
     """POST /v1/datasets/{name}/images: decode, deduplicate and store uploaded images."""
-    engine, name = request.app[keys.ENGINE], request.match_info["name"]
+    engine, name = request.app[keys.ENGINE], _name(request, "dataset")
     engine.datasets_folder()  # none here: 404 before reading the upload
     limit = request.app[keys.CONFIG].max_upload_bytes
     files = await read_files(request, "images", limit, 4 * limit, MAX_DATASET_FILES)
@@ -179,13 +185,20 @@ def _train_jobs(request: web.Request) -> TrainJobs:
 
 
 async def start_training(request: web.Request) -> web.Response:
-    """POST /v1/trainings: train `name` on `dataset`; 202 with the job to follow."""
+    """POST /v1/trainings: train `name` on `dataset`; 202 with the job to follow.
+
+    Every name is checked before anything starts; with `dry_run=true` nothing starts (200).
+    """
     jobs, rid = _train_jobs(request), request_id(request)
-    fields = {key: str(value) for key, value in (await request.post()).items()}
+    fields = await read_form(request)
     dataset = fields.get("dataset", "").strip()
     if not dataset:
         raise ValueError("dataset is required")
-    job = jobs.start(rid, dataset, train_config(fields, request.app[keys.ENGINE]))
+    config = train_config(fields, request.app[keys.ENGINE])
+    jobs.check(check_name(dataset, "dataset"))
+    if fields.get("dry_run", "").strip().lower() in ("1", "true"):
+        return web.json_response({"dataset": dataset, "name": config.model_name})
+    job = jobs.start(rid, dataset, config)
     headers = {"Location": f"/v1/trainings/{job.id}"}
     return web.json_response(job.describe(), status=202, headers=headers)
 

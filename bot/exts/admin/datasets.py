@@ -43,7 +43,7 @@ async def collect(
 
 @admin_only
 @dataset.command(name="add", description="Add attached images to a dataset")
-@app_commands.describe(name="dataset name (letters, digits, - and _)")
+@app_commands.describe(name="dataset name (lowercase letters, digits, - and _)")
 async def add(
     interaction: discord.Interaction,
     name: str,

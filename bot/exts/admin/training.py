@@ -145,7 +145,7 @@ async def keep_posted(message: discord.Message, run: Run, view: ui.View, started
 @app_commands.command(name="retrain", description="Train a new model version from a dataset")
 @app_commands.describe(
     dataset="dataset name (see /admin dataset list)",
-    name="model name; a new version is registered (promote it to serve it)",
+    name="model name (lowercase letters, digits, - and _); a new version is registered",
     segmenter="partial information the network learns from",
     k="colour clusters (clusters segmenter)",
     time_budget="stop after this long, e.g. 90m or 2h (default: the configured epochs)",
@@ -172,6 +172,7 @@ async def retrain(
             "I need Send Messages and Attach Files here to post training progress."
         )
     request = TrainRequest(dataset, name, segmenter, k, time_budget)
+    await engine.check_training(request)  # a bad name or dataset: told now, nothing started
     as_run = f"clusters k={k}" if segmenter == "clusters" else segmenter
     to_record = NewRun(
         name, dataset, as_run, {"time_budget": time_budget}, user_id=interaction.user.id,
