@@ -212,30 +212,24 @@ async def _engine(settings):
     return Engine(registry, torch.device("cpu"), precision="fp32")
 
 
-async def test_retrain_reports_bad_arguments(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
+async def test_retrain_refuses_bad_arguments_before_starting(
+    fake: FakeDiscord, bot: BeautyBot, photo
+) -> None:
+    """A bad name (the engine's one rule), time budget or dataset: told at once, nothing runs."""
     await add_photos(fake, photo)
-    await fake.slash(
-        fake.owner,
-        "admin",
-        sub("retrain", text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
-    )
-    failed = await fake.wait_for(
-        lambda: (m := progress_message(fake)) is not None and m["content"].startswith("⚠️") and m
-    )
-    assert "time budget" in failed["content"]
-    await fake.slash(
-        fake.owner, "admin", sub("retrain", text("dataset", "nope"), text("name", "y"))
-    )
-    missing = await fake.wait_for(
-        lambda: next(
-            (m for m in fake.channel_messages(fake.general) if "`y` failed" in m["content"]), None
-        )
-    )
-    assert "nope" in missing["content"]
+    asked = [
+        ((text("dataset", "flowers"), text("name", "../../escape")), "model name must be 1-64"),
+        ((text("dataset", "flowers"), text("name", "Blooms")), "lowercase"),
+        ((text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
+         "time budget"),
+        ((text("dataset", "nope"), text("name", "y")), "nope"),
+    ]  # fmt: skip
+    for options, reason in asked:
+        interaction = await fake.slash(fake.owner, "admin", sub("retrain", *options))
+        assert reason in await ephemeral_answer(fake, interaction)
+    assert progress_message(fake) is None  # no training was announced
     assert running(bot) == {}
-    assert [(r.model_name, r.status) for r in await training_runs(bot)] == [
-        ("x", TrainingStatus.FAILED),
-        ("y", TrainingStatus.FAILED),
-    ]
-    reasons = [run.reason or "" for run in await training_runs(bot)]
-    assert "time budget" in reasons[0] and "nope" in reasons[1]
+    assert await training_runs(bot) == []
+    runs = bot.settings.data_dir / "runs"
+    assert not runs.exists() or not any(runs.iterdir())
+    assert not (bot.settings.data_dir.parent / "escape").exists()

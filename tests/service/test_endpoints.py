@@ -202,3 +202,57 @@ async def test_malformed_form_on_promote_is_a_400(service: Service) -> None:
     ) as response:
         assert response.status == 400
         assert "malformed" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "form"),
+    [
+        ("GET", "/v1/models/Tiny/1/sample.png", None),
+        ("GET", "/v1/models/tiny/0/sample.png", None),
+        ("GET", "/v1/models/tiny/%C2%B2/sample.png", None),
+        ("POST", "/v1/models/..%2Fx/promote", None),
+        ("POST", "/v1/models/tiny/promote", {"version": "x"}),
+        ("POST", "/v1/models/a%00b/rollback", None),
+        ("DELETE", "/v1/models/tiny/abc", None),
+        ("POST", "/v1/translate", {"model": "../tiny"}),
+        ("POST", "/v1/translate", {"model": "tiny@x"}),
+    ],
+)
+async def test_names_are_checked_at_the_door(
+    service: Service, png: bytes, method: str, path: str, form: dict[str, str] | None
+) -> None:
+    data = service.form(png, **form) if path == "/v1/translate" and form else form
+    async with service.session.request(method, f"{service.url}{path}", data=data) as response:
+        assert response.status == 400
+        error = (await response.json())["error"]
+    assert "must be" in error and len(error) < 160
+
+
+async def test_a_dataset_name_is_checked_before_the_upload_is_read(
+    start_service, tmp_path, png: bytes
+) -> None:
+    service = await start_service(datasets_dir=tmp_path / "datasets")
+    form = aiohttp.FormData()
+    form.add_field("images", png, filename="a.png")
+    async with service.session.post(f"{service.url}/v1/datasets/..%2Fup/images", data=form) as r:
+        assert r.status == 400
+        assert "dataset name must be" in (await r.json())["error"]
+    assert not (tmp_path / "up").exists()
+
+
+@pytest.mark.parametrize("count", [17, 40])
+async def test_a_form_with_too_many_fields_is_a_413(service: Service, png: bytes, count) -> None:
+    form = service.form(png, **{f"f{i}": "1" for i in range(count)})
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 413
+        assert "more than 16 text fields" in (await response.json())["error"]
+    metrics = await (await service.session.get(f"{service.url}/metrics")).text()
+    assert 'beautynet_stalled_connections_total{phase="headers"} 0' in metrics
+
+
+async def test_a_text_only_form_is_bounded_too(service: Service) -> None:
+    fields = {f"f{i}": "1" for i in range(40)}
+    async with service.session.post(
+        f"{service.url}/v1/models/tiny/promote", data=fields
+    ) as response:
+        assert response.status == 413

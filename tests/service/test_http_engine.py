@@ -359,3 +359,24 @@ async def test_training_can_be_stopped(trainer) -> None:
     done = await asyncio.wait_for(client.train(TrainRequest("flowers", "x"), progress, stop), 120)
     assert done.status == "cancelled"  # the trainer's word for a stopped run
     assert done.version is None
+
+
+async def test_check_training_asks_the_engines_door_and_starts_nothing(
+    start_service, tmp_path: Path, png: bytes
+) -> None:
+    from bot.engine_client.admin import TrainRequest
+
+    runs = tmp_path / "runs"
+    service = await start_service(datasets_dir=tmp_path / "datasets", runs_dir=runs)
+    client = HttpEngine([service.url], TOKEN)
+    try:
+        await client.add_images("garden", [("a.png", png)])
+        await client.check_training(TrainRequest("garden", "blooms"))
+        with pytest.raises(EngineUserError, match="model name must be 1-64"):
+            await client.check_training(TrainRequest("garden", "../../escape"))
+        with pytest.raises(EngineUserError, match="no dataset named"):
+            await client.check_training(TrainRequest("nope", "blooms"))
+    finally:
+        await client.close()
+    assert not runs.exists() or not any(runs.iterdir())
+    assert service.app[keys.TRAIN_JOBS].get("x") is None
