@@ -11,27 +11,26 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 RUN pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
-WORKDIR /app
-COPY pyproject.toml README.md alembic.ini ./
+WORKDIR /src
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY migrations ./migrations
 COPY beautynet ./beautynet
 COPY engine ./engine
 COPY bot ./bot
 COPY infra ./infra
-# Editable: the package finds alembic.ini and migrations/ next to itself, in /app.
-RUN pip install -e .
+# A plain install: the package carries its migrations, bundled models and page (setup.py).
+RUN pip install .
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin beautynet \
     && mkdir -p /data \
     && chown beautynet:beautynet /data
 COPY --from=builder /opt/venv /opt/venv
-COPY --from=builder /app /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     BEAUTYNET_DATA_DIR=/data \
     BEAUTYNET_ENGINE_PORT=8765
-WORKDIR /app
+WORKDIR /data
 USER 10001:10001
 VOLUME ["/data"]
 EXPOSE 8765

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"  # a checkout's; an installed package has none
+# A wheel carries `migrations/` as the package `infra.db.migrations` (see setup.py); a
+# checkout, and an editable install of one, keeps it at the top level.
+MIGRATIONS_DIRS = (Path(__file__).resolve().parent / "migrations", PROJECT_ROOT / "migrations")
 UPGRADE_HINT = "run `beautynet db upgrade`"
 
 
@@ -26,12 +28,20 @@ class SchemaError(RuntimeError):
     """The database schema does not match the code: refuse to start."""
 
 
+def migrations_dir() -> Path:
+    """The migration scripts: installed beside this module, else the checkout's."""
+    found = next((folder for folder in MIGRATIONS_DIRS if folder.is_dir()), None)
+    if found is None:
+        raise SchemaError(
+            f"migrations folder missing: looked in {', '.join(map(str, MIGRATIONS_DIRS))}"
+        )
+    return found
+
+
 def alembic_config() -> Config:
-    """Alembic's configuration, pointing at `migrations/` wherever the project lives."""
-    if not MIGRATIONS_DIR.is_dir():
-        raise SchemaError(f"migrations folder {MIGRATIONS_DIR} is missing")
+    """Alembic's configuration, pointing at the migrations wherever the project lives."""
     config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 

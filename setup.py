@@ -1,0 +1,19 @@
+"""Which packages the distribution holds; everything else is in pyproject.toml.
+
+The top-level `migrations/` folder (Alembic's home in a checkout) is installed as the package
+`infra.db.migrations`, so that a wheel carries the schema's history beside the code that
+applies it (`infra/db/schema.py` finds it there). pyproject.toml alone cannot map a folder
+outside the packages into one of them while also finding the packages.
+"""
+
+from setuptools import find_packages, setup
+
+MIGRATIONS = {
+    "infra.db.migrations": "migrations",
+    "infra.db.migrations.versions": "migrations/versions",
+}
+
+setup(
+    packages=[*find_packages(include=["beautynet*", "engine*", "bot*", "infra*"]), *MIGRATIONS],
+    package_dir=MIGRATIONS,
+)
