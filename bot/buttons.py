@@ -157,14 +157,14 @@ async def result_view(
     """The buttons under one result."""
     view = ui.View(timeout=None)
     served = await bot.catalog.served()
-    others = [m for m in served if f"{m.name} v{m.version}" != result.model][:25]
+    others = [m for m in served if m.id != result.model][:25]
     if others:
         options = [
             discord.SelectOption(label=m.name, value=m.name, description=m.segmenter)
             for m in others
         ]
         view.add_item(ModelSelect(request_id, options))
-    current = next((m for m in served if f"{m.name} v{m.version}" == result.model), None)
+    current = next((m for m in served if m.id == result.model), None)
     found = CLUSTERS.fullmatch(current.segmenter) if current else None
     if found and result.kind == "image":
         k = params.k or int(found[1])

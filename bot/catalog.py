@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from discord import app_commands
 
-from bot.engine_client import EngineClient, ModelInfo
+from bot.engine_client import EngineClient, ModelId, ModelInfo
 
 CACHE_SECONDS = 30.0
 MAX_CHOICES = 25  # Discord's limit
@@ -43,9 +43,9 @@ class ModelCatalog:
         """One entry per name: the version a plain name resolves to."""
         return [model for model in await self.models() if model.served]
 
-    async def find(self, label: str) -> ModelInfo | None:
-        """The installed version a result names ("nature v1"), if any."""
-        return next((m for m in await self.models() if f"{m.name} v{m.version}" == label), None)
+    async def find(self, model: ModelId | None) -> ModelInfo | None:
+        """The installed version that made a result, if any (None: several did)."""
+        return next((m for m in await self.models() if m.id == model), None)
 
     async def exists(self, ref: str) -> bool:
         """Whether 'name' or 'name@version' names an installed model."""

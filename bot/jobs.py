@@ -138,9 +138,9 @@ class Beautifier:
             for info in models:
                 ref = TranslateParams(model=f"{info.name}@{info.version}")
                 result = await self.translate(data, kind, ref, request_id, delivery)
-                rows.append((result.model, result.data))
+                rows.append(((result.model or info.id).label, result.data))
             grid = await asyncio.to_thread(labelled_grid, rows)
-            return Translated(grid, "compare.png", "every model", "image", 0, 0)
+            return Translated(grid, "compare.png", None, "image", 0, 0)
 
         params = TranslateParams(model="compare")
         await self._submit(admission, params, delivery, produce)
@@ -236,8 +236,8 @@ class Beautifier:
             await self._fail(request_id, exc, delivery)
             return
         outcome = Outcome(
-            model=made_by.name if made_by else None,
-            model_version=made_by.version if made_by else None,
+            model=result.model.name if result.model else None,
+            model_version=result.model.version if result.model else None,
             segmenter=segmenter,
             result_message_id=message_id,
             input_hash=input_hash(data),
@@ -329,7 +329,8 @@ def panel_side(result: Translated, panels: int, gap: int = 4) -> int:
 
 def result_line(result: Translated, segmenter: str | None, seconds: float, request_id: int) -> str:
     """The one short line under a result: what made it, and how long it took."""
-    made_by = " · ".join(part for part in (result.model, segmenter) if part)
+    model = result.model.label if result.model else "every model"
+    made_by = " · ".join(part for part in (model, segmenter) if part)
     text = f"-# {made_by} · {seconds:.1f} s · request #{request_id}"
     if result.quality_reduced:
         text += "\n-# quality lowered to fit: " + "; ".join(result.notes)

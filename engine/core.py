@@ -31,7 +31,7 @@ from engine.datasets import (
 from engine.device import Precision
 from engine.errors import InputError, ModelError, NotConfiguredError
 from engine.imaging import ImageFormat, ImageLimits, decode_image, encode_image
-from engine.models import ModelEntry, ModelRegistry, load_model
+from engine.models import ModelEntry, ModelRegistry, ModelSpec, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
     ClipResult,
@@ -61,7 +61,7 @@ class Encoded:
     """An encoded result image and how it was made."""
 
     data: bytes
-    model: str  # the model version's label, e.g. "nature v1"
+    model: ModelSpec  # the model version that made it (name, version, label)
     width: int
     height: int
 
@@ -187,7 +187,7 @@ class Engine:
 
     @staticmethod
     def encode(
-        translation: Translation, panels: int, model: str, fmt: ImageFormat = "png"
+        translation: Translation, panels: int, model: ModelSpec, fmt: ImageFormat = "png"
     ) -> Encoded:
         """Compose the panels and encode them."""
         composed = translation.compose(3 if panels == 3 else 2)
@@ -204,7 +204,7 @@ class Engine:
         image = self.decode(data)
         translator = self.translator(model)
         (result,) = translator.translate([image], options)
-        return self.encode(result, options.panels, translator.model.spec.label, fmt)
+        return self.encode(result, options.panels, translator.model.spec, fmt)
 
     def translate_clip(
         self,

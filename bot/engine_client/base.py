@@ -41,12 +41,25 @@ class TranslateParams:
 
 
 @dataclass(frozen=True)
+class ModelId:
+    """One model version, as the engine names it: two fields, never a label to parse."""
+
+    name: str
+    version: int
+
+    @property
+    def label(self) -> str:
+        """How people read it: 'nature v1'."""
+        return f"{self.name} v{self.version}"
+
+
+@dataclass(frozen=True)
 class Translated:
     """An encoded result and how it was made."""
 
     data: bytes
     filename: str  # e.g. "beautynet.png" or "beautynet.mp4"
-    model: str  # "nature v1"
+    model: ModelId | None  # the version that made it; None when several did (/compare)
     kind: Kind
     width: int
     height: int
@@ -65,6 +78,10 @@ class ModelInfo:
     served: bool  # the version a plain name resolves to
     default: bool  # the default model's served version
     sample_sheet: bytes | None = None
+
+    @property
+    def id(self) -> ModelId:
+        return ModelId(self.name, self.version)
 
 
 class EngineClient(ModelAdmin, DatasetAdmin, TrainingAdmin, Protocol):

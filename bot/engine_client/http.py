@@ -25,6 +25,7 @@ from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainSta
 from .base import (
     EngineUnavailableError,
     EngineUserError,
+    ModelId,
     ModelInfo,
     ProgressCallback,
     Translated,
@@ -199,11 +200,15 @@ class HttpEngine:
         answer = await self._call(
             "POST", "/v1/translate", request_id, lambda: _form(data, "image", params)
         )
+        headers = answer.headers
         return Translated(
-            data=answer.body, filename="beautynet.png", model=answer.headers["X-Model"],
-            kind="image", width=int(answer.headers["X-Width"]),
-            height=int(answer.headers["X-Height"]),
-        )  # fmt: skip
+            data=answer.body,
+            filename="beautynet.png",
+            model=ModelId(headers["X-Model-Name"], int(headers["X-Model-Version"])),
+            kind="image",
+            width=int(headers["X-Width"]),
+            height=int(headers["X-Height"]),
+        )
 
     async def translate_clip(
         self,
@@ -241,10 +246,15 @@ class HttpEngine:
         answer = await self._exchange(backend, "GET", f"{path}/result", lambda: None, job_id)
         job = self._job(await self._exchange(backend, "GET", path, lambda: None, job_id))
         return Translated(
-            data=self._checked(answer).body, filename="beautynet.mp4", model=job["model"],
-            kind="clip", width=job["width"], height=job["height"],
-            quality_reduced=job["quality_reduced"], notes=list(job["notes"]),
-        )  # fmt: skip
+            data=self._checked(answer).body,
+            filename="beautynet.mp4",
+            model=ModelId(job["model_name"], job["model_version"]),
+            kind="clip",
+            width=job["width"],
+            height=job["height"],
+            quality_reduced=job["quality_reduced"],
+            notes=list(job["notes"]),
+        )
 
     def _job(self, answer: Answer) -> dict[str, Any]:
         if answer.status == 404:  # the engine restarted and forgot the job

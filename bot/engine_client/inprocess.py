@@ -20,12 +20,20 @@ from typing import Any, TypeVar
 
 from engine.core import Engine, TrainingProgress
 from engine.errors import EngineError
+from engine.models import ModelSpec
 from engine.pipeline import TranslateOptions
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
 from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainStatus
-from .base import EngineUserError, ModelInfo, ProgressCallback, Translated, TranslateParams
+from .base import (
+    EngineUserError,
+    ModelId,
+    ModelInfo,
+    ProgressCallback,
+    Translated,
+    TranslateParams,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,11 @@ T = TypeVar("T")
 def options_for(params: TranslateParams) -> TranslateOptions:
     """The engine's per-request options for the bot's parameters."""
     return TranslateOptions(k=params.k, panels=params.panels, size=params.size)
+
+
+def model_id(spec: ModelSpec) -> ModelId:
+    """The bot's name for a model version."""
+    return ModelId(spec.meta.name, spec.meta.version)
 
 
 @contextmanager
@@ -184,7 +197,12 @@ class InProcessEngine:
     def _translate_image(self, data: bytes, params: TranslateParams) -> Translated:
         result = self.engine.translate_bytes(data, params.model, options_for(params))
         return Translated(
-            result.data, "beautynet.png", result.model, "image", result.width, result.height
+            result.data,
+            "beautynet.png",
+            model_id(result.model),
+            "image",
+            result.width,
+            result.height,
         )
 
     def _translate_clip(
@@ -203,7 +221,7 @@ class InProcessEngine:
         return Translated(
             data=encoded,
             filename="beautynet.mp4",
-            model=translator.model.spec.label,
+            model=model_id(translator.model.spec),
             kind="clip",
             width=result.width,
             height=result.height,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from engine.core import Engine
 from engine.errors import EngineError
+from engine.models import ModelSpec
 from engine.pipeline import ClipResult, TranslateOptions
 
 from .batching import QueueFullError
@@ -34,7 +35,7 @@ class ClipJob:
     done: int = 0
     total: int = 0
     error: str | None = None
-    model: str = ""
+    model: ModelSpec | None = None  # known once the work starts
     result: ClipResult | None = None
     task: asyncio.Future[None] | None = field(default=None, repr=False)
 
@@ -46,7 +47,9 @@ class ClipJob:
             "done": self.done,
             "total": self.total,
             "error": self.error,
-            "model": self.model,
+            "model": self.model.label if self.model else "",
+            "model_name": self.model.meta.name if self.model else None,
+            "model_version": self.model.meta.version if self.model else None,
         }
         if self.result is not None:
             info.update(
@@ -126,7 +129,7 @@ class ClipJobs:
         progress: Any,
     ) -> None:
         translator = self.engine.translator(model)
-        job.model = translator.model.spec.label
+        job.model = translator.model.spec
         job.result = self.engine.translate_clip(
             data, translator, options, job.folder, budget_bytes, progress
         )

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from engine.core import Encoded, ModelVersion
 from engine.errors import ModelError
+from engine.models import ModelSpec
 from engine.names import check_name, check_version, parse_model_ref
 from engine.pipeline import Panels, TranslateOptions
 
@@ -262,9 +263,9 @@ async def _translate_image(
         app, "decode", lambda: (engine.decode(data), engine.translator(model))
     )
     translation = await app[keys.BATCHER].translate(translator, image, options)
-    label = translator.model.spec.label
+    spec = translator.model.spec
     encoded = await _in_codec_pool(
-        app, "encode", lambda: engine.encode(translation, options.panels, label)
+        app, "encode", lambda: engine.encode(translation, options.panels, spec)
     )
     app[keys.METRICS].observe_stage("total", time.monotonic() - start)
     return encoded
@@ -283,10 +284,18 @@ async def translate(request: web.Request) -> web.Response:
     except IdempotencyConflictError as exc:
         raise web.HTTPConflict(reason=str(exc)) from exc
     headers = {
-        REQUEST_ID_HEADER: rid, "X-Model": result.model,
-        "X-Width": str(result.width), "X-Height": str(result.height),
-    }  # fmt: skip
+        REQUEST_ID_HEADER: rid,
+        **model_headers(result.model),
+        "X-Width": str(result.width),
+        "X-Height": str(result.height),
+    }
     return web.Response(body=result.data, content_type="image/png", headers=headers)
+
+
+def model_headers(spec: ModelSpec) -> dict[str, str]:
+    """Which model version made a result: its name and version as fields, and its label."""
+    name, version = spec.meta.name, str(spec.meta.version)
+    return {"X-Model-Name": name, "X-Model-Version": version, "X-Model": spec.label}
 
 
 # ---- clips -------------------------------------------------------------------------------
@@ -323,8 +332,11 @@ async def clip_result(request: web.Request) -> web.StreamResponse:
     job = _job(request)
     if job.state != "done" or job.result is None:
         raise web.HTTPConflict(reason=f"the clip job is {job.state}")
+    assert job.model is not None  # known before the work starts
     headers = {
-        "X-Model": job.model, "X-Width": str(job.result.width),
-        "X-Height": str(job.result.height), "Content-Type": "video/mp4",
-    }  # fmt: skip
+        **model_headers(job.model),
+        "X-Width": str(job.result.width),
+        "X-Height": str(job.result.height),
+        "Content-Type": "video/mp4",
+    }
     return web.FileResponse(job.result.path, headers=headers)

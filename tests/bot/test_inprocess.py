@@ -10,7 +10,7 @@ import imageio_ffmpeg
 import pytest
 import torch
 
-from bot.engine_client import EngineClient, EngineUserError, TranslateParams
+from bot.engine_client import EngineClient, EngineUserError, ModelId, TranslateParams
 from bot.engine_client.inprocess import InProcessEngine
 from engine.core import Engine
 from engine.imaging import decode_image, encode_image
@@ -53,7 +53,7 @@ async def test_translate_image_runs_in_a_worker_thread(
     )
     assert threads and threads[0] != threading.current_thread().name
     assert threads[0].startswith("engine")
-    assert result.kind == "image" and result.model == "tiny v1"
+    assert result.kind == "image" and result.model == ModelId("tiny", 1)
     assert decode_image(result.data).size == (result.width, result.height) == (3 * 64 + 8, 32)
 
 

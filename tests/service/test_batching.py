@@ -144,6 +144,7 @@ async def test_clip_job_progress_and_result(service: Service, clip_bytes: bytes)
 
     job = await asyncio.wait_for(finished(), 60)
     assert job["state"] == "done" and job["done"] == job["total"] > 0
+    assert (job["model_name"], job["model_version"]) == ("tiny", 1)
     async with service.session.get(f"{service.url}{location}/result") as response:
         assert response.status == 200 and response.headers["X-Model"] == "tiny v1"
         data = await response.read()

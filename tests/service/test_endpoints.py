@@ -42,6 +42,10 @@ async def test_translate_returns_a_png_and_headers(service: Service, png: bytes)
         assert response.status == 200, await response.text()
         body = await response.read()
         assert response.headers["X-Model"] == "tiny v1"
+        assert (response.headers["X-Model-Name"], response.headers["X-Model-Version"]) == (
+            "tiny",
+            "1",
+        )  # as fields: nobody parses the label
         width, height = int(response.headers["X-Width"]), int(response.headers["X-Height"])
     assert decode_image(body).size == (width, height) == (3 * 64 + 8, 43)
 

@@ -20,6 +20,7 @@ from bot.engine_client import (
     EngineClient,
     EngineUnavailableError,
     EngineUserError,
+    ModelId,
     TranslateParams,
 )
 from bot.engine_client.http import HttpEngine
@@ -42,7 +43,7 @@ async def test_translate_image_and_models(service: Service, png: bytes) -> None:
         listed = await client.models()
     finally:
         await client.close()
-    assert result.kind == "image" and result.model == "tiny v2"
+    assert result.kind == "image" and result.model == ModelId("tiny", 2)
     assert decode_image(result.data).size == (result.width, result.height)
     assert [(m.name, m.version, m.served) for m in listed] == [
         ("tiny", 1, True),
@@ -92,7 +93,7 @@ async def test_down_engine_fails_over_and_health_check_brings_it_back(
     client = HttpEngine([dead_url, alive.url], TOKEN, health_interval_s=3600)
     try:
         result = await client.translate_image(png, TranslateParams(), "h6")
-        assert result.model == "tiny v1"
+        assert result.model == ModelId("tiny", 1)
         assert not client.backends[0].healthy and client.backends[1].healthy
         client.backends[0].url = alive.url  # "restarted" at the same place
         await client.check_health()
@@ -164,7 +165,7 @@ async def test_timed_out_call_is_retried_without_running_twice(
     finally:
         release.set()
         await client.close()
-    assert result.model == "tiny v1"
+    assert result.model == ModelId("tiny", 1)
     assert service.app[keys.IDEMPOTENCY].runs == 1
 
 
@@ -179,7 +180,9 @@ async def test_clip_through_http(service: Service, clip_bytes: bytes) -> None:
             await client.translate_clip(b"not a video", TranslateParams(), "c2", 1_000_000)
     finally:
         await client.close()
-    assert result.kind == "clip" and result.data[4:8] == b"ftyp" and result.model == "tiny v1"
+    assert (
+        result.kind == "clip" and result.data[4:8] == b"ftyp" and result.model == ModelId("tiny", 1)
+    )
     assert calls and calls[-1][0] == calls[-1][1]
 
 
@@ -257,7 +260,7 @@ async def test_model_admin_through_any_engine(
     try:
         assert await client.promote("tiny", 2) == "tiny v2"
         result = await client.translate_image(png, TranslateParams(model="tiny"), "a1")
-        assert result.model == "tiny v2"  # the promotion is seen at once
+        assert result.model == ModelId("tiny", 2)  # the promotion is seen at once
         with pytest.raises(EngineUserError, match="being served"):
             await client.delete("tiny", 2)
         with pytest.raises(EngineUserError, match="no model called"):
