@@ -152,8 +152,9 @@ class HttpEngine:
             async with self._client().request(
                 method, f"{backend.url}{path}", data=form(), headers={"X-Request-Id": request_id}
             ) as response:
-                answer = Answer(backend, response.status, dict(response.headers),
-                                await response.read())  # fmt: skip
+                answer = Answer(
+                    backend, response.status, dict(response.headers), await response.read()
+                )
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
             log.warning("engine %s failed (%s); trying another", backend.url, type(exc).__name__)
             backend.healthy = False
@@ -221,9 +222,11 @@ class HttpEngine:
         """Start a clip job, follow it, fetch the MP4; restart elsewhere if its engine dies."""
         for _ in range(self.rounds * len(self.backends)):
             started = await self._call(
-                "POST", "/v1/clips", request_id,
+                "POST",
+                "/v1/clips",
+                request_id,
                 lambda: _form(data, "clip", params, budget_bytes=budget_bytes),
-            )  # fmt: skip
+            )
             try:
                 return await self._follow(started.backend, request_id, progress)
             except _Unavailable:
@@ -271,10 +274,14 @@ class HttpEngine:
                 path = f"/v1/models/{item['name']}/{item['version']}/sample.png"
                 sheet = (await self._call("GET", path, f"sheet-{time.monotonic_ns()}")).body
             info = ModelInfo(
-                name=item["name"], version=item["version"], description=item["description"],
-                segmenter=item["segmenter"], served=item["served"], default=item["default"],
+                name=item["name"],
+                version=item["version"],
+                description=item["description"],
+                segmenter=item["segmenter"],
+                served=item["served"],
+                default=item["default"],
                 sample_sheet=sheet,
-            )  # fmt: skip
+            )
             infos.append(info)
         return infos
 
@@ -314,10 +321,12 @@ class HttpEngine:
         path = f"/v1/datasets/{quote(name, safe='')}/images"
         report = json.loads((await self._admin("POST", path, form)).body)
         return DatasetReport(
-            name=report["name"], added=report["added"], duplicates=report["duplicates"],
+            name=report["name"],
+            added=report["added"],
+            duplicates=report["duplicates"],
             rejected=[(source, reason) for source, reason in report["rejected"]],
             total_images=report["total_images"],
-        )  # fmt: skip
+        )
 
     async def datasets(self) -> list[DatasetInfo]:
         """Every dataset."""
@@ -327,8 +336,13 @@ class HttpEngine:
     # ---- training (TrainingAdmin) -----------------------------------------------------------
     @staticmethod
     def _training_form(request: TrainRequest, **extra: str) -> dict[str, str]:
-        fields = {"dataset": request.dataset, "name": request.name,
-                  "segmenter": request.segmenter, "k": str(request.k), **extra}  # fmt: skip
+        fields = {
+            "dataset": request.dataset,
+            "name": request.name,
+            "segmenter": request.segmenter,
+            "k": str(request.k),
+            **extra,
+        }
         if request.time_budget:
             fields["time_budget"] = request.time_budget
         return fields
@@ -359,17 +373,28 @@ class HttpEngine:
             if job["sheets"] > sheets:
                 sheets = job["sheets"]
                 sheet = (await self._follow_training(backend, "GET", f"{path}/sample.png")).body
-            progress(TrainStatus(job["step"], job["total_steps"], job["epoch"], job["eta_s"],
-                                 dict(job["losses"]), sheet))  # fmt: skip
+            progress(
+                TrainStatus(
+                    job["step"],
+                    job["total_steps"],
+                    job["epoch"],
+                    job["eta_s"],
+                    dict(job["losses"]),
+                    sheet,
+                )
+            )
         if job["state"] == "failed":
             raise EngineUserError(job["error"] or "the training failed")
         last_sheet = None
         if job["sheets"]:
             last_sheet = (await self._follow_training(backend, "GET", f"{path}/sample.png")).body
         return TrainDone(
-            status=job["state"], model=job["model"], sample_sheet=last_sheet,
-            version=job.get("version"), metrics=dict(job.get("metrics") or {}),
-        )  # fmt: skip
+            status=job["state"],
+            model=job["model"],
+            sample_sheet=last_sheet,
+            version=job.get("version"),
+            metrics=dict(job.get("metrics") or {}),
+        )
 
     async def _follow_training(self, backend: Backend, method: str, path: str) -> Answer:
         try:

@@ -85,9 +85,11 @@ class InProcessEngine:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.engine = engine.configured(
-            clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+            clip_limits=clip_limits,
+            datasets_dir=datasets_dir,
+            runs_dir=runs_dir,
             train_defaults=train_defaults,
-        )  # fmt: skip
+        )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
 
     async def _run(self, func: Callable[..., T], *args: object) -> T:
@@ -181,9 +183,13 @@ class InProcessEngine:
             progress(TrainStatus(**vars(snapshot)))
 
         result = await in_thread(
-            self.engine.train, request.dataset, config, trained_by="discord", progress=relay,
+            self.engine.train,
+            request.dataset,
+            config,
+            trained_by="discord",
+            progress=relay,
             stop=stop,
-        )  # fmt: skip
+        )
         sheet = result.outcome.sample_sheet
         return TrainDone(
             status=result.outcome.status,

@@ -52,17 +52,22 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     cpu = ThreadPoolExecutor(config.codec_threads, thread_name_prefix="engine-cpu")
     clips = ThreadPoolExecutor(1, thread_name_prefix="engine-clip")
     batcher = Batcher(
-        network, metrics, config.max_batch, config.batch_wait_s, config.queue_size,
+        network,
+        metrics,
+        config.max_batch,
+        config.batch_wait_s,
+        config.queue_size,
         config.retry_after_s,
-    )  # fmt: skip
+    )
     jobs = ClipJobs(app[keys.ENGINE], clips, config.clip_jobs)
     app[keys.BATCHER], app[keys.CPU_POOL], app[keys.CLIP_JOBS] = batcher, cpu, jobs
     idempotency: Idempotency[Encoded] = Idempotency(config.idempotency_entries)
     app[keys.IDEMPOTENCY] = idempotency
     metrics.gauge(
-        "beautynet_image_jobs_started", "Image requests run (retries excluded).",
+        "beautynet_image_jobs_started",
+        "Image requests run (retries excluded).",
         lambda: idempotency.runs,
-    )  # fmt: skip
+    )
     metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
     metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
     metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)
@@ -97,9 +102,11 @@ def create_app(
     """
     config = config or ServiceConfig()
     engine = engine.configured(
-        clip_limits=clip_limits, datasets_dir=datasets_dir, runs_dir=runs_dir,
+        clip_limits=clip_limits,
+        datasets_dir=datasets_dir,
+        runs_dir=runs_dir,
         train_defaults=train_defaults,
-    )  # fmt: skip
+    )
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
         middlewares=[errors_middleware, auth_middleware],
@@ -133,9 +140,11 @@ async def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(
-        app, access_log=None, keepalive_timeout=config.header_timeout_s,
+        app,
+        access_log=None,
+        keepalive_timeout=config.header_timeout_s,
         lingering_time=LINGER_S,
-    )  # fmt: skip
+    )
     await runner.setup()
 
     def stalled() -> None:

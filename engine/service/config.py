@@ -29,8 +29,15 @@ class ServiceConfig:
     body_timeout_s: float = 15.0  # each read of a request body must bring data within this
 
     def __post_init__(self) -> None:
-        names = ("max_upload_bytes", "queue_size", "max_batch", "clip_jobs", "live_sessions",
-                 "live_frame_bytes", "codec_threads")  # fmt: skip
+        names = (
+            "max_upload_bytes",
+            "queue_size",
+            "max_batch",
+            "clip_jobs",
+            "live_sessions",
+            "live_frame_bytes",
+            "codec_threads",
+        )
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -12,9 +12,10 @@ _ERROR = {"$ref": "#/components/responses/Error"}
 _NAME = {"type": "string", "pattern": NAME_PATTERN, "description": NAME_RULE}
 _VERSION = {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}
 _MODEL_REF = {
-    "type": "string", "pattern": NAME_PATTERN[:-1] + "(@" + VERSION_PATTERN[1:-1] + ")?$",
+    "type": "string",
+    "pattern": NAME_PATTERN[:-1] + "(@" + VERSION_PATTERN[1:-1] + ")?$",
     "description": f"name or name@version; a name is {NAME_RULE}",
-}  # fmt: skip
+}
 _FORM_LIMITS = (
     f"At most {FORM_FIELDS} text fields of at most {FIELD_LIMIT} bytes each and "
     f"{FORM_BYTES} bytes together (413 past that); a body that stops arriving is a 408."
@@ -55,8 +56,14 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _ERROR for code in (401, *codes)}
 
 
-_LABEL = {"description": "the label now served", "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"label": {"type": "string"}}}}}}  # fmt: skip
+_LABEL = {
+    "description": "the label now served",
+    "content": {
+        "application/json": {
+            "schema": {"type": "object", "properties": {"label": {"type": "string"}}}
+        }
+    },
+}
 
 
 _JSON = {"description": "the job", "content": {"application/json": {}}}
@@ -86,102 +93,235 @@ def _job_id() -> dict[str, Any]:
 def _paths() -> dict[str, Any]:
     job = {"$ref": "#/components/schemas/ClipJob"}
     return {
-        "/": {"get": {"summary": "the web page: photos, clips and the live camera",
-                      "security": [], "responses": {
-                          "200": {"description": "HTML", "content": {"text/html": {}}}}}},
-        "/healthz": {"get": {"summary": "liveness and queue depth", "security": [],
-                             "responses": {"200": {"description": "up"}}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "text format", "content": {"text/plain": {}}}, **_errors()}}},
-        "/openapi.json": {"get": {"summary": "this document", "security": [],
-                                  "responses": {"200": {"description": "OpenAPI 3"}}}},
-        "/v1/models": {"get": {"summary": "installed models", "responses": {
-            "200": {"description": "models", "content": {"application/json": {}}},
-            **_errors()}}},
-        "/v1/models/{name}/{version}/sample.png": {"get": {
-            "summary": "a model version's sample sheet",
-            "parameters": [_name(), _version()],
-            "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
-                          **_errors(400, 404)}}},
-        "/v1/models/{name}/promote": {"post": {
-            "summary": "serve a version (default: the newest) and make the name the default",
-            "parameters": [_name()],
-            "requestBody": _text_form({"type": "object", "properties": {"version": _VERSION}},
-                                      required=False),
-            "responses": {"200": _LABEL, **_errors(400, 404, 408, 409, 413)}}},
-        "/v1/models/{name}/rollback": {"post": {
-            "summary": "undo the last promotion", "parameters": [_name()],
-            "responses": {"200": _LABEL, **_errors(400, 404, 409)}}},
-        "/v1/models/{name}/{version}": {"delete": {
-            "summary": "remove a user model version",
-            "parameters": [_name(), _version()],
-            "responses": {"204": {"description": "deleted"}, **_errors(400, 404, 409)}}},
-        "/v1/datasets": {"get": {"summary": "training datasets", "responses": {
-            "200": {"description": "datasets", "content": {"application/json": {}}},
-            **_errors(404)}}},
-        "/v1/datasets/{name}/images": {"post": {
-            "summary": "add images to a dataset (decoded, deduplicated)",
-            "parameters": [_name()],
-            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-                "type": "object", "required": ["images"], "properties": {"images": {
-                    "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
-            "responses": {"200": {"description": "report", "content": {"application/json": {}}},
-                          **_errors(400, 404, 408, 413)}}},
-        "/v1/trainings": {"post": {
-            "summary": "train a model version on a dataset (one run at a time)",
-            "parameters": [_REQUEST_ID],
-            "description": "Every name is checked before anything starts; dry_run=true checks "
-                           "the form (names, options, the dataset) and starts nothing (200).",
-            "requestBody": _text_form({
-                "type": "object", "required": ["dataset", "name"], "properties": {
-                    "dataset": _NAME, "name": _NAME,
-                    "segmenter": {"type": "string", "enum": ["clusters", "edges"]},
-                    "k": {"type": "integer"}, "time_budget": {"type": "string"},
-                    "dry_run": {"type": "boolean"}}}, required=True),
-            "responses": {"200": {"description": "dry run: the form would start a training",
-                                  "content": {"application/json": {}}},
-                          "202": _JSON, **_errors(400, 404, 408, 413, 503)}}},
-        "/v1/trainings/{job_id}": {"get": {
-            "summary": "a training's progress and outcome", "parameters": [_job_id()],
-            "responses": {"200": _JSON, **_errors(404)}}},
-        "/v1/trainings/{job_id}/sample.png": {"get": {
-            "summary": "the latest validation sample sheet", "parameters": [_job_id()],
-            "responses": {"200": {"description": "PNG", "content": {"image/png": {}}},
-                          **_errors(404)}}},
-        "/v1/trainings/{job_id}/stop": {"post": {
-            "summary": "stop a training early", "parameters": [_job_id()],
-            "responses": {"202": _JSON, **_errors(404)}}},
-        "/v1/translate": {"post": {
-            "summary": "translate one image (batched with concurrent requests)",
-            "parameters": [_REQUEST_ID], "requestBody": _form("image"),
-            "responses": {
-                "200": {"description": "original | interpretation",
-                        "content": {"image/png": {}}},
-                **_errors(400, 404, 408, 409, 413, 503)}}},
-        "/v1/clips": {"post": {
-            "summary": "start translating a clip", "parameters": [_REQUEST_ID],
-            "requestBody": _form("clip", {"budget_bytes": {"type": "integer",
-                                                           "minimum": 65536}}),
-            "responses": {"202": {"description": "job started",
-                                  "content": {"application/json": {"schema": job}}},
-                          **_errors(400, 404, 408, 409, 413, 503)}}},
-        "/v1/clips/{job_id}": {"get": {
-            "summary": "a clip job's state and progress", "parameters": [_job_id()],
-            "responses": {"200": {"description": "job",
-                                  "content": {"application/json": {"schema": job}}},
-                          **_errors(404)}}},
-        "/v1/clips/{job_id}/result": {"get": {
-            "summary": "the finished clip", "parameters": [_job_id()],
-            "responses": {"200": {"description": "MP4", "content": {"video/mp4": {}}},
-                          **_errors(404, 409)}}},
-        "/v1/live": {"get": {
-            "summary": "a live camera session (WebSocket, subprotocol beautynet.live)",
-            "description": _LIVE,
-            "parameters": [{"name": name, "in": "query", "required": False, "schema": schema}
-                           for name, schema in _IMAGE_FIELDS.items()],
-            "responses": {"101": {"description": "switched to the WebSocket protocol"},
-                          **_errors(426)}}},
-    }  # fmt: skip
+        "/": {
+            "get": {
+                "summary": "the web page: photos, clips and the live camera",
+                "security": [],
+                "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "liveness and queue depth",
+                "security": [],
+                "responses": {"200": {"description": "up"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {"description": "text format", "content": {"text/plain": {}}},
+                    **_errors(),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "this document",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3"}},
+            }
+        },
+        "/v1/models": {
+            "get": {
+                "summary": "installed models",
+                "responses": {
+                    "200": {"description": "models", "content": {"application/json": {}}},
+                    **_errors(),
+                },
+            }
+        },
+        "/v1/models/{name}/{version}/sample.png": {
+            "get": {
+                "summary": "a model version's sample sheet",
+                "parameters": [_name(), _version()],
+                "responses": {
+                    "200": {"description": "PNG", "content": {"image/png": {}}},
+                    **_errors(400, 404),
+                },
+            }
+        },
+        "/v1/models/{name}/promote": {
+            "post": {
+                "summary": "serve a version (default: the newest) and make the name the default",
+                "parameters": [_name()],
+                "requestBody": _text_form(
+                    {"type": "object", "properties": {"version": _VERSION}}, required=False
+                ),
+                "responses": {"200": _LABEL, **_errors(400, 404, 408, 409, 413)},
+            }
+        },
+        "/v1/models/{name}/rollback": {
+            "post": {
+                "summary": "undo the last promotion",
+                "parameters": [_name()],
+                "responses": {"200": _LABEL, **_errors(400, 404, 409)},
+            }
+        },
+        "/v1/models/{name}/{version}": {
+            "delete": {
+                "summary": "remove a user model version",
+                "parameters": [_name(), _version()],
+                "responses": {"204": {"description": "deleted"}, **_errors(400, 404, 409)},
+            }
+        },
+        "/v1/datasets": {
+            "get": {
+                "summary": "training datasets",
+                "responses": {
+                    "200": {"description": "datasets", "content": {"application/json": {}}},
+                    **_errors(404),
+                },
+            }
+        },
+        "/v1/datasets/{name}/images": {
+            "post": {
+                "summary": "add images to a dataset (decoded, deduplicated)",
+                "parameters": [_name()],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["images"],
+                                "properties": {
+                                    "images": {
+                                        "type": "array",
+                                        "items": {"type": "string", "format": "binary"},
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "report", "content": {"application/json": {}}},
+                    **_errors(400, 404, 408, 413),
+                },
+            }
+        },
+        "/v1/trainings": {
+            "post": {
+                "summary": "train a model version on a dataset (one run at a time)",
+                "parameters": [_REQUEST_ID],
+                "description": "Every name is checked before anything starts; dry_run=true checks "
+                "the form (names, options, the dataset) and starts nothing (200).",
+                "requestBody": _text_form(
+                    {
+                        "type": "object",
+                        "required": ["dataset", "name"],
+                        "properties": {
+                            "dataset": _NAME,
+                            "name": _NAME,
+                            "segmenter": {"type": "string", "enum": ["clusters", "edges"]},
+                            "k": {"type": "integer"},
+                            "time_budget": {"type": "string"},
+                            "dry_run": {"type": "boolean"},
+                        },
+                    },
+                    required=True,
+                ),
+                "responses": {
+                    "200": {
+                        "description": "dry run: the form would start a training",
+                        "content": {"application/json": {}},
+                    },
+                    "202": _JSON,
+                    **_errors(400, 404, 408, 413, 503),
+                },
+            }
+        },
+        "/v1/trainings/{job_id}": {
+            "get": {
+                "summary": "a training's progress and outcome",
+                "parameters": [_job_id()],
+                "responses": {"200": _JSON, **_errors(404)},
+            }
+        },
+        "/v1/trainings/{job_id}/sample.png": {
+            "get": {
+                "summary": "the latest validation sample sheet",
+                "parameters": [_job_id()],
+                "responses": {
+                    "200": {"description": "PNG", "content": {"image/png": {}}},
+                    **_errors(404),
+                },
+            }
+        },
+        "/v1/trainings/{job_id}/stop": {
+            "post": {
+                "summary": "stop a training early",
+                "parameters": [_job_id()],
+                "responses": {"202": _JSON, **_errors(404)},
+            }
+        },
+        "/v1/translate": {
+            "post": {
+                "summary": "translate one image (batched with concurrent requests)",
+                "parameters": [_REQUEST_ID],
+                "requestBody": _form("image"),
+                "responses": {
+                    "200": {
+                        "description": "original | interpretation",
+                        "content": {"image/png": {}},
+                    },
+                    **_errors(400, 404, 408, 409, 413, 503),
+                },
+            }
+        },
+        "/v1/clips": {
+            "post": {
+                "summary": "start translating a clip",
+                "parameters": [_REQUEST_ID],
+                "requestBody": _form(
+                    "clip", {"budget_bytes": {"type": "integer", "minimum": 65536}}
+                ),
+                "responses": {
+                    "202": {
+                        "description": "job started",
+                        "content": {"application/json": {"schema": job}},
+                    },
+                    **_errors(400, 404, 408, 409, 413, 503),
+                },
+            }
+        },
+        "/v1/clips/{job_id}": {
+            "get": {
+                "summary": "a clip job's state and progress",
+                "parameters": [_job_id()],
+                "responses": {
+                    "200": {"description": "job", "content": {"application/json": {"schema": job}}},
+                    **_errors(404),
+                },
+            }
+        },
+        "/v1/clips/{job_id}/result": {
+            "get": {
+                "summary": "the finished clip",
+                "parameters": [_job_id()],
+                "responses": {
+                    "200": {"description": "MP4", "content": {"video/mp4": {}}},
+                    **_errors(404, 409),
+                },
+            }
+        },
+        "/v1/live": {
+            "get": {
+                "summary": "a live camera session (WebSocket, subprotocol beautynet.live)",
+                "description": _LIVE,
+                "parameters": [
+                    {"name": name, "in": "query", "required": False, "schema": schema}
+                    for name, schema in _IMAGE_FIELDS.items()
+                ],
+                "responses": {
+                    "101": {"description": "switched to the WebSocket protocol"},
+                    **_errors(426),
+                },
+            }
+        },
+    }
 
 
 def openapi_document() -> dict[str, Any]:

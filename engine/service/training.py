@@ -57,12 +57,21 @@ class TrainJob:
     def describe(self) -> dict[str, Any]:
         """The job as JSON."""
         return {
-            "id": self.id, "dataset": self.dataset, "name": self.config.model_name,
-            "state": self.state, "step": self.step, "total_steps": self.total_steps,
-            "epoch": self.epoch, "eta_s": self.eta_s, "losses": self.losses,
-            "sheets": self.sheets, "model": self.model, "version": self.version,
-            "metrics": self.metrics, "error": self.error,
-        }  # fmt: skip
+            "id": self.id,
+            "dataset": self.dataset,
+            "name": self.config.model_name,
+            "state": self.state,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "epoch": self.epoch,
+            "eta_s": self.eta_s,
+            "losses": self.losses,
+            "sheets": self.sheets,
+            "model": self.model,
+            "version": self.version,
+            "metrics": self.metrics,
+            "error": self.error,
+        }
 
 
 class TrainJobs:

@@ -83,11 +83,15 @@ async def openapi(request: web.Request) -> web.Response:
 def _describe(version: ModelVersion) -> dict[str, Any]:
     entry = version.entry
     return {
-        "name": entry.name, "version": entry.version, "label": entry.spec.label,
-        "description": entry.spec.meta.description, "segmenter": version.segmenter,
-        "served": version.served, "default": version.default,
+        "name": entry.name,
+        "version": entry.version,
+        "label": entry.spec.label,
+        "description": entry.spec.meta.description,
+        "segmenter": version.segmenter,
+        "served": version.served,
+        "default": version.default,
         "has_sample_sheet": entry.sample_sheet is not None,
-    }  # fmt: skip
+    }
 
 
 async def _in_pool(request: web.Request, func: Callable[..., T], *args: Any) -> T:
@@ -172,11 +176,15 @@ async def add_images(request: web.Request) -> web.Response:
     limit = request.app[keys.CONFIG].max_upload_bytes
     files = await read_files(request, "images", limit, 4 * limit, MAX_DATASET_FILES)
     report = await _in_pool(request, engine.add_images, name, files)
-    return web.json_response({
-        "name": report.name, "added": len(report.added), "duplicates": len(report.duplicates),
-        "rejected": [[r.source, r.reason] for r in report.rejected],
-        "total_images": report.total_images,
-    })  # fmt: skip
+    return web.json_response(
+        {
+            "name": report.name,
+            "added": len(report.added),
+            "duplicates": len(report.duplicates),
+            "rejected": [[r.source, r.reason] for r in report.rejected],
+            "total_images": report.total_images,
+        }
+    )
 
 
 # ---- training ----------------------------------------------------------------------------

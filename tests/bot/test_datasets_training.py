@@ -220,10 +220,12 @@ async def test_retrain_refuses_bad_arguments_before_starting(
     asked = [
         ((text("dataset", "flowers"), text("name", "../../escape")), "model name must be 1-64"),
         ((text("dataset", "flowers"), text("name", "Blooms")), "lowercase"),
-        ((text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
-         "time budget"),
+        (
+            (text("dataset", "flowers"), text("name", "x"), text("time_budget", "soon")),
+            "time budget",
+        ),
         ((text("dataset", "nope"), text("name", "y")), "nope"),
-    ]  # fmt: skip
+    ]
     for options, reason in asked:
         interaction = await fake.slash(fake.owner, "admin", sub("retrain", *options))
         assert reason in await ephemeral_answer(fake, interaction)

@@ -69,11 +69,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     photos = [MemoryFile(f"p{i}.png", encode_image(photo_like(seed=i), "png")) for i in range(3)]
     add_sources(data / "datasets", "garden", photos)
     port, log = free_port(), root / "engine.log"
-    env = {**os.environ, "BEAUTYNET_DATA_DIR": str(data), "BEAUTYNET_DEVICE": "cpu",
-           "ENGINE_TOKEN": TOKEN, "BEAUTYNET_ENGINE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-           "BEAUTYNET_ENGINE_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
-           "BEAUTYNET_TRAIN_EPOCHS": "1", "BEAUTYNET_TRAIN_NGF": "8",
-           "BEAUTYNET_TRAIN_SIZE": "64", "BEAUTYNET_TRAIN_EPOCH_SAMPLES": "2"}  # fmt: skip
+    env = {
+        **os.environ,
+        "BEAUTYNET_DATA_DIR": str(data),
+        "BEAUTYNET_DEVICE": "cpu",
+        "ENGINE_TOKEN": TOKEN,
+        "BEAUTYNET_ENGINE_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
+        "BEAUTYNET_ENGINE_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+        "BEAUTYNET_TRAIN_EPOCHS": "1",
+        "BEAUTYNET_TRAIN_NGF": "8",
+        "BEAUTYNET_TRAIN_SIZE": "64",
+        "BEAUTYNET_TRAIN_EPOCH_SAMPLES": "2",
+    }
     command = [sys.executable, "-m", "beautynet", "engine", "serve", "--port", str(port)]
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stderr=sink)

@@ -175,9 +175,14 @@ async def retrain(
     await engine.check_training(request)  # a bad name or dataset: told now, nothing started
     as_run = f"clusters k={k}" if segmenter == "clusters" else segmenter
     to_record = NewRun(
-        name, dataset, as_run, {"time_budget": time_budget}, user_id=interaction.user.id,
-        guild_id=interaction.guild_id, worker=worker_name(bot.settings),
-    )  # fmt: skip
+        name,
+        dataset,
+        as_run,
+        {"time_budget": time_budget},
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        worker=worker_name(bot.settings),
+    )
     run_id = f"{interaction.id}-{next(RUN_IDS)}"
     run = Run(request, to_record)
     running(bot)[run_id] = run
@@ -219,9 +224,12 @@ async def train(
         if text is None:
             log.exception("training %s failed", run.request.name)
         await finish_run(
-            bot.db.sessions, record_id, TrainingStatus.FAILED, now=utcnow(),
+            bot.db.sessions,
+            record_id,
+            TrainingStatus.FAILED,
+            now=utcnow(),
             reason=text or f"internal error: {type(exc).__name__}",
-        )  # fmt: skip
+        )
         await message.edit(
             content=f"⚠️ Training `{run.request.name}` failed: {text or 'internal error'}", view=None
         )
@@ -230,9 +238,13 @@ async def train(
     running(bot).pop(run_id, None)  # before the final edit: the run is over
     await asyncio.gather(poster, return_exceptions=True)
     await finish_run(
-        bot.db.sessions, record_id, TrainingStatus(done.status), now=utcnow(),
-        model_version=done.version, metrics=done.metrics,
-    )  # fmt: skip
+        bot.db.sessions,
+        record_id,
+        TrainingStatus(done.status),
+        now=utcnow(),
+        model_version=done.version,
+        metrics=done.metrics,
+    )
     if done.model is not None:
         bot.catalog.invalidate()
         text = (
