@@ -3,18 +3,25 @@
 The layers below never reach up here: `engine/` (the library) and `infra/` (settings and the
 database) know nothing of each other or of the bot; `bot/` knows the engine only through its
 client interface. This module picks the engine client (HTTP services or in-process), builds
-the engine and the service's configuration, and starts the bot with its resources.
+the engine and the service's configuration, builds every part of the bot (queue, request
+log, catalogue, beautifier) and hands them over, and owns what it opens: the database and
+the engine client are opened before the bot starts and closed after it stops.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from bot.bot import BeautyBot, SyncTarget
+from bot.bot import BeautyBot, BotParts, SyncTarget, worker_name
+from bot.catalog import ModelCatalog
 from bot.endpoints import discord_endpoints
 from bot.engine_client import EngineClient
 from bot.engine_client.http import HttpEngine
 from bot.engine_client.inprocess import InProcessEngine
+from bot.jobs import Beautifier
+from bot.media import Limits
+from bot.queue import FairQueue
 from engine.core import Engine
 from engine.device import resolve_device
 from engine.imaging import ImageLimits
@@ -23,7 +30,8 @@ from engine.service import ServiceConfig
 from engine.threads import ThreadPlan, plan_threads
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
-from infra.db.session import open_database
+from infra.db.requests import RequestLog
+from infra.db.session import Database, open_database
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,6 +122,30 @@ def engine_client(settings: Settings, device: str | None = None) -> EngineClient
     return http_engine_from_settings(settings) or embedded_engine(settings, device)
 
 
+def bot_parts(settings: Settings, db: Database, engine: EngineClient) -> BotParts:
+    """Every part of the bot, from settings, over an open database and engine."""
+    requests = RequestLog(db.sessions, worker=worker_name(settings))
+    queue = FairQueue(
+        settings.queue_size,
+        settings.user_cooldown_s,
+        workers=settings.engine_workers,
+        per_user=settings.user_queue,
+    )
+    limits = Limits(
+        max_image_bytes=settings.max_image_bytes,
+        max_clip_bytes=settings.max_image_bytes,
+        max_pixels=settings.max_image_pixels,
+    )
+    catalog = ModelCatalog(engine)
+    beautifier = Beautifier(engine, db, requests, queue, limits, catalog)
+    return BotParts(settings, db, engine, requests, queue, limits, catalog, beautifier)
+
+
+def build_bot(settings: Settings, db: Database, engine: EngineClient, **options: Any) -> BeautyBot:
+    """The bot with its parts; `options` go to discord.py (sync, sync_guild, timeouts)."""
+    return BeautyBot(bot_parts(settings, db, engine), **options)
+
+
 async def run_bot(
     settings: Settings,
     *,
@@ -130,10 +162,11 @@ async def run_bot(
         raise MissingTokenError(TOKEN_HELP)
     token = settings.discord_token.get_secret_value()
     async with open_database(settings, create_if_empty=True) as db:
-        engine = engine or engine_client(settings, device)
+        engine = await (engine or engine_client(settings, device)).start()
         try:
             with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
-                async with BeautyBot(settings, db, engine, sync=sync, sync_guild=sync_guild) as bot:
+                bot = build_bot(settings, db, engine, sync=sync, sync_guild=sync_guild)
+                async with bot:
                     await bot.start(token)
         finally:
             await engine.close()

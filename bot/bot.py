@@ -1,9 +1,11 @@
-"""The bot: a `commands.Bot` given its settings, database and engine by whoever starts it."""
+"""The bot: a `commands.Bot` given every part it works with by the composition root
+(`beautynet/components.py`), which builds them from the settings."""
 
 from __future__ import annotations
 
 import logging
 import pkgutil
+from dataclasses import dataclass
 from typing import Any
 
 import discord
@@ -59,8 +61,26 @@ def bot_of(interaction: discord.Interaction) -> BeautyBot:
     return interaction.client  # type: ignore[return-value]
 
 
+@dataclass(frozen=True)
+class BotParts:
+    """Every part the bot and its extensions use, built by the composition root.
+
+    The database and the engine are opened and closed by whoever built them; the queue's
+    workers run while the bot does (started in `setup_hook`, stopped in `close`).
+    """
+
+    settings: Settings
+    db: Database
+    engine: EngineClient
+    requests: RequestLog
+    queue: FairQueue
+    limits: Limits  # on attachments, before any download
+    catalog: ModelCatalog
+    beautifier: Beautifier
+
+
 class BeautyBot(commands.AutoShardedBot):
-    """Holds the resources every extension uses; nothing global, and no feature's state.
+    """Holds the parts every extension uses; nothing global, and no feature's state.
 
     Sharded through discord.py: the shards of BEAUTYNET_SHARD_COUNT/SHARD_IDS, else as many
     as Discord recommends (one until the bot is in many guilds).
@@ -68,9 +88,7 @@ class BeautyBot(commands.AutoShardedBot):
 
     def __init__(
         self,
-        settings: Settings,
-        db: Database,
-        engine: EngineClient,
+        parts: BotParts,
         *,
         sync: bool = False,
         sync_guild: SyncTarget = None,
@@ -80,30 +98,19 @@ class BeautyBot(commands.AutoShardedBot):
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
-            **shard_options(settings),
+            **shard_options(parts.settings),
             **options,
         )
-        self.settings = settings
-        self.db = db
-        self.engine = engine
+        self.settings = parts.settings
+        self.db = parts.db
+        self.engine = parts.engine
+        self.requests = parts.requests
+        self.queue = parts.queue
+        self.limits = parts.limits
+        self.catalog = parts.catalog
+        self.beautifier = parts.beautifier
         self.sync_on_start = sync
         self.sync_guild = sync_guild
-        self.requests = RequestLog(db.sessions, worker=worker_name(settings))
-        self.queue = FairQueue(
-            settings.queue_size,
-            settings.user_cooldown_s,
-            workers=settings.engine_workers,
-            per_user=settings.user_queue,
-        )
-        self.limits = Limits(
-            max_image_bytes=settings.max_image_bytes,
-            max_clip_bytes=settings.max_image_bytes,
-            max_pixels=settings.max_image_pixels,
-        )
-        self.catalog = ModelCatalog(engine)
-        self.beautifier = Beautifier(
-            engine, db, self.requests, self.queue, self.limits, self.catalog
-        )
 
     async def setup_hook(self) -> None:
         """Settle the request log, start the queue, load every extension, sync if asked.

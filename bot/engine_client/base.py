@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Self
 
 from .admin import DatasetAdmin, ModelAdmin, TrainingAdmin
 
@@ -108,6 +108,10 @@ class EngineClient(ModelAdmin, DatasetAdmin, TrainingAdmin, Protocol):
         """Every installed model version."""
         ...
 
+    async def start(self) -> Self:
+        """Open sessions and background checks; its owner calls it once, before any use."""
+        ...
+
     async def close(self) -> None:
-        """Release threads, sessions and connections."""
+        """Release threads, sessions and connections; its owner calls it once, at the end."""
         ...

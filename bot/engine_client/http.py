@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import aiohttp
@@ -107,11 +107,18 @@ class HttpEngine:
         self._session: aiohttp.ClientSession | None = None
         self._health_task: asyncio.Task[None] | None = None
 
+    async def start(self) -> Self:
+        """Open the HTTP session and start the health checks, in the owner's event loop."""
+        if self._session is not None:
+            raise RuntimeError("HttpEngine.start() was already called")
+        self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+        self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+        return self
+
     # ---- plumbing ------------------------------------------------------------------------
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
-            self._health_task = asyncio.get_running_loop().create_task(self._health_loop())
+            raise RuntimeError("HttpEngine.start() must be awaited before use")
         return self._session
 
     def pick(self, exclude: set[str]) -> Backend | None:

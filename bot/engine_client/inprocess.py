@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from engine.core import Engine, TrainingProgress
 from engine.errors import EngineError
@@ -121,6 +121,10 @@ class InProcessEngine:
     async def models(self) -> list[ModelInfo]:
         """Every installed model version."""
         return await self._run(self._models)
+
+    async def start(self) -> Self:
+        """Nothing to open: the worker threads start with the first job."""
+        return self
 
     async def close(self) -> None:
         """Wait for running work and stop the worker threads."""

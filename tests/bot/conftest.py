@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from beautynet.components import build_bot
 from bot.bot import BeautyBot
 from bot.endpoints import discord_endpoints
 from bot.engine_client.inprocess import InProcessEngine
@@ -77,7 +78,7 @@ async def start_bot(
 
             async def start(engine_client: Any = None, **overrides: Any) -> BeautyBot:
                 chosen = settings.model_copy(update=overrides) if overrides else settings
-                bot = BeautyBot(chosen, db, engine_client or engine, guild_ready_timeout=0.05)
+                bot = build_bot(chosen, db, engine_client or engine, guild_ready_timeout=0.05)
                 assert chosen.discord_token is not None
                 task = asyncio.create_task(bot.start(chosen.discord_token.get_secret_value()))
                 running.append((bot, task))

@@ -31,13 +31,27 @@ from engine.service import keys
 from .conftest import TOKEN, Service, wait_until
 
 
+async def test_opens_nothing_until_its_owner_starts_it(service: Service) -> None:
+    client = HttpEngine([service.url], TOKEN)
+    with pytest.raises(RuntimeError, match="start"):
+        await client.models()  # no session was opened behind the owner's back
+    assert await client.start() is client
+    try:
+        assert [m.name for m in await client.models()]
+        health = client._health_task
+        assert health is not None and not health.done()
+    finally:
+        await client.close()
+    assert health.done()  # closed by its owner, with the session
+
+
 def test_is_an_engine_client() -> None:
     client: EngineClient = HttpEngine(["http://127.0.0.1:1"], TOKEN)
     assert isinstance(client, HttpEngine)
 
 
 async def test_translate_image_and_models(service: Service, png: bytes) -> None:
-    client = HttpEngine([service.url], TOKEN)
+    client = await HttpEngine([service.url], TOKEN).start()
     try:
         result = await client.translate_image(png, TranslateParams(model="tiny@2"), "h1")
         listed = await client.models()
@@ -52,7 +66,7 @@ async def test_translate_image_and_models(service: Service, png: bytes) -> None:
 
 
 async def test_user_errors_are_engine_user_errors(service: Service, png: bytes) -> None:
-    client = HttpEngine([service.url], TOKEN)
+    client = await HttpEngine([service.url], TOKEN).start()
     try:
         with pytest.raises(EngineUserError, match="not an image"):
             await client.translate_image(b"not an image", TranslateParams(), "h2")
@@ -63,7 +77,7 @@ async def test_user_errors_are_engine_user_errors(service: Service, png: bytes) 
 
 
 async def test_wrong_token_is_an_internal_error(service: Service, png: bytes) -> None:
-    client = HttpEngine([service.url], "wrong")
+    client = await HttpEngine([service.url], "wrong").start()
     try:
         with pytest.raises(RuntimeError, match="refused ENGINE_TOKEN"):
             await client.translate_image(png, TranslateParams(), "h4")
@@ -73,7 +87,7 @@ async def test_wrong_token_is_an_internal_error(service: Service, png: bytes) ->
 
 async def test_least_loaded_engine_gets_the_call(start_service, png: bytes) -> None:
     first, second = await start_service(), await start_service()
-    client = HttpEngine([first.url, second.url], TOKEN)
+    client = await HttpEngine([first.url, second.url], TOKEN).start()
     client.backends[0].in_flight = 5  # pretend the first engine is busy
     try:
         await client.translate_image(png, TranslateParams(), "h5")
@@ -90,7 +104,7 @@ async def test_down_engine_fails_over_and_health_check_brings_it_back(
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    client = HttpEngine([dead_url, alive.url], TOKEN, health_interval_s=3600)
+    client = await HttpEngine([dead_url, alive.url], TOKEN, health_interval_s=3600).start()
     try:
         result = await client.translate_image(png, TranslateParams(), "h6")
         assert result.model == ModelId("tiny", 1)
@@ -103,7 +117,7 @@ async def test_down_engine_fails_over_and_health_check_brings_it_back(
 
 
 async def test_all_engines_down_is_unavailable(png: bytes) -> None:
-    client = HttpEngine(["http://127.0.0.1:9"], TOKEN)
+    client = await HttpEngine(["http://127.0.0.1:9"], TOKEN).start()
     try:
         with pytest.raises(EngineUnavailableError):
             await client.translate_image(png, TranslateParams(), "h7")
@@ -123,7 +137,7 @@ async def test_busy_engine_is_unavailable_with_retry_after(
 
     monkeypatch.setattr(ImageTranslator, "translate", blocked)
     service = await start_service(max_batch=1, batch_wait_s=0.0, queue_size=1)
-    client = HttpEngine([service.url], TOKEN, rounds=1)
+    client = await HttpEngine([service.url], TOKEN, rounds=1).start()
     try:
         running = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "b1"))
         batcher = service.app[keys.BATCHER]
@@ -152,12 +166,14 @@ async def test_timed_out_call_is_retried_without_running_twice(
 
     monkeypatch.setattr(ImageTranslator, "translate", slow)
     service = await start_service()
-    client = HttpEngine([service.url], TOKEN, timeout_s=0.5, rounds=20)
+    client = await HttpEngine([service.url], TOKEN, timeout_s=0.5, rounds=20).start()
     try:
         call = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "t1"))
         await asyncio.sleep(1.2)  # at least two attempts have timed out by now
-        client._timeout = aiohttp.ClientTimeout(total=30)
-        client._session, old = None, client._session  # the next attempt waits long enough
+        patient = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=30), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        client._session, old = patient, client._session  # the next attempt waits long enough
         assert old is not None
         await old.close()
         release.set()
@@ -170,7 +186,7 @@ async def test_timed_out_call_is_retried_without_running_twice(
 
 
 async def test_clip_through_http(service: Service, clip_bytes: bytes) -> None:
-    client = HttpEngine([service.url], TOKEN, poll_interval_s=0.05)
+    client = await HttpEngine([service.url], TOKEN, poll_interval_s=0.05).start()
     calls: list[tuple[int, int]] = []
     try:
         result = await client.translate_clip(
@@ -211,7 +227,7 @@ async def test_engine_killed_mid_way_loses_no_request(
     two_engines: list[tuple[str, subprocess.Popen]], png: bytes
 ) -> None:
     (url_a, process_a), (url_b, _) = two_engines
-    client = HttpEngine([url_a, url_b], TOKEN, health_interval_s=3600)
+    client = await HttpEngine([url_a, url_b], TOKEN, health_interval_s=3600).start()
     count, answered = 40, []
     try:
 
@@ -255,7 +271,7 @@ async def test_model_admin_through_any_engine(
     from bot.engine_client.admin import ModelAdmin
 
     first, second = await start_service(), await start_service()  # one shared models folder
-    client = HttpEngine([first.url, second.url], TOKEN)
+    client = await HttpEngine([first.url, second.url], TOKEN).start()
     assert isinstance(client, ModelAdmin)
     try:
         assert await client.promote("tiny", 2) == "tiny v2"
@@ -277,7 +293,7 @@ async def test_datasets_over_http(start_service, tmp_path: Path, photo) -> None:
     from engine.imaging import encode_image
 
     service = await start_service(datasets_dir=tmp_path / "datasets")
-    client = HttpEngine([service.url], TOKEN)
+    client = await HttpEngine([service.url], TOKEN).start()
     assert isinstance(client, DatasetAdmin)
     one, two = encode_image(photo(80, 60, seed=1)), encode_image(photo(80, 60, seed=2))
     files = [("a.png", one), ("b.png", two), ("c.png", one), ("d.txt", b"not an image")]
@@ -297,7 +313,7 @@ async def test_datasets_over_http(start_service, tmp_path: Path, photo) -> None:
 
 
 async def test_datasets_not_configured_is_a_user_error(service: Service) -> None:
-    client = HttpEngine([service.url], TOKEN)
+    client = await HttpEngine([service.url], TOKEN).start()
     try:
         with pytest.raises(EngineUserError, match="not configured"):
             await client.datasets()
@@ -320,7 +336,7 @@ async def trainer(start_service, tmp_path: Path, photo):
 
     async def make(epochs: int = 1) -> HttpEngine:
         service = await start(epochs)
-        client = HttpEngine([service.url], TOKEN, poll_interval_s=0.05)
+        client = await HttpEngine([service.url], TOKEN, poll_interval_s=0.05).start()
         files = [(f"{i}.png", encode_image(photo(96, 96, seed=i))) for i in range(4)]
         await client.add_images("flowers", files)
         clients.append(client)
@@ -371,7 +387,7 @@ async def test_check_training_asks_the_engines_door_and_starts_nothing(
 
     runs = tmp_path / "runs"
     service = await start_service(datasets_dir=tmp_path / "datasets", runs_dir=runs)
-    client = HttpEngine([service.url], TOKEN)
+    client = await HttpEngine([service.url], TOKEN).start()
     try:
         await client.add_images("garden", [("a.png", png)])
         await client.check_training(TrainRequest("garden", "blooms"))

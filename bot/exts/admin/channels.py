@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.admin import admin_group, admin_only
 from bot.bot import BeautyBot, bot_of
+from bot.exts.admin import admin_group, admin_only
 from infra.db.preferences import set_watched
 from infra.db.requests import utcnow
 

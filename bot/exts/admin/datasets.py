@@ -7,10 +7,10 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.admin import admin_group, admin_only, record
 from bot.bot import BeautyBot, bot_of
 from bot.engine_client.admin import DatasetReport
 from bot.errors import BotError, MissingChannelPermissionsError
+from bot.exts.admin import admin_group, admin_only, record
 from bot.media import check_attachment, download, media_attachments, size_text
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ import math
 import discord
 from discord import app_commands
 
-from bot.admin import admin_group, admin_only
 from bot.bot import BeautyBot, bot_of
+from bot.exts.admin import admin_group, admin_only
 from bot.media import MiB
 from infra.db.preferences import guild_settings, update_guild_settings
 from infra.db.requests import utcnow

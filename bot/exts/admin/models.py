@@ -5,9 +5,9 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.admin import admin_group, admin_only, record
 from bot.bot import BeautyBot, bot_of
 from bot.errors import BotError
+from bot.exts.admin import admin_group, admin_only, record
 from infra.db.preferences import update_guild_settings
 from infra.db.requests import utcnow
 

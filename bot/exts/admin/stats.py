@@ -7,8 +7,8 @@ from datetime import timedelta
 import discord
 from discord import app_commands
 
-from bot.admin import admin_group, admin_only
 from bot.bot import BeautyBot, bot_of
+from bot.exts.admin import admin_group, admin_only
 from infra.db.queries import counts_by_day, counts_by_model, stage_latencies
 
 STATS_DAYS = 30

@@ -21,10 +21,10 @@ import discord
 from discord import app_commands, ui
 from discord.ext import commands
 
-from bot.admin import admin_group, admin_only, check_admin, record
 from bot.bot import BeautyBot, bot_of, worker_name
 from bot.engine_client.admin import TrainingAdmin, TrainRequest, TrainStatus
 from bot.errors import BotError, MissingChannelPermissionsError, report, user_message
+from bot.exts.admin import admin_group, admin_only, check_admin, record
 from infra.db.models import TrainingStatus
 from infra.db.requests import utcnow
 from infra.db.training import NewRun, finish_run, settle_interrupted_runs, start_run

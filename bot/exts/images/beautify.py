@@ -10,10 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import BeautyBot
-from bot.buttons import buttons_for
 from bot.delivery import InteractionDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
+from bot.exts.images import buttons_for
 from bot.jobs import Origin
 from bot.media import media_attachments
 from infra.db.models import RequestSource

@@ -1,9 +1,9 @@
-"""The buttons under results (`bot.buttons`): registered here, so that they answer clicks."""
+"""The buttons under results (`bot.exts.images`): registered here, so that they answer clicks."""
 
 from __future__ import annotations
 
 from bot.bot import BeautyBot
-from bot.buttons import DYNAMIC_ITEMS
+from bot.exts.images import DYNAMIC_ITEMS
 
 
 async def setup(bot: BeautyBot) -> None:

@@ -8,10 +8,10 @@ import discord
 from discord.ext import commands
 
 from bot.bot import BeautyBot
-from bot.buttons import buttons_for
 from bot.delivery import MessageDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BotError, user_message
+from bot.exts.images import buttons_for
 from bot.jobs import Origin
 from bot.media import media_attachments
 from infra.db.models import RequestSource
