@@ -44,7 +44,10 @@ def media_attachments(message: discord.Message) -> list[discord.Attachment]:
 
 
 def sniff_kind(data: bytes) -> Kind:
-    """'clip' for video containers (by their bytes, never their name), else 'image'."""
+    """'clip' for video containers (by their bytes, never their name), else 'image'.
+
+    The engine's `engine.video.is_clip` is the same rule (the bot does not import the engine).
+    """
     head = data[:16]
     if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):  # MP4/MOV, Matroska/WebM
         return "clip"

@@ -138,6 +138,8 @@ async def read_upload(request: web.Request, file_field: str | None, limit: int) 
                 raise MalformedUploadError("nested multipart bodies are not accepted")
             if file_field and part.name == file_field and not found:
                 upload.data, found = await _read_limited(request, part, limit), True
+            elif part.filename is not None and part.name != file_field:
+                raise MalformedUploadError(_misplaced_file(part.name, file_field))
             else:  # a second file part counts as a field: the form's parts are bounded
                 value = await _read_field(request, part, budget)
                 if part.name and part.name != file_field:
@@ -149,6 +151,13 @@ async def read_upload(request: web.Request, file_field: str | None, limit: int) 
     if file_field and not found:
         raise MalformedUploadError(f"the form has no {file_field!r} file part")
     return upload
+
+
+def _misplaced_file(name: str | None, file_field: str | None) -> str:
+    """Why a file part in another field is refused (`-F file=@photo.jpg` for `image`)."""
+    if file_field is None:
+        return f"this form takes no file, got one in the field {name!r}"
+    return f"the file goes in the form field {file_field!r}, not {name!r}"
 
 
 async def read_files(

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from engine.core import Encoded, ModelVersion
-from engine.errors import ModelError
+from engine.errors import InputError, ModelError
 from engine.models import ModelSpec
 from engine.names import check_name, check_version, parse_model_ref
 from engine.pipeline import Panels, TranslateOptions
+from engine.video import is_clip
 
 from . import keys
 from .idempotency import IdempotencyConflictError, fingerprint
@@ -283,6 +284,8 @@ async def translate(request: web.Request) -> web.Response:
     """POST /v1/translate: one image in, original | interpretation (PNG) out."""
     rid = request_id(request)
     upload = await read_upload(request, "image", request.app[keys.CONFIG].max_upload_bytes)
+    if is_clip(upload.data):
+        raise InputError("this is a clip, not an image: post clips to /v1/clips (field 'clip')")
     model, options = parse_params(upload.fields)
     digest = fingerprint(upload.data, model, repr(options))
     try:

@@ -2,7 +2,7 @@
 
 from .fit import FitReport, fit_to_budget
 from .frames import FrameWriter, even_fit, read_frames
-from .probe import ClipInfo, ClipLimits, probe_clip
+from .probe import ClipInfo, ClipLimits, is_clip, probe_clip
 
 __all__ = [
     "ClipInfo",
@@ -11,6 +11,7 @@ __all__ = [
     "FrameWriter",
     "even_fit",
     "fit_to_budget",
+    "is_clip",
     "probe_clip",
     "read_frames",
 ]

@@ -14,6 +14,16 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 
 
+def is_clip(data: bytes) -> bool:
+    """Whether these bytes are a video container (MP4/MOV, Matroska/WebM, AVI), by their
+    first bytes, never a name: the rule the bot's `sniff_kind` follows too. GIFs, animated
+    or not, are images at the image door (their first frame)."""
+    head = data[:16]
+    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
+        return True
+    return head.startswith(b"RIFF") and head[8:12] == b"AVI "
+
+
 @dataclass(frozen=True)
 class ClipLimits:
     """Upper bounds on untrusted clips; larger resolutions are downscaled, not refused."""

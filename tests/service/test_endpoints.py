@@ -100,6 +100,29 @@ async def test_form_without_the_file_part_is_a_400(service: Service) -> None:
         assert "'image'" in (await response.json())["error"]
 
 
+@pytest.mark.parametrize("path", ["/v1/translate", "/v1/clips"])
+async def test_a_file_in_the_wrong_field_is_a_400_that_names_the_right_one(
+    service: Service, png: bytes, path: str
+) -> None:
+    """`curl -F file=@photo.jpg`: the photo is larger than a text field, yet not a 413."""
+    form = service.form(png + b"\0" * 4096, "file")
+    async with service.session.post(f"{service.url}{path}", data=form) as response:
+        assert response.status == 400
+        expected = path.rsplit("/", 1)[1].replace("translate", "image").rstrip("s")
+        assert (await response.json())["error"] == (
+            f"the file goes in the form field {expected!r}, not 'file'"
+        )
+
+
+async def test_a_clip_sent_as_an_image_is_told_where_clips_go(
+    service: Service, clip_bytes: bytes
+) -> None:
+    form = service.form(clip_bytes)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 400
+        assert "post clips to /v1/clips" in (await response.json())["error"]
+
+
 async def _raw_request(service: Service, head: bytes, body: bytes) -> bytes:
     """Send a request's head and part of a body; return the answer read so far."""
     server = service.server
