@@ -129,6 +129,11 @@ def _add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         help="weight of a loss on colour that changes pixel to pixel beyond the photo's; 0: off",
     )
     recipe.add_argument(
+        "--light-grain",
+        type=float,
+        help="weight of a loss on lightness texture short of the photo's; 0: off",
+    )
+    recipe.add_argument(
         "--diff-augment", help=f"comma-separated parts of {','.join(POLICIES)}; '' for none"
     )
     recipe.add_argument("--lr-g", type=float, help="generator learning rate")
@@ -175,6 +180,7 @@ def build_config(args: argparse.Namespace) -> TrainConfig:
         colour_distribution=args.colour_distribution,
         chroma_weight=args.chroma_weight,
         chroma_grain=args.chroma_grain,
+        light_grain=args.light_grain,
         diff_augment=args.diff_augment,
         lr_g=args.lr_g,
         lr_d=args.lr_d,

@@ -63,6 +63,7 @@ class TrainConfig:
     colour_distribution: float = 0.0  # weight of the sliced Wasserstein colour loss; 0: off
     chroma_weight: float = 1.0  # how much more that loss weighs hue and saturation; 1: RGB
     chroma_grain: float = 0.0  # weight of the output's chroma grain beyond its photo's; 0: off
+    light_grain: float = 0.0  # weight of its lightness grain short of its photo's; 0: off
     lr_g: float = 1e-4
     lr_d: float = 4e-4  # TTUR (Heusel et al. 2017), as in SPADE
     lr_decay_start: float = 0.5  # fraction of the run after which both rates fall linearly to 0
@@ -94,9 +95,10 @@ class TrainConfig:
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
         weights = (self.feature_matching, self.l1_weight, self.colour_distribution)
-        if min(*weights, self.chroma_grain) < 0:
+        if min(*weights, self.chroma_grain, self.light_grain) < 0:
             raise ValueError(
-                "feature_matching, l1_weight, colour_distribution and chroma_grain must be >= 0"
+                "feature_matching, l1_weight, colour_distribution, chroma_grain and light_grain "
+                "must be >= 0"
             )
         if self.chroma_weight <= 0:
             raise ValueError(f"chroma_weight must be > 0, got {self.chroma_weight}")

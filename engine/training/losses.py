@@ -133,9 +133,16 @@ def _gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.conv2d(padded, rows, groups=c), cols, groups=c)
 
 
+def _high_pass_spread(channels: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N,): sqrt(mean over pixels of the sum over channels of hp^2), where hp
+    is a channel minus its Gaussian blur (sigma 2): what changes from pixel to pixel."""
+    high_pass = channels - _gaussian_blur(channels, GRAIN_SIGMA)
+    return high_pass.square().sum(dim=1).mean(dim=(1, 2)).add(1e-12).sqrt()
+
+
 def chroma_grain_of(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [-1, 1] -> (N,) chroma grain: sqrt(mean(hp_rg^2 + hp_yb^2)), where
-    hp is an opponent channel (R - G, (R + G) / 2 - B) minus its Gaussian blur (sigma 2).
+    """(N, 3, H, W) RGB in [-1, 1] -> (N,) chroma grain: the high-pass spread of the opponent
+    channels R - G and (R + G) / 2 - B.
 
     The figure of `engine.training.quality.chroma_grain` on this scale: multiply by 127.5 for
     0..255 levels.
@@ -143,9 +150,13 @@ def chroma_grain_of(images: torch.Tensor) -> torch.Tensor:
     rgb = images.float()
     red_green = rgb[:, 0] - rgb[:, 1]
     yellow_blue = (rgb[:, 0] + rgb[:, 1]) / 2 - rgb[:, 2]
-    opponent = torch.stack([red_green, yellow_blue], dim=1)  # (N, 2, H, W)
-    high_pass = opponent - _gaussian_blur(opponent, GRAIN_SIGMA)
-    return high_pass.square().sum(dim=1).mean(dim=(1, 2)).add(1e-12).sqrt()
+    return _high_pass_spread(torch.stack([red_green, yellow_blue], dim=1))
+
+
+def lightness_grain_of(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [-1, 1] -> (N,) the high-pass spread of the lightness (channel
+    mean): texture in the light and dark."""
+    return _high_pass_spread(images.float().mean(dim=1, keepdim=True))
 
 
 def chroma_grain_excess(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -158,3 +169,13 @@ def chroma_grain_excess(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     beyond what the photo itself has, so colour texture that the photo carries stays free.
     """
     return F.relu(chroma_grain_of(fake) - chroma_grain_of(real.detach())).mean()
+
+
+def lightness_grain_deficit(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Batch mean of how far each output's lightness grain falls short of its own photo's.
+
+    The counterpart of `chroma_grain_excess`: the cheapest way to lose a colour speckle is to
+    lose all fine detail, and photographs of petals, leaves and water have theirs in the light
+    and dark. Only a shortfall costs, so texture beyond the photo's stays free.
+    """
+    return F.relu(lightness_grain_of(real.detach()) - lightness_grain_of(fake)).mean()

@@ -42,6 +42,7 @@ from .losses import (
     chroma_grain_excess,
     colour_distribution,
     feature_matching,
+    lightness_grain_deficit,
     split_halves,
 )
 from .metrics import evaluate
@@ -188,7 +189,8 @@ class Trainer:
 
         # Generator: fool the (frozen, unwrapped) discriminator, match its features on real
         # pairs, stay close in L1, and (optionally) match the real photos' colours wherever they
-        # fall, and keep colour from changing pixel to pixel more than in the photos.
+        # fall, keep colour from changing pixel to pixel more than in the photos, and lightness
+        # from changing less.
         self.discriminator.requires_grad_(False)
         fake_scales, real_scales = self._judge(x, fake, y, self.discriminator)
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)
@@ -207,6 +209,10 @@ class Trainer:
             loss_grain = chroma_grain_excess(fake, y)
             loss_g = loss_g + cfg.chroma_grain * loss_grain
             losses["g_grain"] = loss_grain.item()
+        if cfg.light_grain:
+            loss_light = lightness_grain_deficit(fake, y)
+            loss_g = loss_g + cfg.light_grain * loss_light
+            losses["g_light"] = loss_light.item()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)

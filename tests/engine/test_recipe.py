@@ -20,6 +20,8 @@ from engine.training.losses import (
     chroma_grain_of,
     colour_distribution,
     feature_matching,
+    lightness_grain_deficit,
+    lightness_grain_of,
 )
 from engine.training.quality import chroma_grain
 
@@ -97,6 +99,8 @@ def test_recipe_fields_are_validated() -> None:
         config(colour_distribution=-1.0)
     with pytest.raises(ValueError, match="chroma_grain"):
         config(chroma_grain=-1.0)
+    with pytest.raises(ValueError, match="light_grain"):
+        config(light_grain=-1.0)
     with pytest.raises(ValueError, match="scales"):
         DiscriminatorConfig(scales=0)
 
@@ -220,12 +224,13 @@ def test_the_chroma_weight_makes_a_wash_cost_more_than_a_change_of_lightness() -
 
 
 def test_a_run_with_the_colour_losses_reports_them(tmp_path: Path) -> None:
-    recipe = config(colour_distribution=5.0, chroma_grain=10.0)
+    recipe = config(colour_distribution=5.0, chroma_grain=10.0, light_grain=10.0)
     trainer = Trainer(recipe, photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32")
     losses = trainer.train_step()
-    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm", "g_colour", "g_grain"}
+    assert set(losses) == {"d", "g_gan", "g_l1", "g_fm", "g_colour", "g_grain", "g_light"}
     assert losses["g_colour"] > 0
     assert losses["g_grain"] >= 0
+    assert losses["g_light"] > 0  # a random generator is smoother than random-pixel photos
 
 
 def smooth_photo(size: int = 64, seed: int = 0) -> torch.Tensor:
@@ -270,3 +275,27 @@ def test_the_chroma_grain_loss_prices_speckle_beyond_the_photo_and_never_lightne
     assert float(fake.grad.sum(dim=1).abs().max()) < 1e-6
     stepped = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
     assert float(chroma_grain_of(stepped)) < 0.9 * float(chroma_grain_of(speckled))
+
+
+def test_the_lightness_grain_loss_asks_for_the_photos_texture_in_light_and_dark_only() -> None:
+    generator = torch.Generator().manual_seed(3)
+    texture = 0.2 * torch.randn(1, 1, 64, 64, generator=generator)
+    photo = smooth_photo() + texture  # fine texture in lightness, as on petals and leaves
+    smooth = smooth_photo()
+    assert float(lightness_grain_deficit(photo, photo)) == 0.0
+    assert float(lightness_grain_deficit(photo + 2 * texture, photo)) == 0.0  # more: free
+    assert float(lightness_grain_deficit(smooth, photo)) > 0.1
+    # A colour speckle is no lightness texture.
+    assert float(lightness_grain_of(with_speckle(smooth) - smooth)) < float(
+        chroma_grain_of(with_speckle(smooth) - smooth)
+    )
+
+    # Its gradient moves the three channels of a pixel alike: lightness, not colour.
+    fake = smooth.clone().requires_grad_(True)
+    lightness_grain_deficit(fake, photo).backward()
+    assert fake.grad is not None
+    assert torch.allclose(fake.grad[:, 0], fake.grad[:, 1]) and torch.allclose(
+        fake.grad[:, 1], fake.grad[:, 2]
+    )
+    stepped = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
+    assert float(lightness_grain_of(stepped)) > float(lightness_grain_of(smooth))
