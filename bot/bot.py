@@ -139,6 +139,13 @@ class BeautyBot(commands.AutoShardedBot):
         )
         return len(synced)
 
+    async def on_ready(self) -> None:
+        """Say so on every (re)connection: who the bot is, and in how many guilds."""
+        shards = f", {self.shard_count} shard(s)" if self.shard_count else ""
+        log.info(
+            "connected to Discord as %s, in %d guild(s)%s", self.user, len(self.guilds), shards
+        )
+
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: messages are handled by the listeners of the extensions."""
 
@@ -154,5 +161,7 @@ class BeautyBot(commands.AutoShardedBot):
 
     async def close(self) -> None:
         """Stop the jobs, then unload the extensions (they stop their own work) and disconnect."""
+        log.info("stopping: the queue's jobs end, then the bot disconnects")
         await self.queue.close()
         await super().close()
+        log.info("stopped")

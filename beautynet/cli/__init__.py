@@ -56,8 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `beautynet` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(chosen_command(argv)).parse_args(argv)
+    # Services (engine serve, run, bot) log what they do at INFO; one-shot commands warn only.
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else getattr(args, "log_level", logging.WARNING),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from infra.settings import Settings  # pydantic: loaded once a command runs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 
 import discord
@@ -27,7 +28,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(default, BEAUTYNET_DEV_GUILD_ID when set; can take up to an hour)",
     )
     add_device_argument(parser)
-    parser.set_defaults(func=bot_command)
+    parser.set_defaults(func=bot_command, log_level=logging.INFO)
 
 
 def sync_target(value: str | None, settings: Settings) -> tuple[bool, int | None]:

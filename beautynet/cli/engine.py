@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--no-batching", action="store_true", help="one image per generator call"
     )
     add_device_argument(serve_parser)
-    serve_parser.set_defaults(func=serve_command)
+    serve_parser.set_defaults(func=serve_command, log_level=logging.INFO)
 
 
 async def _check_database(settings: Settings) -> None:

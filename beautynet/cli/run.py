@@ -8,6 +8,7 @@ tried in a browser at once, and says how to get a token.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from PIL import Image
@@ -25,7 +26,7 @@ LOOPBACK = "127.0.0.1"  # the page needs no token here, and the camera a secure 
 
 def register(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
-    parser.set_defaults(func=run_command)
+    parser.set_defaults(func=run_command, log_level=logging.INFO)
 
 
 def sample_images() -> list[tuple[str, Image.Image]]:

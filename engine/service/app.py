@@ -17,6 +17,7 @@ from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
 from . import keys
+from .access import InFlight, access_middleware
 from .batching import Batcher
 from .config import ServiceConfig, check_listen_address
 from .connections import HeaderDeadline
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 # most this long before the connection closes: closing at once would reset it, and the client
 # could lose the answer.
 LINGER_S = 2.0
+# On SIGINT/SIGTERM the service stops listening and gives the requests in flight this long
+# to finish (a clip or a live session may take longer: they are then cut).
+STOP_GRACE_S = 20.0
 
 
 def _reader(batcher: Batcher) -> Callable[[], float]:
@@ -109,10 +113,11 @@ def create_app(
     )
     app = web.Application(
         client_max_size=config.max_upload_bytes + CHUNK,
-        middlewares=[errors_middleware, auth_middleware],
+        middlewares=[access_middleware, errors_middleware, auth_middleware],
     )
     app[keys.ENGINE], app[keys.CONFIG], app[keys.METRICS] = engine, config, Metrics()
     app[keys.LIVE_SESSIONS] = LiveSessions(config.live_sessions)
+    app[keys.IN_FLIGHT] = InFlight()
     app.cleanup_ctx.append(workers_ctx)
     app.on_response_prepare.append(security_headers)
     setup_routes(app)
@@ -141,9 +146,10 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(
         app,
-        access_log=None,
+        access_log=None,  # engine.service.access logs each request
         keepalive_timeout=config.header_timeout_s,
         lingering_time=LINGER_S,
+        shutdown_timeout=STOP_GRACE_S,
     )
     await runner.setup()
 
@@ -160,12 +166,27 @@ async def serve(
     try:
         server = await loop.create_server(guarded, host, port, reuse_address=True)
         url = f"http://{host}:{port}/"
-        log.info("engine service listening on %s", url)
+        log.info("engine service on %s: %s", url, _describe(app))
         if listening is not None:
             listening(url)
         await stop.wait()
-        log.info("engine service stopping")
+        log.info(
+            "engine service stopping: finishing %d request(s) in flight (at most %g s)",
+            app[keys.IN_FLIGHT].count,
+            STOP_GRACE_S,
+        )
     finally:
         if server is not None:
             server.close()
         await runner.cleanup()
+    log.info("engine service stopped")
+
+
+def _describe(app: web.Application) -> str:
+    """Its models (the default marked) and threads, for the start-up line."""
+    versions = app[keys.ENGINE].model_versions()
+    models = ", ".join(
+        v.entry.spec.label + (" (default)" if v.default else "") for v in versions if v.served
+    )
+    threads = f"network {torch.get_num_threads()}, decode/encode {app[keys.CONFIG].codec_threads}"
+    return f"models {models or 'none'}; threads: {threads}"

@@ -66,8 +66,11 @@ def parse_params(fields: dict[str, str]) -> tuple[str | None, TranslateOptions]:
 # ---- plain endpoints ---------------------------------------------------------------------
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and load: cheap, no auth."""
-    batcher = request.app[keys.BATCHER]
-    return web.json_response({"status": "ok", "queue": batcher.pending})
+    batcher, in_flight = request.app[keys.BATCHER], request.app[keys.IN_FLIGHT]
+    # in_flight counts this request too
+    return web.json_response(
+        {"status": "ok", "queue": batcher.pending, "in_flight": in_flight.count}
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
