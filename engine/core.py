@@ -30,7 +30,14 @@ from engine.datasets import (
 )
 from engine.device import Precision
 from engine.errors import InputError, ModelError, NotConfiguredError
-from engine.imaging import ImageFormat, ImageLimits, decode_image, encode_image
+from engine.imaging import (
+    ImageFormat,
+    ImageLimits,
+    decode_image,
+    encode_image,
+    format_from_path,
+    read_image,
+)
 from engine.models import ModelEntry, ModelRegistry, ModelSpec, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
@@ -181,17 +188,41 @@ class Engine:
                 self._cache.popitem(last=False)
             return translator
 
-    def decode(self, data: bytes) -> Image.Image:
-        """An untrusted upload decoded within the engine's limits (InputError says why not)."""
-        return decode_image(data, self.limits)
+    # decode -> translate (`translator`) -> encode: every adapter goes through these doors.
+    def decode(
+        self, data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None
+    ) -> Image.Image:
+        """An untrusted upload decoded within the engine's limits, narrowed by the caller's
+        (live frames: camera-sized); InputError says why not."""
+        limits = ImageLimits(
+            min(self.limits.max_bytes, max_bytes or self.limits.max_bytes),
+            min(self.limits.max_pixels, max_pixels or self.limits.max_pixels),
+        )
+        return decode_image(data, limits)
+
+    def read(self, path: Path) -> Image.Image:
+        """An image file decoded within the engine's limits, its size checked before reading."""
+        return read_image(path, self.limits)
 
     @staticmethod
     def encode(
-        translation: Translation, panels: int, model: ModelSpec, fmt: ImageFormat = "png"
+        translation: Translation,
+        panels: int,
+        model: ModelSpec,
+        fmt: ImageFormat = "png",
+        *,
+        original: bool = True,
+        quality: int = 90,
     ) -> Encoded:
-        """Compose the panels and encode them."""
-        composed = translation.compose(3 if panels == 3 else 2)
-        return Encoded(encode_image(composed, fmt), model, composed.width, composed.height)
+        """Compose the panels (with the original, unless told not to) and encode them."""
+        composed = translation.compose(3 if panels == 3 else 2, original=original)
+        data = encode_image(composed, fmt, quality)
+        return Encoded(data, model, composed.width, composed.height)
+
+    @staticmethod
+    def output_format(path: Path) -> ImageFormat:
+        """The format an output file's name asks for (ValueError: none)."""
+        return format_from_path(path)
 
     def translate_bytes(
         self,

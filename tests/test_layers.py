@@ -90,6 +90,19 @@ def test_no_import_reaches_up(layer: str) -> None:
     assert upward == []
 
 
+@pytest.mark.parametrize("adapter", ["engine.service", "beautynet.cli.translate"])
+def test_adapters_decode_and_encode_through_the_engine(adapter: str) -> None:
+    """The service, its live mode and the command line call `Engine`, the one door."""
+    reaching = [
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        if module == adapter or module.startswith(f"{adapter}.")
+        for target in targets
+        if target == "engine.imaging" or target.startswith("engine.imaging.")
+    ]
+    assert reaching == []
+
+
 def test_no_import_circle() -> None:
     graph = import_graph()
     circles = [component for component in strongly_connected(graph) if len(component) > 1]

@@ -13,8 +13,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from beautynet.components import build_engine
+from engine.core import Engine
 from engine.errors import EngineError
-from engine.imaging import ImageLimits, encode_image, format_from_path, read_image
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.pipeline.clips import MAX_SMOOTH
 from infra.settings import Settings
@@ -92,12 +92,12 @@ class TranslateRun:
     def __init__(
         self,
         args: argparse.Namespace,
+        engine: Engine,
         translator: ImageTranslator,
-        limits: ImageLimits,
         options: TranslateOptions,
         total: int,
     ) -> None:
-        self.args, self.translator, self.limits, self.options = args, translator, limits, options
+        self.args, self.engine, self.translator, self.options = args, engine, translator, options
         self.single = total == 1
         self.written: list[Path] = []
         self.failures: list[tuple[Path, str]] = []
@@ -147,7 +147,7 @@ class TranslateRun:
         decoded = []
         for path in chunk:
             try:
-                decoded.append((path, read_image(path, self.limits)))
+                decoded.append((path, self.engine.read(path)))
             except EngineError as exc:
                 self.failures.append((path, str(exc)))
             except OSError as exc:
@@ -160,11 +160,12 @@ class TranslateRun:
         if not decoded:
             return
         results = self.translator.translate([image for _, image in decoded], self.options)
+        spec, panels = self.translator.model.spec, self.options.panels
         for (path, _), result in zip(decoded, results, strict=True):
             target = self.output_path(path)
-            fmt = self.args.format or format_from_path(target)
+            fmt = self.args.format or Engine.output_format(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(encode_image(result.compose(self.options.panels), fmt))
+            target.write_bytes(self.engine.encode(result, panels, spec, fmt).data)
             self.written.append(target)
 
     def where(self) -> str:
@@ -202,7 +203,7 @@ def translate_command(args: argparse.Namespace, settings: Settings) -> int:
     sources = list(collect_inputs(args.inputs))
     clips = [path for path in sources if is_clip(path)]
     images = [path for path in sources if path not in set(clips)]
-    run = TranslateRun(args, translator, engine.limits, options, len(sources))
+    run = TranslateRun(args, engine, translator, options, len(sources))
     step = translator.batch_size
     with tqdm(total=len(images), unit="img", disable=len(images) < 2, file=sys.stderr) as bar:
         for start in range(0, len(images), step):

@@ -48,11 +48,14 @@ class Translation:
     interpretation: Image.Image
     state: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
-    def compose(self, panels: Panels = 2) -> Image.Image:
-        """original | interpretation, or original | segmentation | interpretation."""
-        if panels == 3:
-            return side_by_side([self.original, self.segmentation, self.interpretation])
-        return side_by_side([self.original, self.interpretation])
+    def compose(self, panels: Panels = 2, *, original: bool = True) -> Image.Image:
+        """original | interpretation, or original | segmentation | interpretation; without
+        the original (live: the camera shows it), the interpretation or segmentation |
+        interpretation."""
+        shown = [self.segmentation, self.interpretation] if panels == 3 else [self.interpretation]
+        if original:
+            shown.insert(0, self.original)
+        return side_by_side(shown) if len(shown) > 1 else shown[0]
 
 
 class ImageTranslator:

@@ -12,8 +12,6 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import keys
-
 log = logging.getLogger("engine.service.access")
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -27,6 +25,9 @@ class InFlight:
         self.count = 0
 
 
+IN_FLIGHT = web.AppKey("in_flight", InFlight)  # here, not in keys: keys imports this module
+
+
 def _request_id(request: web.Request, response: web.StreamResponse | None) -> str:
     given = response.headers.get(REQUEST_ID_HEADER) if response is not None else None
     return (given or request.headers.get(REQUEST_ID_HEADER) or "-")[:MAX_LOGGED_ID]
@@ -35,7 +36,7 @@ def _request_id(request: web.Request, response: web.StreamResponse | None) -> st
 @web.middleware
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count the request while it runs; log its line when it ends (also when it fails)."""
-    in_flight = request.app[keys.IN_FLIGHT]
+    in_flight = request.app[IN_FLIGHT]
     in_flight.count += 1
     started = time.monotonic()
     response: web.StreamResponse | None = None

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from engine.core import Encoded, Engine
 
-from .access import InFlight
+from . import access
 from .batching import Batcher
 from .config import ServiceConfig
 from .idempotency import Idempotency
@@ -26,4 +26,4 @@ IDEMPOTENCY = web.AppKey("idempotency", Idempotency[Encoded])
 CLIP_JOBS = web.AppKey("clip_jobs", ClipJobs)
 TRAIN_JOBS = web.AppKey("train_jobs", TrainJobs)
 LIVE_SESSIONS = web.AppKey("live_sessions", LiveSessions)
-IN_FLIGHT = web.AppKey("in_flight", InFlight)
+IN_FLIGHT = access.IN_FLIGHT

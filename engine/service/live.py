@@ -25,7 +25,8 @@ import torch
 from aiohttp import WSMsgType, web
 from PIL import Image
 
-from engine.imaging import ImageLimits, decode_image, encode_image, side_by_side
+from engine.core import Engine
+from engine.models import ModelSpec
 from engine.pipeline import ImageTranslator, TranslateOptions, Translation
 
 from . import keys
@@ -153,19 +154,16 @@ async def _answer_frames(app: web.Application, ws: web.WebSocketResponse, sessio
 
 def _decode_frame(app: web.Application, data: bytes) -> Image.Image:
     """Decode with the engine's checks, capped at camera sizes."""
-    config, limits = app[keys.CONFIG], app[keys.ENGINE].limits
-    pixels = min(limits.max_pixels, MAX_FRAME_PIXELS)
-    return decode_image(data, ImageLimits(config.live_frame_bytes, pixels))
+    max_bytes = app[keys.CONFIG].live_frame_bytes
+    return app[keys.ENGINE].decode(data, max_bytes=max_bytes, max_pixels=MAX_FRAME_PIXELS)
 
 
-def _encode_reply(translation: Translation, panels: int) -> bytes:
-    if panels == 3:
-        return encode_image(
-            side_by_side([translation.segmentation, translation.interpretation]),
-            "jpeg",
-            JPEG_QUALITY,
-        )
-    return encode_image(translation.interpretation, "jpeg", JPEG_QUALITY)
+def _encode_reply(translation: Translation, panels: int, model: ModelSpec) -> bytes:
+    """The interpretation (or segmentation | interpretation): the page shows the camera."""
+    encoded = Engine.encode(
+        translation, panels, model, "jpeg", original=False, quality=JPEG_QUALITY
+    )
+    return encoded.data
 
 
 async def _translate_frame(app: web.Application, session: _Session, data: bytes) -> bytes:
@@ -181,6 +179,8 @@ async def _translate_frame(app: web.Application, session: _Session, data: bytes)
         translator, image, session.options, session.state
     )
     session.state = translation.state
-    reply = await loop.run_in_executor(pool, _encode_reply, translation, session.options.panels)
+    reply = await loop.run_in_executor(
+        pool, _encode_reply, translation, session.options.panels, translator.model.spec
+    )
     metrics.observe_stage("live", time.monotonic() - start)
     return reply
