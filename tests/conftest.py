@@ -119,3 +119,33 @@ def bad_inputs() -> dict[str, tuple[bytes, str]]:
         "truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated"),
         "bomb.png": (png_declaring(40000, 40000), "too large"),
     }
+
+
+GIF_DURATIONS = (100, 200, 100, 300, 100, 200)  # ms: uneven, so timing is checked
+
+
+def animation(
+    frames: int = len(GIF_DURATIONS),
+    size: tuple[int, int] = (32, 32),
+    fmt: str = "GIF",
+    durations: tuple[int, ...] = GIF_DURATIONS,
+    loop: int | None = 0,
+) -> bytes:
+    """A tiny animation (GIF, PNG or WebP): a photo-like field with a square that moves."""
+    width, height = size
+    base = np.asarray(photo_like(width, height, seed=3))
+    pictures = []
+    for index in range(frames):
+        array = base.copy()
+        left = (index * 4) % max(1, width - 8)
+        array[height // 3 : height // 3 + 8, left : left + 8] = (240, 40, 40)
+        pictures.append(Image.fromarray(array))
+    extra: dict[str, object] = {} if loop is None else {"loop": loop}
+    return encoded(
+        pictures[0],
+        fmt,
+        save_all=True,
+        append_images=pictures[1:],
+        duration=list(durations[:frames]),
+        **extra,
+    )

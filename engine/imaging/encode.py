@@ -9,6 +9,8 @@ from typing import Literal, get_args
 
 from PIL import Image
 
+from engine.errors import EngineError
+
 log = logging.getLogger(__name__)
 
 ImageFormat = Literal["png", "jpeg", "webp"]
@@ -37,6 +39,33 @@ def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90
     else:
         image.save(buffer, format="WEBP", quality=quality)
     return buffer.getvalue()
+
+
+MAX_FIT_TRIES = 6
+
+
+def encode_within(
+    image: Image.Image, fmt: ImageFormat = "png", budget_bytes: int | None = None
+) -> tuple[bytes, Image.Image, list[str]]:
+    """Encode `image`, made smaller until it fits `budget_bytes` (None: as it is).
+
+    Returns the bytes, the image encoded and notes saying what had to change; EngineError when
+    even a small version does not fit.
+    """
+    data = encode_image(image, fmt)
+    if budget_bytes is None or len(data) <= budget_bytes:
+        return data, image, []
+    smaller = image
+    for _ in range(MAX_FIT_TRIES):
+        scale = 0.9 * (budget_bytes / len(data)) ** 0.5
+        size = (max(1, round(smaller.width * scale)), max(1, round(smaller.height * scale)))
+        smaller = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        data = encode_image(smaller, fmt)
+        if len(data) <= budget_bytes:
+            return data, smaller, [f"resolution lowered to {smaller.width}x{smaller.height}"]
+    raise EngineError(
+        f"the result does not fit in {budget_bytes} bytes, even at {size[0]}x{size[1]}"
+    )
 
 
 def format_from_path(path: Path) -> ImageFormat:

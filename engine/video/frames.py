@@ -63,5 +63,10 @@ class FrameWriter:
         self._writer.send(np.ascontiguousarray(frame))
         self.frames += 1
 
+    def write_batch(self, frames: np.ndarray) -> None:
+        """(B, H, W, 3) uint8 frames, in order."""
+        for frame in frames:
+            self.write(frame)
+
     def close(self) -> None:
         self._writer.close()

@@ -14,16 +14,6 @@ log = logging.getLogger(__name__)
 MiB = 1024 * 1024
 
 
-def is_clip(data: bytes) -> bool:
-    """Whether these bytes are a video container (MP4/MOV, Matroska/WebM, AVI), by their
-    first bytes, never a name: the rule the bot's `sniff_kind` follows too. GIFs, animated
-    or not, are images at the image door (their first frame)."""
-    head = data[:16]
-    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
-        return True
-    return head.startswith(b"RIFF") and head[8:12] == b"AVI "
-
-
 @dataclass(frozen=True)
 class ClipLimits:
     """Upper bounds on untrusted clips; larger resolutions are downscaled, not refused."""
@@ -32,9 +22,13 @@ class ClipLimits:
     max_seconds: float = 20.0
     max_frames: int = 1200
     max_side: int = 8192  # beyond this the header is more likely a lie than a video
+    max_pixels: int = 40_000_000  # a frame's pixels (the image limit), checked on the header
 
     def __post_init__(self) -> None:
-        if min(self.max_bytes, self.max_seconds, self.max_frames, self.max_side) <= 0:
+        if (
+            min(self.max_bytes, self.max_seconds, self.max_frames, self.max_side, self.max_pixels)
+            <= 0
+        ):
             raise ValueError(f"clip limits must be positive, got {self}")
 
 
@@ -89,7 +83,7 @@ def _check(info: ClipInfo, limits: ClipLimits) -> None:
     if info.frames <= 0 or info.duration <= 0:
         raise InputError("the clip has no frames")
     if info.duration > limits.max_seconds:
-        raise InputError(f"clip too long ({info.duration:.1f} s, limit {limits.max_seconds:.0f} s)")
+        raise InputError(f"clip too long ({info.duration:.1f} s, limit {limits.max_seconds:g} s)")
     if info.frames > limits.max_frames:
         raise InputError(f"clip has too many frames ({info.frames}, limit {limits.max_frames})")
     if max(info.width, info.height) > limits.max_side:

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 import torch
 from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
+from PIL import Image, ImageSequence
 
 from engine.errors import InputError
 from engine.models import load_model
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.pipeline.clips import blend_successive
-from engine.video import ClipLimits, probe_clip, read_frames
+from engine.video import ClipLimits, is_clip, probe_animation, probe_clip, read_frames
+from tests.conftest import GIF_DURATIONS, animation, encoded, photo_like
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -82,11 +84,13 @@ def test_side_by_side_keeps_rate_duration_and_audio(
     assert 0 < moov < result.path.read_bytes().find(b"mdat")  # faststart: index first
 
 
-def test_animated_gif_becomes_an_mp4(clips: ClipTranslator, tmp_path: Path) -> None:
+def test_an_ffmpeg_gif_becomes_a_gif_or_an_mp4(clips: ClipTranslator, tmp_path: Path) -> None:
     gif = tmp_path / "anim.gif"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x64:rate=5:duration=1", str(gif))
-    result = clips.translate(gif, tmp_path / "gif.mp4", TranslateOptions(panels=3))
+    result = clips.translate(gif, tmp_path / "gif.mp4", TranslateOptions(panels=3), output="mp4")
     assert result.frames == 5 and probe(result.path)["video_size"] == [3 * 64 + 8, 64]
+    animated = clips.translate(gif, tmp_path / "again", TranslateOptions(panels=3), output="gif")
+    assert animated.format == "gif" and Image.open(animated.path).n_frames == 5
 
 
 def test_output_is_fitted_to_the_byte_budget(clips: ClipTranslator, tmp_path: Path) -> None:
@@ -213,3 +217,115 @@ def test_smoothing_lowers_the_change_between_interpretation_frames(
     assert changes[1] < 0.6 * changes[0]
     with pytest.raises(ValueError, match="smooth"):
         ClipTranslator(translator, smooth=0.95)
+
+
+def gif_frames(path: Path) -> tuple[int, list[int], object]:
+    """An animation's frame count, delays and loop, as Pillow reads them."""
+    with Image.open(path) as image:
+        delays = []
+        for frame in ImageSequence.Iterator(image):
+            delays.append(frame.info["duration"])
+        return image.n_frames, delays, image.info.get("loop")
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_an_animation_comes_back_as_a_gif_with_its_frames_delays_and_loop(
+    clips: ClipTranslator, tmp_path: Path, fmt: str
+) -> None:
+    source = tmp_path / f"anim.{fmt.lower()}"
+    source.write_bytes(animation(fmt=fmt))
+    assert is_clip(source) and is_clip(source.read_bytes())
+    seen: list[tuple[int, int]] = []
+    result = clips.translate(
+        source, tmp_path / "out.mp4", progress=lambda d, t: seen.append((d, t)), output="auto"
+    )
+    assert result.format == "gif" and result.path == tmp_path / "out.gif"
+    frames, delays, loop = gif_frames(result.path)
+    assert (frames, delays, loop) == (len(GIF_DURATIONS), list(GIF_DURATIONS), 0)
+    assert result.frames == frames and result.duration == sum(GIF_DURATIONS) / 1000
+    assert Image.open(result.path).size == (2 * 64 + 4, 64) == (result.width, result.height)
+    assert seen[-1] == (frames, frames)
+
+
+def test_a_gif_played_once_stays_played_once(clips: ClipTranslator, tmp_path: Path) -> None:
+    source = tmp_path / "once.gif"
+    source.write_bytes(animation(loop=None))
+    result = clips.translate(source, tmp_path / "out", output="gif")
+    assert gif_frames(result.path)[2] is None
+
+
+def test_an_animation_asked_as_an_mp4_keeps_its_timing(
+    clips: ClipTranslator, tmp_path: Path
+) -> None:
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation())
+    result = clips.translate(source, tmp_path / "out", TranslateOptions(panels=3), output="mp4")
+    info = probe(result.path)
+    assert result.format == "mp4" and info["video_size"] == [3 * 64 + 8, 64]
+    assert info["video_fps"] == 10  # the delays' common step, 100 ms: every delay kept
+    assert info["video_n_frames"] == sum(GIF_DURATIONS) // 100
+
+
+def test_an_animation_over_the_budget_as_a_gif_becomes_an_mp4(
+    clips: ClipTranslator, tmp_path: Path
+) -> None:
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation(size=(96, 96)))
+    gif = clips.translate(source, tmp_path / "roomy", TranslateOptions(size=128), output="auto")
+    assert gif.format == "gif"
+    result = clips.translate(
+        source,
+        tmp_path / "tight",
+        TranslateOptions(size=128),
+        budget_bytes=gif.bytes - 1,
+        output="auto",
+    )
+    assert result.format == "mp4" and result.path.suffix == ".mp4"
+    assert result.bytes <= gif.bytes - 1 and "as a GIF it would be" in (result.format_note or "")
+    shrunk = clips.translate(
+        source,
+        tmp_path / "shrunk",
+        TranslateOptions(size=128),
+        budget_bytes=gif.bytes // 2,
+        output="gif",
+    )
+    assert shrunk.format == "gif" and shrunk.bytes <= gif.bytes // 2 and shrunk.quality_reduced
+    assert gif_frames(shrunk.path)[0] == len(GIF_DURATIONS)
+
+
+def test_gif_frames_share_one_palette(clips: ClipTranslator, tmp_path: Path) -> None:
+    """Colours stay put: every frame is drawn from the first frames' palette."""
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation(size=(64, 48)))
+    result = clips.translate(source, tmp_path / "out", output="gif")
+    colours: set[tuple[int, ...]] = set()
+    with Image.open(result.path) as image:
+        for frame in ImageSequence.Iterator(image):
+            colours |= {c for _, c in frame.convert("RGB").getcolors(1 << 16) or []}
+    assert len(colours) <= 255
+
+
+def test_the_clip_rule_is_by_content() -> None:
+    still_gif = encoded(photo_like(32, 32), "GIF")
+    assert not is_clip(still_gif) and not is_clip(encoded(photo_like(32, 32)))
+    assert is_clip(animation()) and is_clip(animation(fmt="PNG")) and is_clip(animation(fmt="WEBP"))
+    assert not is_clip(b"GIF89a not really a gif")
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (ClipLimits(max_seconds=0.5), "clip too long"),
+        (ClipLimits(max_frames=5), "too many frames"),
+        (ClipLimits(max_bytes=100), "clip too large"),
+        (ClipLimits(max_side=16), "resolution too large"),
+        (ClipLimits(max_pixels=1000), "image too large"),
+    ],
+)
+def test_animation_limits_are_checked_on_the_headers(
+    tmp_path: Path, limits: ClipLimits, message: str
+) -> None:
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation())
+    with pytest.raises(InputError, match=message):
+        probe_animation(source, limits)
