@@ -20,7 +20,7 @@ from bot.engine_client import EngineClient
 from bot.engine_client.http import HttpEngine
 from bot.engine_client.inprocess import InProcessEngine
 from bot.jobs import Beautifier
-from bot.media import Limits
+from bot.media import Limits, MediaFinder
 from bot.queue import FairQueue
 from engine.core import Engine
 from engine.device import resolve_device
@@ -137,7 +137,8 @@ def bot_parts(settings: Settings, db: Database, engine: EngineClient) -> BotPart
         max_pixels=settings.max_image_pixels,
     )
     catalog = ModelCatalog(engine)
-    beautifier = Beautifier(engine, db, requests, queue, limits, catalog)
+    finder = MediaFinder(settings.discord_api_base, settings.discord_cdn_base)
+    beautifier = Beautifier(engine, db, requests, queue, limits, catalog, finder)
     return BotParts(settings, db, engine, requests, queue, limits, catalog, beautifier)
 
 

@@ -15,10 +15,8 @@ import discord
 from bot.catalog import ModelCatalog, segmenter_as_run
 from bot.delivery import Delivery
 from bot.engine_client import EngineClient, Translated, TranslateParams
-from bot.engine_client.base import Kind
-from bot.errors import GENERIC_FAILURE, BadAttachmentError, BotError, BusyError, user_message
-from bot.grid import labelled_grid
-from bot.media import Limits, check_attachment, clip_seconds, download, size_text
+from bot.errors import GENERIC_FAILURE, BotError, BusyError, user_message
+from bot.media import Limits, Media, MediaFinder, check_media, download
 from bot.queue import FairQueue, Job
 from infra.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
 from infra.db.preferences import find_guild_settings, user_default_model
@@ -28,8 +26,7 @@ from infra.db.session import Database
 
 log = logging.getLogger(__name__)
 
-SMALLER_SIZES = (512, 256, 128, 64)
-Produce = Callable[[bytes, Kind, str], Awaitable[Translated]]
+Produce = Callable[[bytes, str], Awaitable[Translated]]
 # Builds the buttons under a result: (request id, params, result) -> view; given by the caller.
 ViewFactory = Callable[[int, TranslateParams, Translated], Awaitable[discord.ui.View | None]]
 Timer = Callable[[], float]
@@ -52,7 +49,7 @@ class Admission:
     """A request that passed the checks (`Beautifier.precheck`), with what they looked up."""
 
     origin: Origin
-    attachment: discord.Attachment
+    media: Media
     limits: Limits  # the bot's, narrowed by the guild's
     default_model: str | None  # the user's choice, else the guild's
     max_clip_seconds: float | None  # the guild's cap on clip length, if it set one
@@ -69,6 +66,7 @@ class Beautifier:
         queue: FairQueue,
         limits: Limits,
         catalog: ModelCatalog,
+        finder: MediaFinder | None = None,
         timer: Timer = time.perf_counter,
     ) -> None:
         self.engine = engine
@@ -77,8 +75,9 @@ class Beautifier:
         self.queue = queue
         self.limits = limits
         self.catalog, self.timer = catalog, timer
+        self.finder = finder or MediaFinder()
 
-    async def precheck(self, origin: Origin, attachment: discord.Attachment) -> Admission:
+    async def precheck(self, origin: Origin, media: Media) -> Admission:
         """Refuse at once (before deferring) what would be refused anyway; the one check."""
         async with self.db.sessions() as session:
             chosen = await user_default_model(session, origin.user_id)
@@ -92,7 +91,7 @@ class Beautifier:
                     session, origin.user_id, guild.guild_id, since=since
                 )
         limits = self._limits_for(guild)
-        check_attachment(attachment, limits)
+        check_media(media, limits)
         self.queue.check(origin.user_id)
         if guild is not None and guild.requests_per_user_per_hour:
             allowed = guild.requests_per_user_per_hour
@@ -100,7 +99,7 @@ class Beautifier:
                 raise BusyError(f"This server allows {allowed} requests per hour each; try later.")
         return Admission(
             origin,
-            attachment,
+            media,
             limits,
             default_model=chosen or (guild.default_model if guild else None),
             max_clip_seconds=guild.max_clip_seconds if guild else None,
@@ -120,27 +119,26 @@ class Beautifier:
         view: ViewFactory | None = None,
     ) -> None:
         """Log, queue and run one admitted request; its outcome (with `view`) goes to `delivery`."""
-        params = replace(params, model=params.model or admission.default_model)
+        params = replace(
+            params,
+            model=params.model or admission.default_model,
+            max_seconds=admission.max_clip_seconds,
+        )
 
-        async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
-            return await self.translate(data, kind, params, request_id, delivery)
+        async def produce(data: bytes, request_id: str) -> Translated:
+            relay = ProgressRelay(delivery)
+            limit = delivery.filesize_limit
+            return await self.engine.translate(data, params, request_id, limit, relay)
 
         await self._submit(admission, params, delivery, produce, view)
 
     async def compare(self, admission: Admission, delivery: Delivery) -> None:
-        """One image through every served model, in one labelled grid."""
-        models = [m for m in await self.engine.models() if m.served]
+        """One image through every served model, in one labelled grid (drawn by the engine)."""
+        models = [f"{m.name}@{m.version}" for m in await self.engine.models() if m.served]
 
-        async def produce(data: bytes, kind: Kind, request_id: str) -> Translated:
-            if kind != "image":
-                raise BadAttachmentError("/compare works on images, not clips.")
-            rows = []
-            for info in models:
-                ref = TranslateParams(model=f"{info.name}@{info.version}")
-                result = await self.translate(data, kind, ref, request_id, delivery)
-                rows.append(((result.model or info.id).label, result.data))
-            grid = await asyncio.to_thread(labelled_grid, rows)
-            return Translated(grid, "compare.png", None, "image", 0, 0)
+        async def produce(data: bytes, request_id: str) -> Translated:
+            limit = delivery.filesize_limit
+            return await self.engine.compare(data, models, request_id, limit)
 
         params = TranslateParams(model="compare")
         await self._submit(admission, params, delivery, produce)
@@ -192,8 +190,8 @@ class Beautifier:
             await change.wait()
 
     def _new_request(self, admission: Admission, params: TranslateParams) -> NewRequest:
-        origin, attachment = admission.origin, admission.attachment
-        content_type = attachment.content_type or ""
+        origin, media = admission.origin, admission.media
+        content_type = media.content_type or ""
         kind = RequestKind.CLIP if content_type.startswith("video/") else RequestKind.IMAGE
         return NewRequest(
             user_id=origin.user_id,
@@ -203,10 +201,10 @@ class Beautifier:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             message_id=origin.message_id,
-            parameters={"k": params.k, "panels": params.panels, "source": attachment.to_dict()},
-            input_bytes=attachment.size,
-            width=attachment.width,
-            height=attachment.height,
+            parameters={"k": params.k, "panels": params.panels, "source": media.to_dict()},
+            input_bytes=media.size,
+            width=media.width,
+            height=media.height,
         )
 
     async def _work(
@@ -222,9 +220,8 @@ class Beautifier:
         started = self.timer()
         try:
             await delivery.progress("🎨 Working on it…")
-            data, kind = await download(admission.attachment, admission.limits)
-            clip_length = await self._clip_length(admission, data) if kind == "clip" else None
-            result = await produce(data, kind, str(request_id))
+            data = await download(admission.media, admission.limits, self.finder)
+            result = await produce(data, str(request_id))
             seconds = self.timer() - started
             made_by = await self.catalog.find(result.model)
             segmenter = segmenter_as_run(made_by.segmenter, params.k) if made_by else None
@@ -241,22 +238,12 @@ class Beautifier:
             segmenter=segmenter,
             result_message_id=message_id,
             input_hash=input_hash(data),
-            duration_s=clip_length,
+            duration_s=result.duration_s,
+            kind=RequestKind.CLIP if result.kind == "clip" else RequestKind.IMAGE,
         )
         await self.requests.finish(
             request_id, output_bytes=len(result.data), stages={"total": seconds}, outcome=outcome
         )
-
-    async def _clip_length(self, admission: Admission, data: bytes) -> float | None:
-        """The clip's length from its headers, held to the guild's cap (the engine applies the
-        bot-wide one); None when the headers do not say."""
-        seconds = await asyncio.to_thread(clip_seconds, data)
-        cap = admission.max_clip_seconds
-        if cap is not None and seconds is not None and seconds > cap:
-            raise BadAttachmentError(
-                f"That clip is {seconds:.1f} s long; this server allows clips up to {cap:g} s."
-            )
-        return seconds
 
     async def _fail(self, request_id: int, exc: Exception, delivery: Delivery) -> None:
         message = user_message(exc)
@@ -270,29 +257,6 @@ class Beautifier:
             await delivery.failure(message or GENERIC_FAILURE)
         except discord.HTTPException as http_error:
             log.warning("request %s: could not report the failure: %s", request_id, http_error)
-
-    async def translate(
-        self, data: bytes, kind: Kind, params: TranslateParams, request_id: str, delivery: Delivery
-    ) -> Translated:
-        """Run the engine; images are made smaller until they fit the upload limit."""
-        limit = delivery.filesize_limit
-        if kind == "clip":
-            relay = ProgressRelay(delivery)
-            return await self.engine.translate_clip(data, params, request_id, limit, relay)
-        result = await self.engine.translate_image(data, params, request_id)
-        for size in SMALLER_SIZES:
-            if len(result.data) <= limit:
-                return result
-            if size >= panel_side(result, params.panels):
-                continue
-            params = replace(params, size=size)
-            result = await self.engine.translate_image(data, params, request_id)
-        if len(result.data) > limit:
-            raise BadAttachmentError(
-                f"The result ({size_text(len(result.data))}) is over this channel's upload "
-                f"limit ({size_text(limit)})."
-            )
-        return result
 
 
 class ProgressRelay:
@@ -322,16 +286,20 @@ class ProgressRelay:
             log.debug("progress edit failed: %s", exc)
 
 
-def panel_side(result: Translated, panels: int, gap: int = 4) -> int:
-    """The long side of one panel of a composed result."""
-    return max(result.height, (result.width - gap * (panels - 1)) // panels)
+def format_text(result: Translated) -> str:
+    """What a clip came back as ("animated GIF · ", "MP4 · "); nothing for an image."""
+    if result.kind != "clip":
+        return ""
+    if result.format == "gif":
+        return "animated GIF · "
+    return f"MP4 ({result.format_note}) · " if result.format_note else "MP4 · "
 
 
 def result_line(result: Translated, segmenter: str | None, seconds: float, request_id: int) -> str:
     """The one short line under a result: what made it, and how long it took."""
     model = result.model.label if result.model else "every model"
     made_by = " · ".join(part for part in (model, segmenter) if part)
-    text = f"-# {made_by} · {seconds:.1f} s · request #{request_id}"
+    text = f"-# {made_by} · {format_text(result)}{seconds:.1f} s · request #{request_id}"
     if result.quality_reduced:
         text += "\n-# quality lowered to fit: " + "; ".join(result.notes)
     return text

@@ -11,7 +11,7 @@ import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +34,15 @@ from engine.imaging import (
     ImageFormat,
     ImageLimits,
     decode_image,
-    encode_image,
+    encode_within,
     format_from_path,
+    grid,
     read_image,
 )
 from engine.models import ModelEntry, ModelRegistry, ModelSpec, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
+    ClipFormat,
     ClipResult,
     ClipTranslator,
     ImageTranslator,
@@ -58,7 +60,7 @@ from engine.training import (
     make_train_config,
     run_training,
 )
-from engine.video import ClipLimits
+from engine.video import ClipLimits, Kind, kind_of
 
 ClipProgress = Callable[[int, int], None]  # (frames done, total), from the working thread
 
@@ -71,6 +73,20 @@ class Encoded:
     model: ModelSpec  # the model version that made it (name, version, label)
     width: int
     height: int
+    quality_reduced: bool = False  # made smaller to fit its byte budget
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One image through several models: a labelled grid, one row a model."""
+
+    data: bytes
+    models: list[ModelSpec]
+    width: int
+    height: int
+    quality_reduced: bool = False
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -192,8 +208,11 @@ class Engine:
     def decode(
         self, data: bytes, *, max_bytes: int | None = None, max_pixels: int | None = None
     ) -> Image.Image:
-        """An untrusted upload decoded within the engine's limits, narrowed by the caller's
-        (live frames: camera-sized); InputError says why not."""
+        """An untrusted still image decoded within the engine's limits, narrowed by the
+        caller's (live frames: camera-sized); InputError says why not (a clip or an animation
+        is not a still image: it goes to `translate_clip`)."""
+        if kind_of(data) == "clip":
+            raise InputError("this is a clip (a video or an animation), not a still image")
         limits = ImageLimits(
             min(self.limits.max_bytes, max_bytes or self.limits.max_bytes),
             min(self.limits.max_pixels, max_pixels or self.limits.max_pixels),
@@ -213,11 +232,18 @@ class Engine:
         *,
         original: bool = True,
         quality: int = 90,
+        budget_bytes: int | None = None,
     ) -> Encoded:
-        """Compose the panels (with the original, unless told not to) and encode them."""
+        """Compose the panels (with the original, unless told not to) and encode them, made
+        smaller when they must fit budget_bytes (None: any size)."""
         composed = translation.compose(3 if panels == 3 else 2, original=original)
-        data = encode_image(composed, fmt, quality)
-        return Encoded(data, model, composed.width, composed.height)
+        data, image, notes = encode_within(composed, fmt, budget_bytes, quality)
+        return Encoded(data, model, image.width, image.height, bool(notes), notes)
+
+    @staticmethod
+    def kind(data: bytes | Path) -> Kind:
+        """'clip' (a video, or an animated GIF, WebP or PNG) or 'image': the one rule."""
+        return kind_of(data)
 
     @staticmethod
     def output_format(path: Path) -> ImageFormat:
@@ -230,12 +256,35 @@ class Engine:
         model: str | None = None,
         options: TranslateOptions = TranslateOptions(),
         fmt: ImageFormat = "png",
+        budget_bytes: int | None = None,
     ) -> Encoded:
-        """Decode an untrusted upload, translate it, and encode the side-by-side result."""
+        """Decode an untrusted still image, translate it, and encode the side-by-side result
+        within budget_bytes (None: any size)."""
         image = self.decode(data)
         translator = self.translator(model)
         (result,) = translator.translate([image], options)
-        return self.encode(result, options.panels, translator.model.spec, fmt)
+        spec = translator.model.spec
+        return self.encode(result, options.panels, spec, fmt, budget_bytes=budget_bytes)
+
+    def compare(
+        self, data: bytes, models: Sequence[str], budget_bytes: int | None = None
+    ) -> Compared:
+        """One still image through each model ('name' or 'name@version'): one labelled grid
+        (PNG), a row original | interpretation for each, within budget_bytes."""
+        if not models:
+            raise ValueError("models must name at least one model")
+        if kind_of(data) == "clip":
+            raise InputError("compare works on still images, not clips")
+        image = self.decode(data)
+        rows, labels, specs = [], [], []
+        for model in models:
+            translator = self.translator(model)
+            (result,) = translator.translate([image])
+            rows.append([result.original, result.interpretation])
+            labels.append(translator.model.spec.label)
+            specs.append(translator.model.spec)
+        encoded, sheet, notes = encode_within(grid(rows, labels), "png", budget_bytes)
+        return Compared(encoded, specs, sheet.width, sheet.height, bool(notes), notes)
 
     def translate_clip(
         self,
@@ -245,15 +294,23 @@ class Engine:
         folder: Path,
         budget_bytes: int,
         progress: ClipProgress | None = None,
+        output: ClipFormat = "auto",
+        max_seconds: float | None = None,
     ) -> ClipResult:
-        """Translate an untrusted clip into `folder`/beautynet.mp4 of at most budget_bytes."""
+        """Translate an untrusted clip into `folder`/beautynet.mp4, or .gif (an animation,
+        `output` auto or gif), of at most budget_bytes; `max_seconds` narrows the length limit."""
         if len(data) > self.clip_limits.max_bytes:
             raise InputError(f"the clip is too large ({len(data)} bytes)")
+        if kind_of(data) != "clip":
+            raise InputError("this is a still image, not a clip (a video or an animation)")
+        limits = self.clip_limits
+        if max_seconds is not None and max_seconds < limits.max_seconds:
+            limits = replace(limits, max_seconds=max_seconds)
         source, target = folder / "input", folder / "beautynet.mp4"
         source.write_bytes(data)
         try:
             return ClipTranslator(translator).translate(
-                source, target, options, self.clip_limits, budget_bytes, progress
+                source, target, options, limits, budget_bytes, progress, output
             )
         finally:
             source.unlink(missing_ok=True)

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("DISCORD_GATEWAY_URL", "discord_gateway_url"),
     )
+    # Where that server's stickers live (Discord: cdn.discordapp.com and media.discordapp.net).
+    discord_cdn_base: str | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_CDN_BASE", "discord_cdn_base")
+    )
     owner_ids: list[int] = Field(default_factory=list)  # may run admin commands everywhere
     dev_guild_id: int | None = None  # `beautynet bot --sync` syncs here when given no id
     queue_size: int = Field(default=20, ge=1)  # jobs waiting or running, all users
@@ -93,7 +97,7 @@ class Settings(BaseSettings):
             return None
         return SecretStr(value.get_secret_value().strip())
 
-    @field_validator("discord_api_base", "discord_gateway_url")
+    @field_validator("discord_api_base", "discord_gateway_url", "discord_cdn_base")
     @classmethod
     def _url_scheme(cls, value: str | None) -> str | None:
         """Endpoints must be http(s) or ws(s) URLs."""

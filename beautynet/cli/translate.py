@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from beautynet.components import build_engine
+from engine.atomic import atomic_write_bytes
 from engine.core import Engine
 from engine.errors import EngineError
-from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
+from engine.pipeline import ClipFormat, ClipTranslator, ImageTranslator, TranslateOptions
 from engine.pipeline.clips import MAX_SMOOTH
 from infra.settings import Settings
 
@@ -27,6 +29,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".ti
 CLIP_SUFFIXES = {".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v"}
 MiB = 1024 * 1024
 DEFAULT_OUT = Path("beautynet-out")
+CLIP_OUTPUTS: dict[str, ClipFormat] = {".gif": "gif", ".mp4": "mp4"}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -116,11 +119,30 @@ class TranslateRun:
         self._taken.add(candidate)
         return candidate
 
+    def clip_format(self) -> ClipFormat:
+        """What a clip becomes: the named output's suffix (.gif or .mp4), else `auto` (an
+        animation: a GIF when it fits the budget, else an MP4; a video: an MP4)."""
+        if self.single and self.args.output is not None and self.args.output.suffix:
+            suffix = self.args.output.suffix.lower()
+            if suffix not in CLIP_OUTPUTS:
+                raise ValueError(f"a clip is written as .gif (an animation) or .mp4, not {suffix}")
+            return CLIP_OUTPUTS[suffix]
+        return "auto"
+
     def translate_clip(self, path: Path) -> None:
-        """Translate one clip to an MP4 within the byte budget, with a frame progress bar."""
-        target = self.output_path(path, ".mp4")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tqdm(unit="frame", desc=path.name, file=sys.stderr, leave=False) as bar:
+        """Translate one clip (a video, or an animation) within the byte budget, with a frame
+        progress bar; written under a temporary name, renamed once it is whole."""
+        try:
+            output = self.clip_format()
+        except ValueError as exc:
+            self.failures.append((path, str(exc)))
+            return
+        folder = (self.args.output if output == "auto" else self.args.output.parent) or DEFAULT_OUT
+        folder.mkdir(parents=True, exist_ok=True)
+        with (
+            tempfile.TemporaryDirectory(prefix=".beautynet-", dir=folder) as tmp,
+            tqdm(unit="frame", desc=path.name, file=sys.stderr, leave=False) as bar,
+        ):
 
             def progress(done: int, total: int) -> None:
                 bar.total = total
@@ -129,17 +151,22 @@ class TranslateRun:
             try:
                 result = ClipTranslator(self.translator, smooth=self.args.smooth).translate(
                     path,
-                    target,
+                    Path(tmp) / "result",
                     self.options,
                     budget_bytes=int(self.args.budget * MiB),
                     progress=progress,
+                    output=output,
                 )
             except EngineError as exc:
                 self.failures.append((path, str(exc)))
                 return
+            target = self.output_path(path, result.path.suffix)
+            os.replace(result.path, target)
         if result.quality_reduced:
             notes = "; ".join(result.notes)
             print(f"{path}: quality lowered to fit {self.args.budget:g} MiB ({notes})")
+        if result.format_note:
+            print(f"{path}: written as an MP4 ({result.format_note})")
         self.written.append(target)
 
     def decode(self, chunk: list[Path]) -> list[tuple[Path, Image.Image]]:
@@ -165,7 +192,7 @@ class TranslateRun:
             target = self.output_path(path)
             fmt = self.args.format or Engine.output_format(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.engine.encode(result, panels, spec, fmt).data)
+            atomic_write_bytes(target, self.engine.encode(result, panels, spec, fmt).data)
             self.written.append(target)
 
     def where(self) -> str:
@@ -177,17 +204,11 @@ class TranslateRun:
 
 
 def is_clip(path: Path) -> bool:
-    """Video files by name, and animated GIFs by content."""
-    suffix = path.suffix.lower()
-    if suffix in CLIP_SUFFIXES:
-        return True
-    if suffix != ".gif":
-        return False
+    """A video or an animation, by the engine's one rule (its content, never its name)."""
     try:
-        with Image.open(path) as image:
-            return getattr(image, "n_frames", 1) > 1
-    except (OSError, ValueError):
-        return False  # not decodable: the image path reports why
+        return Engine.kind(path) == "clip"
+    except OSError:
+        return False  # not readable: the image path reports why
 
 
 def translate_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,6 +15,7 @@ from typing import Literal, Protocol, Self
 from .admin import DatasetAdmin, ModelAdmin, TrainingAdmin
 
 Kind = Literal["image", "clip"]
+DEFAULT_BUDGET_BYTES = 10 * 1024 * 1024  # Discord's default upload limit
 ProgressCallback = Callable[[int, int], None]  # (done, total), called from a worker thread
 
 
@@ -38,6 +39,7 @@ class TranslateParams:
     k: int | None = None
     panels: Literal[2, 3] = 2
     size: int | None = None
+    max_seconds: float | None = None  # a clip's length limit, under the engine's own
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,20 @@ class Translated:
     """An encoded result and how it was made."""
 
     data: bytes
-    filename: str  # e.g. "beautynet.png" or "beautynet.mp4"
+    filename: str  # "beautynet.png", "beautynet.gif" (an animation) or "beautynet.mp4"
     model: ModelId | None  # the version that made it; None when several did (/compare)
-    kind: Kind
+    kind: Kind  # what the engine found the input to be
     width: int
     height: int
     quality_reduced: bool = False
     notes: list[str] = field(default_factory=list)
+    duration_s: float | None = None  # a clip's length, as the engine read it
+    format_note: str | None = None  # why an animation came back as an MP4
+
+    @property
+    def format(self) -> str:
+        """'png', 'gif' or 'mp4', from the file name."""
+        return self.filename.rpartition(".")[2]
 
 
 @dataclass(frozen=True)
@@ -87,21 +96,22 @@ class ModelInfo:
 class EngineClient(ModelAdmin, DatasetAdmin, TrainingAdmin, Protocol):
     """What the bot needs from an engine: translation, the catalogue and its administration."""
 
-    async def translate_image(
-        self, data: bytes, params: TranslateParams, request_id: str
-    ) -> Translated:
-        """Decode (with limits), translate and compose one image."""
-        ...
-
-    async def translate_clip(
+    async def translate(
         self,
         data: bytes,
         params: TranslateParams,
         request_id: str,
-        budget_bytes: int,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
         progress: ProgressCallback | None = None,
     ) -> Translated:
-        """Translate a clip into an MP4 of at most budget_bytes."""
+        """Translate any media of at most budget_bytes: the engine tells a still image (a PNG)
+        from a clip (a video: an MP4; an animation: a GIF when it fits, else an MP4)."""
+        ...
+
+    async def compare(
+        self, data: bytes, models: list[str], request_id: str, budget_bytes: int
+    ) -> Translated:
+        """One still image through each model ('name@version'), in one labelled grid (PNG)."""
         ...
 
     async def models(self) -> list[ModelInfo]:

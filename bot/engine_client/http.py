@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ import aiohttp
 
 from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainStatus
 from .base import (
+    DEFAULT_BUDGET_BYTES,
     EngineUnavailableError,
     EngineUserError,
     ModelId,
@@ -65,14 +66,39 @@ class _Unavailable(Exception):
         self.retry_after_s = retry_after_s
 
 
-def _form(data: bytes, field: str, params: TranslateParams, **extra: int) -> aiohttp.FormData:
+def _form(data: bytes, field: str, params: TranslateParams, **extra: object) -> aiohttp.FormData:
     form = aiohttp.FormData()
-    chosen = {"model": params.model, "k": params.k, "panels": params.panels, "size": params.size}
+    chosen = {
+        "model": params.model,
+        "k": params.k,
+        "panels": params.panels,
+        "size": params.size,
+        "max_seconds": params.max_seconds,
+    }
     for name, value in {**chosen, **extra}.items():
         if value is not None:
             form.add_field(name, str(value))
     form.add_field(field, data, filename="upload", content_type="application/octet-stream")
     return form
+
+
+def _image(answer: Answer, filename: str, with_model: bool = True) -> Translated:
+    """A still image answered at once, with how it was made (its headers)."""
+    headers = answer.headers
+    notes = headers.get("X-Notes", "")
+    model = None
+    if with_model:
+        model = ModelId(headers["X-Model-Name"], int(headers["X-Model-Version"]))
+    return Translated(
+        data=answer.body,
+        filename=filename,
+        model=model,
+        kind="image",
+        width=int(headers["X-Width"]),
+        height=int(headers["X-Height"]),
+        quality_reduced=headers.get("X-Quality-Reduced") == "1",
+        notes=notes.split("; ") if notes else [],
+    )
 
 
 def _error_message(body: bytes) -> str:
@@ -201,44 +227,44 @@ class HttpEngine:
         return answer
 
     # ---- EngineClient --------------------------------------------------------------------
-    async def translate_image(
-        self, data: bytes, params: TranslateParams, request_id: str
-    ) -> Translated:
-        """Translate one image on the least-loaded engine, failing over with the same id."""
-        answer = await self._call(
-            "POST", "/v1/translate", request_id, lambda: _form(data, "image", params)
-        )
-        headers = answer.headers
-        return Translated(
-            data=answer.body,
-            filename="beautynet.png",
-            model=ModelId(headers["X-Model-Name"], int(headers["X-Model-Version"])),
-            kind="image",
-            width=int(headers["X-Width"]),
-            height=int(headers["X-Height"]),
-        )
-
-    async def translate_clip(
+    async def translate(
         self,
         data: bytes,
         params: TranslateParams,
         request_id: str,
-        budget_bytes: int,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
         progress: ProgressCallback | None = None,
     ) -> Translated:
-        """Start a clip job, follow it, fetch the MP4; restart elsewhere if its engine dies."""
+        """POST /v1/translate on the least-loaded engine: a still image comes back at once, a
+        clip (the engine's rule) as a job to follow; restarted elsewhere if its engine dies."""
         for _ in range(self.rounds * len(self.backends)):
-            started = await self._call(
+            answer = await self._call(
                 "POST",
-                "/v1/clips",
+                "/v1/translate",
                 request_id,
-                lambda: _form(data, "clip", params, budget_bytes=budget_bytes),
+                lambda: _form(data, "image", params, budget_bytes=budget_bytes),
             )
+            if answer.status != 202:
+                return _image(answer, "beautynet.png")
             try:
-                return await self._follow(started.backend, request_id, progress)
+                return await self._follow(answer.backend, request_id, progress)
             except _Unavailable:
                 continue
         raise EngineUnavailableError("no engine could finish the clip; try again later")
+
+    async def compare(
+        self, data: bytes, models: list[str], request_id: str, budget_bytes: int
+    ) -> Translated:
+        """One still image through each model, in one labelled grid (POST /v1/compare)."""
+
+        def form() -> aiohttp.FormData:
+            chosen = {"models": ",".join(models), "budget_bytes": str(budget_bytes)}
+            body = aiohttp.FormData(chosen)
+            body.add_field("image", data, filename="upload")
+            return body
+
+        answer = await self._call("POST", "/v1/compare", request_id, form)
+        return replace(_image(answer, "compare.png", with_model=False), model=None)
 
     async def _follow(
         self, backend: Backend, job_id: str, progress: ProgressCallback | None
@@ -257,13 +283,15 @@ class HttpEngine:
         job = self._job(await self._exchange(backend, "GET", path, lambda: None, job_id))
         return Translated(
             data=self._checked(answer).body,
-            filename="beautynet.mp4",
+            filename=f"beautynet.{job.get('format', 'mp4')}",
             model=ModelId(job["model_name"], job["model_version"]),
             kind="clip",
             width=job["width"],
             height=job["height"],
             quality_reduced=job["quality_reduced"],
             notes=list(job["notes"]),
+            duration_s=job.get("duration"),
+            format_note=job.get("format_note"),
         )
 
     def _job(self, answer: Answer) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from engine.video import ClipLimits
 
 from .admin import DatasetInfo, DatasetReport, TrainDone, TrainRequest, TrainStatus
 from .base import (
+    DEFAULT_BUDGET_BYTES,
     EngineUserError,
     ModelId,
     ModelInfo,
@@ -99,24 +100,34 @@ class InProcessEngine:
             return await loop.run_in_executor(self._pool, functools.partial(func, *args))
 
     # ---- EngineClient -----------------------------------------------------------------
-    async def translate_image(
-        self, data: bytes, params: TranslateParams, request_id: str
-    ) -> Translated:
-        """Decode (with limits), translate and compose one image, off the event loop."""
-        log.debug("request %s: image of %d bytes", request_id, len(data))
-        return await self._run(self._translate_image, data, params)
-
-    async def translate_clip(
+    async def translate(
         self,
         data: bytes,
         params: TranslateParams,
         request_id: str,
-        budget_bytes: int,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
         progress: ProgressCallback | None = None,
     ) -> Translated:
-        """Translate a clip into an MP4 of at most budget_bytes, off the event loop."""
-        log.debug("request %s: clip of %d bytes", request_id, len(data))
-        return await self._run(self._translate_clip, data, params, budget_bytes, progress)
+        """A still image or a clip (the engine's rule) within budget_bytes, off the event loop."""
+        log.debug("request %s: %d bytes", request_id, len(data))
+        return await self._run(self._translate, data, params, budget_bytes, progress)
+
+    async def compare(
+        self, data: bytes, models: list[str], request_id: str, budget_bytes: int
+    ) -> Translated:
+        """One still image through each model, in one labelled grid, off the event loop."""
+        log.debug("request %s: compare %d models", request_id, len(models))
+        result = await self._run(self.engine.compare, data, models, budget_bytes)
+        return Translated(
+            result.data,
+            "compare.png",
+            None,
+            "image",
+            result.width,
+            result.height,
+            result.quality_reduced,
+            list(result.notes),
+        )
 
     async def models(self) -> list[ModelInfo]:
         """Every installed model version."""
@@ -204,8 +215,22 @@ class InProcessEngine:
         )
 
     # ---- worker-thread bodies -----------------------------------------------------------
-    def _translate_image(self, data: bytes, params: TranslateParams) -> Translated:
-        result = self.engine.translate_bytes(data, params.model, options_for(params))
+    def _translate(
+        self,
+        data: bytes,
+        params: TranslateParams,
+        budget_bytes: int,
+        progress: ProgressCallback | None,
+    ) -> Translated:
+        if self.engine.kind(data) == "clip":
+            return self._translate_clip(data, params, budget_bytes, progress)
+        return self._translate_image(data, params, budget_bytes)
+
+    def _translate_image(
+        self, data: bytes, params: TranslateParams, budget_bytes: int
+    ) -> Translated:
+        options = options_for(params)
+        result = self.engine.translate_bytes(data, params.model, options, "png", budget_bytes)
         return Translated(
             result.data,
             "beautynet.png",
@@ -213,6 +238,8 @@ class InProcessEngine:
             "image",
             result.width,
             result.height,
+            result.quality_reduced,
+            list(result.notes),
         )
 
     def _translate_clip(
@@ -225,18 +252,27 @@ class InProcessEngine:
         translator = self.engine.translator(params.model)
         with tempfile.TemporaryDirectory(prefix="beautynet-bot-") as tmp:
             result = self.engine.translate_clip(
-                data, translator, options_for(params), Path(tmp), budget_bytes, progress
+                data,
+                translator,
+                options_for(params),
+                Path(tmp),
+                budget_bytes,
+                progress,
+                "auto",
+                params.max_seconds,
             )
             encoded = result.path.read_bytes()
         return Translated(
             data=encoded,
-            filename="beautynet.mp4",
+            filename=f"beautynet.{result.format}",
             model=model_id(translator.model.spec),
             kind="clip",
             width=result.width,
             height=result.height,
             quality_reduced=result.quality_reduced,
             notes=list(result.notes),
+            duration_s=result.duration,
+            format_note=result.format_note,
         )
 
     def _models(self) -> list[ModelInfo]:

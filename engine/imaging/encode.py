@@ -42,30 +42,38 @@ def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90
 
 
 MAX_FIT_TRIES = 6
+MIN_FIT_SIDE = 64  # smaller than this, a result is no longer worth sending
 
 
 def encode_within(
-    image: Image.Image, fmt: ImageFormat = "png", budget_bytes: int | None = None
+    image: Image.Image,
+    fmt: ImageFormat = "png",
+    budget_bytes: int | None = None,
+    quality: int = 90,
 ) -> tuple[bytes, Image.Image, list[str]]:
     """Encode `image`, made smaller until it fits `budget_bytes` (None: as it is).
 
     Returns the bytes, the image encoded and notes saying what had to change; EngineError when
     even a small version does not fit.
     """
-    data = encode_image(image, fmt)
+    data = encode_image(image, fmt, quality)
     if budget_bytes is None or len(data) <= budget_bytes:
         return data, image, []
     smaller = image
     for _ in range(MAX_FIT_TRIES):
         scale = 0.9 * (budget_bytes / len(data)) ** 0.5
         size = (max(1, round(smaller.width * scale)), max(1, round(smaller.height * scale)))
+        if max(size) < MIN_FIT_SIDE:
+            break
         smaller = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        data = encode_image(smaller, fmt)
+        data = encode_image(smaller, fmt, quality)
         if len(data) <= budget_bytes:
             return data, smaller, [f"resolution lowered to {smaller.width}x{smaller.height}"]
-    raise EngineError(
-        f"the result does not fit in {budget_bytes} bytes, even at {size[0]}x{size[1]}"
-    )
+    raise EngineError(f"the result does not fit in {_size_text(budget_bytes)}, even made smaller")
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.0f} KiB"
 
 
 def format_from_path(path: Path) -> ImageFormat:

@@ -58,6 +58,10 @@ class ClipJob:
                 bytes=self.result.bytes,
                 quality_reduced=self.result.quality_reduced,
                 notes=list(self.result.notes),
+                format=self.result.format,
+                format_note=self.result.format_note,
+                frames=self.result.frames,
+                duration=self.result.duration,
             )
         return info
 
@@ -86,8 +90,10 @@ class ClipJobs:
         model: str | None,
         options: TranslateOptions,
         budget_bytes: int,
+        max_seconds: float | None = None,
     ) -> ClipJob:
-        """A new job (or the existing one with this id) translating `data`."""
+        """A new job (or the existing one with this id) translating `data`: an MP4, or a GIF
+        for an animation when it fits budget_bytes."""
         if job_id in self._jobs:
             return self._jobs[job_id]
         self._make_room()
@@ -99,7 +105,15 @@ class ClipJobs:
             loop.call_soon_threadsafe(self._progress, job, done, total)
 
         job.task = loop.run_in_executor(
-            self.executor, self._work, job, data, model, options, budget_bytes, progress
+            self.executor,
+            self._work,
+            job,
+            data,
+            model,
+            options,
+            budget_bytes,
+            max_seconds,
+            progress,
         )
         job.task.add_done_callback(lambda task: self._finish(job, task))
         return job
@@ -126,12 +140,13 @@ class ClipJobs:
         model: str | None,
         options: TranslateOptions,
         budget_bytes: int,
+        max_seconds: float | None,
         progress: Any,
     ) -> None:
         translator = self.engine.translator(model)
         job.model = translator.model.spec
         job.result = self.engine.translate_clip(
-            data, translator, options, job.folder, budget_bytes, progress
+            data, translator, options, job.folder, budget_bytes, progress, "auto", max_seconds
         )
 
     @staticmethod

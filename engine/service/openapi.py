@@ -26,6 +26,10 @@ _IMAGE_FIELDS = {
     "panels": {"type": "integer", "enum": [2, 3]},
     "size": {"type": "integer", "minimum": 64, "maximum": 2048},
 }
+_CLIP_FIELDS = {
+    "budget_bytes": {"type": "integer", "minimum": 65536},
+    "max_seconds": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+}
 _REQUEST_ID = {
     "name": "X-Request-Id",
     "in": "header",
@@ -259,25 +263,51 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/translate": {
             "post": {
-                "summary": "translate one image (batched with concurrent requests)",
+                "summary": "translate any media: a still image at once, a clip as a job",
+                "description": "A still image is answered with original | interpretation "
+                "(200, PNG within budget_bytes; X-Quality-Reduced and X-Notes say when it was "
+                "made smaller). A clip (a video container, or a GIF, WebP or PNG with more than "
+                "one frame: the rule of engine.video.is_clip, by content) starts a clip job, "
+                "as POST /v1/clips does (202).",
                 "parameters": [_REQUEST_ID],
-                "requestBody": _form("image"),
+                "requestBody": _form("image", _CLIP_FIELDS),
                 "responses": {
                     "200": {
                         "description": "original | interpretation",
                         "content": {"image/png": {}},
                     },
+                    "202": {
+                        "description": "a clip: job started",
+                        "content": {"application/json": {"schema": job}},
+                    },
                     **_errors(400, 404, 408, 409, 413, 503),
+                },
+            }
+        },
+        "/v1/compare": {
+            "post": {
+                "summary": "one still image through several models, in one labelled grid",
+                "requestBody": _form(
+                    "image",
+                    {
+                        "models": {"type": "string", "description": "comma-separated models"},
+                        "budget_bytes": _CLIP_FIELDS["budget_bytes"],
+                    },
+                ),
+                "responses": {
+                    "200": {"description": "the grid", "content": {"image/png": {}}},
+                    **_errors(400, 404, 408, 413),
                 },
             }
         },
         "/v1/clips": {
             "post": {
-                "summary": "start translating a clip",
+                "summary": "start translating a clip (a video, or an animated GIF, WebP or PNG)",
+                "description": "An animation is answered with a GIF (its frames, delays and "
+                "loop) when that fits budget_bytes, else an MP4; a video with an MP4. A still "
+                "image is a 400 that sends it to /v1/translate.",
                 "parameters": [_REQUEST_ID],
-                "requestBody": _form(
-                    "clip", {"budget_bytes": {"type": "integer", "minimum": 65536}}
-                ),
+                "requestBody": _form("clip", _CLIP_FIELDS),
                 "responses": {
                     "202": {
                         "description": "job started",
@@ -302,7 +332,10 @@ def _paths() -> dict[str, Any]:
                 "summary": "the finished clip",
                 "parameters": [_job_id()],
                 "responses": {
-                    "200": {"description": "MP4", "content": {"video/mp4": {}}},
+                    "200": {
+                        "description": "MP4, or GIF (format in the job)",
+                        "content": {"video/mp4": {}, "image/gif": {}},
+                    },
                     **_errors(404, 409),
                 },
             }
@@ -357,6 +390,8 @@ def openapi_document() -> dict[str, Any]:
                         "done": {"type": "integer"},
                         "total": {"type": "integer"},
                         "error": {"type": "string", "nullable": True},
+                        "format": {"type": "string", "enum": ["mp4", "gif"]},
+                        "format_note": {"type": "string", "nullable": True},
                     },
                 }
             },

@@ -35,6 +35,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v1/trainings/{job_id}/sample.png", views.training_sheet)
     app.router.add_post("/v1/trainings/{job_id}/stop", views.stop_training)
     app.router.add_post("/v1/translate", views.translate)
+    app.router.add_post("/v1/compare", views.compare)
     app.router.add_post("/v1/clips", views.start_clip)
     app.router.add_get("/v1/clips/{job_id}", views.clip_status)
     app.router.add_get("/v1/clips/{job_id}/result", views.clip_result)

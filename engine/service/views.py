@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from engine.core import Encoded, ModelVersion
+from engine.core import Compared, Encoded, ModelVersion
 from engine.errors import InputError, ModelError
 from engine.models import ModelSpec
 from engine.names import check_name, check_version, parse_model_ref
-from engine.pipeline import Panels, TranslateOptions
+from engine.pipeline import DEFAULT_BUDGET_BYTES, Panels, TranslateOptions
 from engine.video import is_clip
 
 from . import keys
@@ -46,6 +46,31 @@ def _int_field(fields: dict[str, str], name: str) -> int | None:
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 12):
         raise ValueError(f"{name} must be a whole number, got {value[:20]!r}")
     return int(value)
+
+
+MIN_BUDGET = 64 * 1024
+
+
+def _budget(fields: dict[str, str]) -> int | None:
+    """The form's `budget_bytes` (the largest answer wanted), None when absent."""
+    budget = _int_field(fields, "budget_bytes")
+    if budget is not None and budget < MIN_BUDGET:
+        raise ValueError(f"budget_bytes must be at least {MIN_BUDGET}, got {budget}")
+    return budget
+
+
+def _max_seconds(fields: dict[str, str]) -> float | None:
+    """The form's `max_seconds` (a clip's length limit, under the engine's own), if any."""
+    value = fields.get("max_seconds", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value[:20])
+    except ValueError:
+        raise ValueError(f"max_seconds must be a number, got {value[:20]!r}") from None
+    if not 0 < seconds < 1e6:
+        raise ValueError(f"max_seconds must be positive, got {value[:20]!r}")
+    return seconds
 
 
 def parse_params(fields: dict[str, str]) -> tuple[str | None, TranslateOptions]:
@@ -267,7 +292,11 @@ async def _in_codec_pool(app: web.Application, stage: str, work: Callable[[], T]
 
 
 async def _translate_image(
-    app: web.Application, data: bytes, model: str | None, options: TranslateOptions
+    app: web.Application,
+    data: bytes,
+    model: str | None,
+    options: TranslateOptions,
+    budget: int | None,
 ) -> Encoded:
     """decode -> (batched) translate -> compose and encode, timing each stage."""
     engine, start = app[keys.ENGINE], time.monotonic()
@@ -277,33 +306,65 @@ async def _translate_image(
     translation = await app[keys.BATCHER].translate(translator, image, options)
     spec = translator.model.spec
     encoded = await _in_codec_pool(
-        app, "encode", lambda: engine.encode(translation, options.panels, spec)
+        app, "encode", lambda: engine.encode(translation, options.panels, spec, budget_bytes=budget)
     )
     app[keys.METRICS].observe_stage("total", time.monotonic() - start)
     return encoded
 
 
 async def translate(request: web.Request) -> web.Response:
-    """POST /v1/translate: one image in, original | interpretation (PNG) out."""
+    """POST /v1/translate: any media in. A still image is answered at once (200, PNG); a
+    clip (a video, or an animated GIF, WebP or PNG: `engine.video.is_clip`) starts a clip
+    job, as /v1/clips does (202, the job to follow)."""
     rid = request_id(request)
     upload = await read_upload(request, "image", request.app[keys.CONFIG].max_upload_bytes)
-    if is_clip(upload.data):
-        raise InputError("this is a clip, not an image: post clips to /v1/clips (field 'clip')")
     model, options = parse_params(upload.fields)
-    digest = fingerprint(upload.data, model, repr(options))
+    budget = _budget(upload.fields)
+    if is_clip(upload.data):
+        seconds = _max_seconds(upload.fields)
+        return _start_clip_job(request, rid, upload.data, model, options, budget, seconds)
+    digest = fingerprint(upload.data, model, repr(options), str(budget))
     try:
         result = await request.app[keys.IDEMPOTENCY].run(
-            rid, digest, lambda: _translate_image(request.app, upload.data, model, options)
+            rid, digest, lambda: _translate_image(request.app, upload.data, model, options, budget)
         )
     except IdempotencyConflictError as exc:
         raise web.HTTPConflict(reason=str(exc)) from exc
+    headers = {REQUEST_ID_HEADER: rid, **model_headers(result.model), **_fit_headers(result)}
+    return web.Response(body=result.data, content_type="image/png", headers=headers)
+
+
+def _fit_headers(result: Encoded | Compared) -> dict[str, str]:
+    """Its size, and what had to change to fit its budget."""
+    headers = {"X-Width": str(result.width), "X-Height": str(result.height)}
+    if result.quality_reduced:
+        headers["X-Quality-Reduced"] = "1"
+        headers["X-Notes"] = "; ".join(result.notes)
+    return headers
+
+
+async def compare(request: web.Request) -> web.Response:
+    """POST /v1/compare: one still image through several models (`models`, comma-separated
+    names or name@version), one labelled grid (PNG) within `budget_bytes`."""
+    upload = await read_upload(request, "image", request.app[keys.CONFIG].max_upload_bytes)
+    names = [name.strip() for name in upload.fields.get("models", "").split(",") if name.strip()]
+    if not names:
+        raise ValueError("models must name at least one model")
+    if len(names) > MAX_COMPARED:
+        raise ValueError(f"models may name at most {MAX_COMPARED} models, got {len(names)}")
+    for name in names:
+        parse_model_ref(name)
+    budget = _budget(upload.fields)
+    engine = request.app[keys.ENGINE]
+    result = await _in_pool(request, engine.compare, upload.data, names, budget)
     headers = {
-        REQUEST_ID_HEADER: rid,
-        **model_headers(result.model),
-        "X-Width": str(result.width),
-        "X-Height": str(result.height),
+        "X-Models": ",".join(f"{m.meta.name}@{m.meta.version}" for m in result.models),
+        **_fit_headers(result),
     }
     return web.Response(body=result.data, content_type="image/png", headers=headers)
+
+
+MAX_COMPARED = 12
 
 
 def model_headers(spec: ModelSpec) -> dict[str, str]:
@@ -318,15 +379,30 @@ async def start_clip(request: web.Request) -> web.Response:
     rid = request_id(request)
     upload = await read_upload(request, "clip", request.app[keys.CONFIG].max_upload_bytes)
     model, options = parse_params(upload.fields)
-    budget = _int_field(upload.fields, "budget_bytes") or 10 * 1024 * 1024
-    if budget < 64 * 1024:
-        raise ValueError(f"budget_bytes must be at least 65536, got {budget}")
-    digest = fingerprint(upload.data, model, repr(options), str(budget))
+    budget = _budget(upload.fields)
+    if not is_clip(upload.data):
+        raise InputError("this is a still image, not a clip: post it to /v1/translate")
+    seconds = _max_seconds(upload.fields)
+    return _start_clip_job(request, rid, upload.data, model, options, budget, seconds)
+
+
+def _start_clip_job(
+    request: web.Request,
+    rid: str,
+    data: bytes,
+    model: str | None,
+    options: TranslateOptions,
+    budget: int | None,
+    max_seconds: float | None,
+) -> web.Response:
+    """202 with a clip job for `data` (the job with this request id when it is the same)."""
+    budget = budget or DEFAULT_BUDGET_BYTES
+    digest = fingerprint(data, model, repr(options), str(budget), str(max_seconds))
     jobs = request.app[keys.CLIP_JOBS]
     known = jobs.get(rid)
     if known is not None and known.digest != digest:
         raise web.HTTPConflict(reason=f"request id {rid!r} was already used for another clip")
-    job = known or jobs.start(rid, digest, upload.data, model, options, budget)
+    job = known or jobs.start(rid, digest, data, model, options, budget, max_seconds)
     location = f"/v1/clips/{job.id}"
     return web.json_response(job.describe(), status=202, headers={"Location": location})
 
@@ -342,7 +418,7 @@ async def clip_status(request: web.Request) -> web.Response:
 
 
 async def clip_result(request: web.Request) -> web.StreamResponse:
-    """GET /v1/clips/{job_id}/result: the MP4 once the job is done."""
+    """GET /v1/clips/{job_id}/result: the MP4 or GIF once the job is done."""
     job = _job(request)
     if job.state != "done" or job.result is None:
         raise web.HTTPConflict(reason=f"the clip job is {job.state}")
@@ -351,6 +427,6 @@ async def clip_result(request: web.Request) -> web.StreamResponse:
         **model_headers(job.model),
         "X-Width": str(job.result.width),
         "X-Height": str(job.result.height),
-        "Content-Type": "video/mp4",
+        "Content-Type": "image/gif" if job.result.format == "gif" else "video/mp4",
     }
     return web.FileResponse(job.result.path, headers=headers)

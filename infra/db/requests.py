@@ -65,6 +65,7 @@ class Outcome:
     result_message_id: int | None = None
     input_hash: str | None = None
     duration_s: float | None = None
+    kind: RequestKind | None = None  # what the engine found the input to be
 
 
 def input_hash(data: bytes) -> str:

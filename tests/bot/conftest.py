@@ -42,6 +42,7 @@ def settings(data_dir: Path, fake: FakeDiscord) -> Settings:
         discord_token="fake-token",
         discord_api_base=fake.api_base,
         discord_gateway_url=fake.gateway_url,
+        discord_cdn_base=f"{fake.base_url}/cdn",
         user_cooldown_s=0,
         queue_size=4,
         max_image_bytes=2_000_000,

@@ -116,8 +116,8 @@ class GatedEngine:
         self.opened = True
         self.passes.release()
 
-    async def translate_image(
-        self, data: bytes, params: TranslateParams, request_id: str
+    async def translate(
+        self, data: bytes, params: TranslateParams, request_id: str, *rest: Any
     ) -> Translated:
         self.order.append(int(request_id))
         self.entered.set()
@@ -125,7 +125,7 @@ class GatedEngine:
             await self.passes.acquire()
         if self.opened:
             self.passes.release()  # wake the next one too
-        return await self.inner.translate_image(data, params, request_id)
+        return await self.inner.translate(data, params, request_id, *rest)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -96,7 +96,7 @@ async def test_result_over_the_upload_limit_is_explained(
         alice, "beautify", files={"file": ("a.png", encoded(photo()), "image/png")}
     )
     reply = await final_reply(fake, bot, interaction)
-    assert "over this channel's upload limit (1 KiB)" in reply["content"]
+    assert "the result does not fit in 1 KiB" in reply["content"]  # fitted by the engine
     assert not reply["attachments"]
 
 

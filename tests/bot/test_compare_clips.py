@@ -27,8 +27,8 @@ async def test_compare_puts_every_model_in_one_grid(
     )
     reply = await final_reply(fake, bot, interaction)
     grid = image_of(fake, reply)
-    assert grid.width == 2 * 64 + 4
-    assert grid.height == 2 * (48 + 18 + 6)  # two models, each under its label
+    assert grid.width == 2 * 64 + 4  # drawn by the engine's compose: original | interpretation
+    assert grid.height == 2 * (16 + 48) + 3 * 4  # two models, each under its label
     (row,) = await requests_rows(bot)
     assert row.status == RequestStatus.DONE and row.model == "compare"
 
@@ -38,7 +38,7 @@ async def test_compare_refuses_clips(fake: FakeDiscord, bot: BeautyBot, tmp_path
     interaction = await fake.slash(
         alice, "compare", files={"file": ("c.mp4", make_clip(tmp_path), "video/mp4")}
     )
-    assert "works on images" in (await final_reply(fake, bot, interaction))["content"]
+    assert "works on still images" in (await final_reply(fake, bot, interaction))["content"]
 
 
 async def test_a_clip_comes_back_as_an_mp4(
@@ -71,7 +71,7 @@ async def test_a_guild_can_cap_clip_length(
     alice = fake.add_user("alice")
     clip = {"file": ("clip.mp4", make_clip(tmp_path), "video/mp4")}
     refused = await final_reply(fake, bot, await fake.slash(alice, "beautify", files=clip))
-    reason = "That clip is 0.5 s long; this server allows clips up to 0.2 s."
+    reason = "clip too long (0.5 s, limit 0.2 s)"  # the engine reads the length, once
     assert refused["content"] == f"⚠️ {reason}"
     answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", limits(0)))
     assert "clips up to 20 s" in answer

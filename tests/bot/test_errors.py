@@ -22,7 +22,7 @@ class BrokenEngine:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
-    async def translate_image(self, *args: Any) -> Any:
+    async def translate(self, *args: Any) -> Any:
         raise RuntimeError("secret internal detail")
 
     def __getattr__(self, name: str) -> Any:

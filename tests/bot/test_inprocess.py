@@ -48,7 +48,7 @@ async def test_translate_image_runs_in_a_worker_thread(
         return original(model)
 
     monkeypatch.setattr(client.engine, "translator", spy)
-    result = await client.translate_image(
+    result = await client.translate(
         encode_image(photo(100, 50)), TranslateParams(model="tiny@1", panels=3), "r1"
     )
     assert threads and threads[0] != threading.current_thread().name
@@ -67,7 +67,7 @@ async def test_event_loop_keeps_running_during_work(client: InProcessEngine, pho
             await asyncio.sleep(0)
 
     task = asyncio.create_task(ticker())
-    await client.translate_image(encode_image(photo(400, 300)), TranslateParams(), "r2")
+    await client.translate(encode_image(photo(400, 300)), TranslateParams(), "r2")
     task.cancel()
     assert ticks > 1
 
@@ -85,13 +85,13 @@ async def test_bad_requests_are_user_errors(
     client: InProcessEngine, photo, params: TranslateParams, message: str
 ) -> None:
     with pytest.raises(EngineUserError, match=message):
-        await client.translate_image(encode_image(photo()), params, "r3")
+        await client.translate(encode_image(photo()), params, "r3")
 
 
 async def test_bad_files_are_user_errors(client: InProcessEngine, bad_inputs) -> None:
     for content, message in bad_inputs.values():
         with pytest.raises(EngineUserError, match=message):
-            await client.translate_image(content, TranslateParams(), "r4")
+            await client.translate(content, TranslateParams(), "r4")
 
 
 async def test_models_lists_every_version(client: InProcessEngine) -> None:
@@ -137,7 +137,7 @@ async def test_translate_clip_with_progress(client: InProcessEngine, tmp_path: P
         timeout=60,
     )
     calls: list[tuple[int, int]] = []
-    result = await client.translate_clip(
+    result = await client.translate(
         clip.read_bytes(), TranslateParams(), "r5", 2_000_000, lambda d, t: calls.append((d, t))
     )
     assert result.kind == "clip" and result.filename.endswith(".mp4")
@@ -147,4 +147,4 @@ async def test_translate_clip_with_progress(client: InProcessEngine, tmp_path: P
 
 async def test_clip_garbage_is_a_user_error(client: InProcessEngine) -> None:
     with pytest.raises(EngineUserError):
-        await client.translate_clip(b"not a video", TranslateParams(), "r6", 1_000_000)
+        await client.translate(b"not a video", TranslateParams(), "r6", 1_000_000)

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from beautynet.cli import main
+from tests.conftest import GIF_DURATIONS, animation
 
 
 def write_inputs(folder: Path, photo, bad_inputs: dict[str, tuple[bytes, str]]) -> None:
@@ -58,6 +59,48 @@ def test_single_input_to_a_named_file(
     assert capsys.readouterr().out.splitlines() == ["translated 1 of 1", f"wrote {target}"]
     with Image.open(target) as image:
         assert image.format == "WEBP"
+
+
+def frames_and_delays(path: Path) -> tuple[int, list[int]]:
+    with Image.open(path) as image:
+        delays = []
+        for index in range(image.n_frames):
+            image.seek(index)
+            delays.append(image.info["duration"])
+        return image.n_frames, delays
+
+
+def test_an_animated_gif_becomes_an_animated_gif_or_an_mp4(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One rule with the bot and the API: an animation is a clip; the output name says which."""
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation())
+    gif, mp4 = tmp_path / "out.gif", tmp_path / "out.mp4"
+    assert main(["translate", str(source), "-o", str(gif), "--model", "tiny"]) == 0
+    assert frames_and_delays(gif) == (len(GIF_DURATIONS), list(GIF_DURATIONS))
+    assert main(["translate", str(source), "-o", str(mp4), "--model", "tiny"]) == 0
+    assert mp4.read_bytes()[4:8] == b"ftyp"
+    assert main(["translate", str(source), "-o", str(tmp_path / "folder"), "--model", "tiny"]) == 0
+    assert [p.name for p in (tmp_path / "folder").iterdir()] == ["anim.gif"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_failed_output_leaves_no_file_behind(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "anim.gif"
+    source.write_bytes(animation())
+    png = tmp_path / "out" / "out.png"
+    png.parent.mkdir()
+    assert main(["translate", str(source), "-o", str(png), "--model", "tiny"]) == 1
+    assert "a clip is written as .gif (an animation) or .mp4, not .png" in capsys.readouterr().err
+    tight = tmp_path / "out" / "tight.gif"
+    code = main(
+        ["translate", str(source), "-o", str(tight), "--budget", "0.0001", "--model", "tiny"]
+    )
+    assert code == 1 and "does not fit" in capsys.readouterr().err
+    assert list(png.parent.iterdir()) == []  # nothing half-written, no temporary left
 
 
 def test_bad_options_are_refused_before_any_work(

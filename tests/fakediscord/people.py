@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from . import payloads as p
 from .payloads import Channel, Json, User
@@ -22,12 +22,35 @@ class People(World):
         files: list[tuple[str, bytes, str | None]] | None = None,
         channel: Channel | None = None,
         mention_bot: bool = False,
+        embeds: list[Json] | None = None,
+        stickers: list[Json] | None = None,
+        reply_to: Json | None = None,
+        referenced: Literal["included", "missing", "deleted"] = "included",
+        dispatch: bool = True,
     ) -> Json:
-        """A person posts a message; the bot receives MESSAGE_CREATE."""
+        """A person posts a message; the bot receives MESSAGE_CREATE (unless not `dispatch`).
+
+        `embeds` are link previews (`embed_image`), `stickers` sticker items (`sticker`);
+        `reply_to` makes it a reply, whose gateway event carries the replied-to message
+        (`referenced`: included, missing, as when Discord leaves it out, or deleted: null).
+        """
         channel = channel or self.general
         attachments = [self.upload(channel, *f) for f in files or []]
         if mention_bot:
             content = f"<@{self.bot_user.id}> {content}".strip()
+        extra: Json = {"embeds": embeds or [], "sticker_items": stickers or []}
+        if reply_to is not None:
+            extra["type"] = 19  # REPLY
+            extra["message_reference"] = {
+                "type": 0,
+                "message_id": reply_to["id"],
+                "channel_id": reply_to["channel_id"],
+                "guild_id": reply_to["guild_id"],
+            }
+            if referenced == "included":
+                extra["referenced_message"] = reply_to
+            elif referenced == "deleted":
+                extra["referenced_message"] = None
         data = p.message(
             self.ids(),
             channel,
@@ -36,10 +59,34 @@ class People(World):
             attachments,
             [self.bot_user] if mention_bot else [],
             member=self.members[author.id].payload(),
+            **extra,
         )
         self.messages[int(data["id"])] = data
-        await self.dispatch("MESSAGE_CREATE", data)
+        if dispatch:
+            await self.dispatch("MESSAGE_CREATE", data)
         return data
+
+    def embed_image(
+        self, data: bytes, name: str = "picture.png", proxied: str | None = None
+    ) -> Json:
+        """A link preview of an image, as Discord sends it: `url` the original anywhere,
+        `proxy_url` the copy on its media proxy (stored here), unless `proxied` says where."""
+        path = f"external/{self.ids()}/{name}"
+        self.cdn[path] = data
+        proxy_url = proxied or f"{self.base_url}/cdn/{path}"
+        original = f"https://example.com/{name}"
+        return {
+            "type": "image",
+            "url": original,
+            "thumbnail": {"url": original, "proxy_url": proxy_url, "width": 32, "height": 32},
+        }
+
+    def sticker(self, name: str, format_type: int, data: bytes = b"") -> Json:
+        """A sticker item (1 PNG, 2 APNG, 3 Lottie, 4 GIF), its file on the fake CDN."""
+        sticker_id = self.ids()
+        extension = {1: "png", 2: "png", 3: "json", 4: "gif"}[format_type]
+        self.cdn[f"stickers/{sticker_id}.{extension}"] = data
+        return {"id": str(sticker_id), "name": name, "format_type": format_type}
 
     def _interaction(
         self,

@@ -32,6 +32,7 @@ class FakeDiscord(People, Rest):
     def __init__(self, attachment_size_limit: int = 10 * 1024 * 1024) -> None:
         super().__init__(attachment_size_limit)
         self.calls: list[Call] = []
+        self.fetched: list[str] = []  # the CDN and media proxy paths the bot downloaded
         self.commands: dict[str, list[Json]] = {}  # "global" or guild id -> commands
         self.sockets: list[web.WebSocketResponse] = []
         self.shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> (id, count)
@@ -166,6 +167,7 @@ class FakeDiscord(People, Rest):
 
     # ---- CDN -----------------------------------------------------------------------
     async def _cdn(self, request: web.Request) -> web.Response:
+        self.fetched.append(request.match_info["path"])
         data = self.cdn.get(request.match_info["path"])
         if data is None:
             return web.Response(status=404)

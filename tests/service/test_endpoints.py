@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 
 import aiohttp
 import pytest
 from aiohttp import web
+from PIL import Image
 
 from engine.imaging import decode_image
+from tests.conftest import GIF_DURATIONS, animation, encoded
 
 from .conftest import AUTH, TOKEN, Service
 
@@ -114,13 +117,82 @@ async def test_a_file_in_the_wrong_field_is_a_400_that_names_the_right_one(
         )
 
 
-async def test_a_clip_sent_as_an_image_is_told_where_clips_go(
+async def _follow(service: Service, job: dict) -> tuple[dict, bytes, str]:
+    """A clip job followed to its end: its last state, its result and that's content type."""
+    path = f"{service.url}/v1/clips/{job['id']}"
+    for _ in range(600):
+        async with service.session.get(path) as response:
+            job = await response.json()
+        if job["state"] != "running":
+            break
+        await asyncio.sleep(0.05)
+    assert job["state"] == "done", job
+    async with service.session.get(f"{path}/result") as response:
+        return job, await response.read(), response.content_type
+
+
+async def test_a_clip_sent_to_translate_becomes_a_clip_job(
     service: Service, clip_bytes: bytes
 ) -> None:
+    """One door for any media: the engine's rule tells a clip from a still image."""
     form = service.form(clip_bytes)
     async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 202
+        job, data, content_type = await _follow(service, await response.json())
+    assert job["format"] == "mp4" and content_type == "video/mp4" and data[4:8] == b"ftyp"
+
+
+@pytest.mark.parametrize("path", ["/v1/translate", "/v1/clips"])
+async def test_an_animated_gif_is_a_clip_answered_with_a_gif(service: Service, path: str) -> None:
+    field = "clip" if path == "/v1/clips" else "image"
+    form = service.form(animation(), field)
+    async with service.session.post(f"{service.url}{path}", data=form) as response:
+        assert response.status == 202
+        job, data, content_type = await _follow(service, await response.json())
+    assert job["format"] == "gif" and content_type == "image/gif"
+    with Image.open(io.BytesIO(data)) as gif:
+        assert gif.n_frames == len(GIF_DURATIONS) == job["frames"]
+    assert job["duration"] == sum(GIF_DURATIONS) / 1000
+
+
+async def test_a_gif_over_its_budget_comes_back_as_an_mp4(service: Service) -> None:
+    form = service.form(animation(size=(96, 96)), budget_bytes=65536, size=512)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        job, data, content_type = await _follow(service, await response.json())
+    assert job["format"] == "mp4" and content_type == "video/mp4" and len(data) <= 65536
+    assert "as a GIF it would be" in job["format_note"]
+
+
+async def test_a_still_image_sent_as_a_clip_is_told_where_it_goes(
+    service: Service, png: bytes
+) -> None:
+    still_gif = encoded(Image.open(io.BytesIO(png)), "GIF")
+    async with service.session.post(
+        f"{service.url}/v1/clips", data=service.form(still_gif, "clip")
+    ) as response:
         assert response.status == 400
-        assert "post clips to /v1/clips" in (await response.json())["error"]
+        assert "post it to /v1/translate" in (await response.json())["error"]
+
+
+async def test_an_image_is_fitted_to_its_budget(service: Service, photo) -> None:
+    big = encoded(photo(640, 480))
+    form = service.form(big, size=512)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        full = await response.read()
+    budget = len(full) // 2
+    form = service.form(big, size=512, budget_bytes=budget)
+    async with service.session.post(f"{service.url}/v1/translate", data=form) as response:
+        assert response.status == 200 and response.headers["X-Quality-Reduced"] == "1"
+        assert "resolution lowered" in response.headers["X-Notes"]
+        assert len(await response.read()) <= budget
+
+
+async def test_compare_draws_one_grid(service: Service, png: bytes) -> None:
+    form = service.form(png, models="tiny@1,tiny@2")
+    async with service.session.post(f"{service.url}/v1/compare", data=form) as response:
+        assert response.status == 200 and response.headers["X-Models"] == "tiny@1,tiny@2"
+        grid = Image.open(io.BytesIO(await response.read()))
+    assert grid.height > 2 * int(response.headers["X-Height"]) // 3
 
 
 async def _raw_request(service: Service, head: bytes, body: bytes) -> bytes:

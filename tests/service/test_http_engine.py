@@ -27,6 +27,7 @@ from bot.engine_client.http import HttpEngine
 from engine.imaging import decode_image
 from engine.pipeline import ImageTranslator
 from engine.service import keys
+from tests.conftest import GIF_DURATIONS, animation, encoded, photo_like
 
 from .conftest import TOKEN, Service, wait_until
 
@@ -53,7 +54,7 @@ def test_is_an_engine_client() -> None:
 async def test_translate_image_and_models(service: Service, png: bytes) -> None:
     client = await HttpEngine([service.url], TOKEN).start()
     try:
-        result = await client.translate_image(png, TranslateParams(model="tiny@2"), "h1")
+        result = await client.translate(png, TranslateParams(model="tiny@2"), "h1")
         listed = await client.models()
     finally:
         await client.close()
@@ -69,9 +70,9 @@ async def test_user_errors_are_engine_user_errors(service: Service, png: bytes) 
     client = await HttpEngine([service.url], TOKEN).start()
     try:
         with pytest.raises(EngineUserError, match="not an image"):
-            await client.translate_image(b"not an image", TranslateParams(), "h2")
+            await client.translate(b"not an image", TranslateParams(), "h2")
         with pytest.raises(EngineUserError, match="no model called"):
-            await client.translate_image(png, TranslateParams(model="nope"), "h3")
+            await client.translate(png, TranslateParams(model="nope"), "h3")
     finally:
         await client.close()
 
@@ -80,7 +81,7 @@ async def test_wrong_token_is_an_internal_error(service: Service, png: bytes) ->
     client = await HttpEngine([service.url], "wrong").start()
     try:
         with pytest.raises(RuntimeError, match="refused ENGINE_TOKEN"):
-            await client.translate_image(png, TranslateParams(), "h4")
+            await client.translate(png, TranslateParams(), "h4")
     finally:
         await client.close()
 
@@ -90,7 +91,7 @@ async def test_least_loaded_engine_gets_the_call(start_service, png: bytes) -> N
     client = await HttpEngine([first.url, second.url], TOKEN).start()
     client.backends[0].in_flight = 5  # pretend the first engine is busy
     try:
-        await client.translate_image(png, TranslateParams(), "h5")
+        await client.translate(png, TranslateParams(), "h5")
     finally:
         await client.close()
     assert first.app[keys.IDEMPOTENCY].runs == 0
@@ -106,7 +107,7 @@ async def test_down_engine_fails_over_and_health_check_brings_it_back(
         dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
     client = await HttpEngine([dead_url, alive.url], TOKEN, health_interval_s=3600).start()
     try:
-        result = await client.translate_image(png, TranslateParams(), "h6")
+        result = await client.translate(png, TranslateParams(), "h6")
         assert result.model == ModelId("tiny", 1)
         assert not client.backends[0].healthy and client.backends[1].healthy
         client.backends[0].url = alive.url  # "restarted" at the same place
@@ -120,7 +121,7 @@ async def test_all_engines_down_is_unavailable(png: bytes) -> None:
     client = await HttpEngine(["http://127.0.0.1:9"], TOKEN).start()
     try:
         with pytest.raises(EngineUnavailableError):
-            await client.translate_image(png, TranslateParams(), "h7")
+            await client.translate(png, TranslateParams(), "h7")
     finally:
         await client.close()
 
@@ -139,13 +140,13 @@ async def test_busy_engine_is_unavailable_with_retry_after(
     service = await start_service(max_batch=1, batch_wait_s=0.0, queue_size=1)
     client = await HttpEngine([service.url], TOKEN, rounds=1).start()
     try:
-        running = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "b1"))
+        running = asyncio.ensure_future(client.translate(png, TranslateParams(), "b1"))
         batcher = service.app[keys.BATCHER]
         await wait_until(lambda: batcher.metrics.batch_size.count() == 1)
-        waiting = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "b2"))
+        waiting = asyncio.ensure_future(client.translate(png, TranslateParams(), "b2"))
         await wait_until(lambda: batcher.pending == 1)
         with pytest.raises(EngineUnavailableError) as caught:
-            await client.translate_image(png, TranslateParams(), "b3")
+            await client.translate(png, TranslateParams(), "b3")
         assert caught.value.retry_after_s == 1
         release.set()
         await asyncio.wait_for(asyncio.gather(running, waiting), 30)
@@ -168,7 +169,7 @@ async def test_timed_out_call_is_retried_without_running_twice(
     service = await start_service()
     client = await HttpEngine([service.url], TOKEN, timeout_s=0.5, rounds=20).start()
     try:
-        call = asyncio.ensure_future(client.translate_image(png, TranslateParams(), "t1"))
+        call = asyncio.ensure_future(client.translate(png, TranslateParams(), "t1"))
         await asyncio.sleep(1.2)  # at least two attempts have timed out by now
         patient = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=30), headers={"Authorization": f"Bearer {TOKEN}"}
@@ -189,17 +190,34 @@ async def test_clip_through_http(service: Service, clip_bytes: bytes) -> None:
     client = await HttpEngine([service.url], TOKEN, poll_interval_s=0.05).start()
     calls: list[tuple[int, int]] = []
     try:
-        result = await client.translate_clip(
+        result = await client.translate(
             clip_bytes, TranslateParams(), "c1", 1_000_000, lambda d, t: calls.append((d, t))
         )
         with pytest.raises(EngineUserError):
-            await client.translate_clip(b"not a video", TranslateParams(), "c2", 1_000_000)
+            await client.translate(b"not a video", TranslateParams(), "c2", 1_000_000)
     finally:
         await client.close()
     assert (
         result.kind == "clip" and result.data[4:8] == b"ftyp" and result.model == ModelId("tiny", 1)
     )
     assert calls and calls[-1][0] == calls[-1][1]
+
+
+async def test_an_animated_gif_through_http_comes_back_a_gif(service: Service) -> None:
+    """The bot's HTTP client asks no rule of its own: the engine tells it a clip came."""
+    client = await HttpEngine([service.url], TOKEN, poll_interval_s=0.05).start()
+    try:
+        result = await client.translate(animation(), TranslateParams(), "g1", 1_000_000)
+        grid = await client.compare(png_of(), ["tiny@1", "tiny@2"], "g2", 1_000_000)
+    finally:
+        await client.close()
+    assert result.kind == "clip" and result.filename == "beautynet.gif"
+    assert result.data.startswith(b"GIF89a") and result.duration_s == sum(GIF_DURATIONS) / 1000
+    assert grid.filename == "compare.png" and grid.model is None and grid.data[1:4] == b"PNG"
+
+
+def png_of() -> bytes:
+    return encoded(photo_like())
 
 
 # ---- two real engine processes, one killed mid-way --------------------------------------
@@ -232,7 +250,7 @@ async def test_engine_killed_mid_way_loses_no_request(
     try:
 
         async def one(i: int) -> None:
-            result = await client.translate_image(png, TranslateParams("tiny"), f"kill-{i}")
+            result = await client.translate(png, TranslateParams("tiny"), f"kill-{i}")
             answered.append((i, decode_image(result.data).size))
 
         tasks = [asyncio.ensure_future(one(i)) for i in range(count)]
@@ -275,7 +293,7 @@ async def test_model_admin_through_any_engine(
     assert isinstance(client, ModelAdmin)
     try:
         assert await client.promote("tiny", 2) == "tiny v2"
-        result = await client.translate_image(png, TranslateParams(model="tiny"), "a1")
+        result = await client.translate(png, TranslateParams(model="tiny"), "a1")
         assert result.model == ModelId("tiny", 2)  # the promotion is seen at once
         with pytest.raises(EngineUserError, match="being served"):
             await client.delete("tiny", 2)

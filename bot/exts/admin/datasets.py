@@ -11,7 +11,7 @@ from bot.bot import BeautyBot, bot_of
 from bot.engine_client.admin import DatasetReport
 from bot.errors import BotError, MissingChannelPermissionsError
 from bot.exts.admin import admin_group, admin_only, record
-from bot.media import check_attachment, download, media_attachments, size_text
+from bot.media import Media, download, media_attachments, size_text
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,10 @@ async def collect(
     interaction: discord.Interaction, attachments: list[discord.Attachment]
 ) -> list[tuple[str, bytes]]:
     """Download attachments that pass the size checks (the engine decodes them)."""
-    limits = bot_of(interaction).limits
+    bot = bot_of(interaction)
     files = []
     for attachment in attachments:
-        check_attachment(attachment, limits)
-        data, _ = await download(attachment, limits)
+        data = await download(Media.from_attachment(attachment), bot.limits, bot.beautifier.finder)
         files.append((attachment.filename, data))
     return files
 

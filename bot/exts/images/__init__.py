@@ -25,6 +25,7 @@ from bot.delivery import InteractionDelivery
 from bot.engine_client import Translated, TranslateParams
 from bot.errors import BotError, report
 from bot.jobs import Origin, ViewFactory
+from bot.media import Media
 from infra.db.models import Request, RequestSource
 from infra.db.queries import find_request
 
@@ -52,7 +53,7 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
     """Run the request's source again with some parameters changed, as a new reply."""
     bot = bot_of(interaction)
     row = await load_request(bot, request_id)
-    attachment = discord.Attachment(data=row.parameters["source"], state=bot._connection)
+    media = Media.from_dict(row.parameters["source"])
     params = TranslateParams(
         model=model_ref(row),
         k=row.parameters.get("k"),
@@ -62,7 +63,7 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
     origin = Origin(
         interaction.user.id, RequestSource.SLASH, interaction.guild_id, interaction.channel_id
     )
-    admission = await bot.beautifier.precheck(origin, attachment)
+    admission = await bot.beautifier.precheck(origin, media)
     await interaction.response.defer(thinking=True)
     delivery = InteractionDelivery(interaction)
     await bot.beautifier.beautify(admission, params, delivery, buttons_for(bot))

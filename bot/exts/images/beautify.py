@@ -15,7 +15,7 @@ from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
 from bot.exts.images import buttons_for
 from bot.jobs import Origin
-from bot.media import media_attachments
+from bot.media import Media
 from infra.db.models import RequestSource
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Beautify(commands.Cog):
     ) -> None:
         """/beautify file [model] [k] [panels]."""
         params = TranslateParams(model=model, k=k, panels=panels)
-        await self.run(interaction, file, params, RequestSource.SLASH)
+        await self.run(interaction, Media.from_attachment(file), params, RequestSource.SLASH)
 
     @beautify.autocomplete("model")
     async def model_choices(
@@ -79,7 +79,7 @@ class Beautify(commands.Cog):
         """/compare file."""
         require_attach_files(interaction)
         admission = await self.bot.beautifier.precheck(
-            origin_of(interaction, RequestSource.SLASH), file
+            origin_of(interaction, RequestSource.SLASH), Media.from_attachment(file)
         )
         await interaction.response.defer(thinking=True)
         await self.bot.beautifier.compare(admission, InteractionDelivery(interaction))
@@ -87,16 +87,16 @@ class Beautify(commands.Cog):
     async def beautify_message(
         self, interaction: discord.Interaction, message: discord.Message
     ) -> None:
-        """Apps > Beautify on a message with an image or a clip."""
-        found = media_attachments(message)
+        """Apps > Beautify on a message with an image or a clip (attached, embedded, a sticker)."""
+        found = self.bot.beautifier.finder.of(message)
         if not found:
-            raise BadAttachmentError("That message has no image or clip attached.")
+            raise BadAttachmentError("That message has no image or clip.")
         await self.run(interaction, found[0], TranslateParams(), RequestSource.CONTEXT_MENU)
 
     async def run(
         self,
         interaction: discord.Interaction,
-        attachment: discord.Attachment,
+        media: Media,
         params: TranslateParams,
         source: RequestSource,
     ) -> None:
@@ -104,7 +104,7 @@ class Beautify(commands.Cog):
         if params.model and not await self.bot.catalog.exists(params.model):
             raise BotError(f"There is no model called `{params.model}`; see /models.")
         require_attach_files(interaction)
-        admission = await self.bot.beautifier.precheck(origin_of(interaction, source), attachment)
+        admission = await self.bot.beautifier.precheck(origin_of(interaction, source), media)
         await interaction.response.defer(thinking=True)
         delivery = InteractionDelivery(interaction)
         await self.bot.beautifier.beautify(admission, params, delivery, buttons_for(self.bot))

@@ -1,4 +1,5 @@
-"""Images and clips posted in watched channels, or in messages that mention the bot."""
+"""Images and clips posted in watched channels, or in messages that mention the bot (or in
+the message such a mention replies to)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from discord.ext import commands
 from bot.bot import BeautyBot
 from bot.delivery import MessageDelivery
 from bot.engine_client import TranslateParams
-from bot.errors import BotError, user_message
+from bot.errors import BadAttachmentError, BotError, user_message
 from bot.exts.images import buttons_for
 from bot.jobs import Origin
-from bot.media import media_attachments
+from bot.media import Media
 from infra.db.models import RequestSource
 from infra.db.preferences import watched_channels
 
@@ -26,12 +27,19 @@ class Watch(commands.Cog):
     def __init__(self, bot: BeautyBot) -> None:
         self.bot = bot
 
+    def mentioned(self, message: discord.Message) -> bool:
+        return self.bot.user is not None and self.bot.user in message.mentions
+
     async def wanted(self, message: discord.Message) -> bool:
-        """A person's message in a guild, mentioning the bot or in a watched channel."""
-        if message.author.bot or message.guild is None or not media_attachments(message):
+        """A person's message in a guild with media, mentioning the bot or in a watched
+        channel; or a mention that replies to another message."""
+        if message.author.bot or message.guild is None:
             return False
-        if self.bot.user is not None and self.bot.user in message.mentions:
-            return True
+        has_media = bool(self.bot.beautifier.finder.of(message))
+        if self.mentioned(message):
+            return has_media or message.reference is not None
+        if not has_media:
+            return False
         async with self.bot.db.sessions() as session:
             watched = await watched_channels(session, message.guild.id)
         return message.channel.id in watched
@@ -75,13 +83,48 @@ class Watch(commands.Cog):
             message_id=message.id,
         )
         delivery = MessageDelivery(message)
-        attachment = media_attachments(message)[0]
         try:
-            admission = await self.bot.beautifier.precheck(origin, attachment)
+            media = await self.media_of(message)
+            if media is None:
+                return
+            admission = await self.bot.beautifier.precheck(origin, media)
             buttons = buttons_for(self.bot)
             await self.bot.beautifier.beautify(admission, TranslateParams(), delivery, buttons)
         except BotError as exc:
             await delivery.failure(user_message(exc) or str(exc))
+
+    async def media_of(self, message: discord.Message) -> Media | None:
+        """The message's first media; for a mention in a reply without any, the replied-to
+        message's (fetched when it is not in the cache)."""
+        finder = self.bot.beautifier.finder
+        found = finder.of(message)
+        if found:
+            return found[0]
+        if not self.mentioned(message) or message.reference is None:
+            return None
+        replied = await self.replied_to(message, message.reference)
+        found = finder.of(replied)
+        if not found:
+            raise BadAttachmentError("The message you replied to has no image or clip.")
+        return found[0]
+
+    async def replied_to(
+        self, message: discord.Message, reference: discord.MessageReference
+    ) -> discord.Message:
+        resolved = reference.resolved
+        if isinstance(resolved, discord.DeletedReferencedMessage):
+            raise BadAttachmentError("The message you replied to was deleted.")
+        if isinstance(resolved, discord.Message):
+            return resolved
+        if reference.message_id is None:
+            raise BadAttachmentError("I could not find the message you replied to.")
+        try:
+            return await message.channel.fetch_message(reference.message_id)
+        except discord.NotFound as exc:
+            raise BadAttachmentError("The message you replied to was deleted.") from exc
+        except discord.HTTPException as exc:  # Forbidden among them
+            log.info("could not read message %s: %s", reference.message_id, exc)
+            raise BadAttachmentError("I could not read the message you replied to.") from exc
 
 
 async def setup(bot: BeautyBot) -> None:
