@@ -28,7 +28,7 @@ from PIL import Image
 from bench.load import free_port, wait_healthy
 from engine.imaging import decode_image, encode_image
 from engine.segment import EdgesConfig
-from tests.conftest import photo_like, write_tiny_model
+from tests.conftest import GIF_DURATIONS, animation, photo_like, write_tiny_model
 
 from .conftest import TOKEN, make_clip
 
@@ -196,6 +196,21 @@ def test_a_clip_shows_progress_and_plays(page: Any, tmp_path: Path) -> None:
     width, height = page.eval_on_selector("#result-video", "v => [v.videoWidth, v.videoHeight]")
     assert (width, height) == (2 * 64 + 4, 42)  # even sides for H.264
     assert page.is_visible("#download")
+
+
+def test_an_animated_gif_comes_back_as_an_animated_gif(page: Any, tmp_path: Path) -> None:
+    """The page asks no rule of its own: the service says a GIF that moves is a clip."""
+    choose(page, "tiny")
+    gif = tmp_path / "dance.gif"
+    gif.write_bytes(animation())
+    page.set_input_files("#file", str(gif))
+    page.wait_for_selector("#download:not([hidden])")
+    assert page.is_hidden("#result-video")
+    with page.expect_download() as download:
+        page.click("#download")
+    assert download.value.suggested_filename == "dance.beautynet.gif"
+    with Image.open(download.value.path()) as result:
+        assert result.n_frames == len(GIF_DURATIONS)
 
 
 def test_live_mode_shows_interpreted_frames_and_their_rate(page: Any) -> None:

@@ -4,7 +4,6 @@ import { ApiError, call, onTokenNeeded } from "./api.js";
 import { LiveSession } from "./live.js";
 
 const $ = (id) => document.getElementById(id);
-const CLIP_SUFFIXES = /\.(mp4|m4v|mov|webm|mkv|avi|mpe?g)$/i;
 const POLL_MS = 400;
 
 const state = { models: [], model: null, objectUrls: [], job: 0 };
@@ -197,22 +196,36 @@ function form(field, file, params) {
   return body;
 }
 
-async function translatePhoto(file, job, params) {
-  working("Interpreting…");
-  const response = await call("/v1/translate", { method: "POST", body: form("image", file, params) });
-  const blob = await response.blob();
-  if (job === state.job) showResult("image", blob, resultName(file, "png"), panelsCaption(params));
+// One door for any file: the service tells a still image (answered at once) from a clip, a
+// video or an animated GIF, WebP or PNG (202: a job to follow), by its content.
+async function translateFile(file) {
+  if (!file) return;
+  const job = startResult(file);
+  const params = options();
+  try {
+    working("Uploading…");
+    const response = await call("/v1/translate", { method: "POST", body: form("image", file, params) });
+    if (response.status === 202) {
+      await followClip(file, job, params, (await response.json()).id);
+    } else {
+      const blob = await response.blob();
+      if (job === state.job) showResult("image", blob, resultName(file, "png"), panelsCaption(params));
+    }
+  } catch (error) {
+    if (job !== state.job) return;
+    working(null);
+    showError(describe(error));
+    showDrop();
+  }
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function translateClip(file, job, params) {
-  working("Uploading…", 0);
-  const started = await call("/v1/clips", { method: "POST", body: form("clip", file, params) });
-  const id = (await started.json()).id;
+async function followClip(file, job, params, id) {
+  let status;
   for (;;) {
     if (job !== state.job) return;
-    const status = await (await call(`/v1/clips/${encodeURIComponent(id)}`)).json();
+    status = await (await call(`/v1/clips/${encodeURIComponent(id)}`)).json();
     if (status.state === "failed") throw new ApiError(400, status.error || "the clip could not be translated");
     if (status.state === "done") break;
     const done = status.total ? status.done / status.total : 0;
@@ -223,23 +236,9 @@ async function translateClip(file, job, params) {
   const result = await call(`/v1/clips/${encodeURIComponent(id)}/result`);
   const blob = await result.blob();
   if (job !== state.job) return;
-  showResult("clip", blob, resultName(file, "mp4"), panelsCaption(params));
-  $("result-video").play().catch(() => {}); // muted, so autoplay is allowed
-}
-
-async function translateFile(file) {
-  if (!file) return;
-  const job = startResult(file);
-  const params = options();
-  const isClip = file.type.startsWith("video/") || CLIP_SUFFIXES.test(file.name);
-  try {
-    await (isClip ? translateClip(file, job, params) : translatePhoto(file, job, params));
-  } catch (error) {
-    if (job !== state.job) return;
-    working(null);
-    showError(describe(error));
-    showDrop();
-  }
+  const gif = status.format === "gif"; // an animation answered with an animation
+  showResult(gif ? "image" : "clip", blob, resultName(file, gif ? "gif" : "mp4"), panelsCaption(params));
+  if (!gif) $("result-video").play().catch(() => {}); // muted, so autoplay is allowed
 }
 
 function showDrop() {
