@@ -381,7 +381,10 @@ async def start_clip(request: web.Request) -> web.Response:
     model, options = parse_params(upload.fields)
     budget = _budget(upload.fields)
     if not is_clip(upload.data):
-        raise InputError("this is a still image, not a clip: post it to /v1/translate")
+        raise InputError(
+            "not a clip (a video, or an animated GIF, WebP or PNG): "
+            "post a still image to /v1/translate"
+        )
     seconds = _max_seconds(upload.fields)
     return _start_clip_job(request, rid, upload.data, model, options, budget, seconds)
 

@@ -158,7 +158,12 @@ async def test_clip_job_progress_and_result(service: Service, clip_bytes: bytes)
 
 
 async def test_clip_garbage_fails_with_a_reason(service: Service) -> None:
-    form = service.form(b"not a video", "clip")
+    async with service.session.post(
+        f"{service.url}/v1/clips", data=service.form(b"not a video", "clip")
+    ) as response:  # not a clip by the one rule: refused at the door
+        assert response.status == 400 and "not a clip" in (await response.json())["error"]
+    corrupt = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8  # a clip's head, then junk
+    form = service.form(corrupt, "clip")
     async with service.session.post(f"{service.url}/v1/clips", data=form) as response:
         location = response.headers["Location"]
     jobs = service.app[keys.CLIP_JOBS]

@@ -171,7 +171,7 @@ async def test_a_still_image_sent_as_a_clip_is_told_where_it_goes(
         f"{service.url}/v1/clips", data=service.form(still_gif, "clip")
     ) as response:
         assert response.status == 400
-        assert "post it to /v1/translate" in (await response.json())["error"]
+        assert "post a still image to /v1/translate" in (await response.json())["error"]
 
 
 async def test_an_image_is_fitted_to_its_budget(service: Service, photo) -> None:
