@@ -7,9 +7,12 @@
 #     discriminator, the colour loss at 100 and half the learning rates;
 #   nature-edges v6 (edges): TrainConfig's defaults plus per-pixel noise, the
 #     colour-distribution loss with chroma weight 3, bilinear upsampling and the input skip,
-#     7 epochs of 256 steps from scratch, seed 1 (longer edges runs drifted into smears).
+#     7 epochs of 256 steps from scratch, seed 1 (longer edges runs drifted into smears);
+#   v7 of both: v6 fine-tuned for 20 minutes with a fresh discriminator and the chroma-grain
+#     and lightness-grain losses at 100 (no colour speckle beyond the photo's, no less texture
+#     in the light and dark); nature at the default learning rates, nature-edges at half.
 # Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
-# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v6
+# Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v7
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
 # stage registers a version; the last one of each name lands in WORK_DIR/data/models/, to be
 # copied to engine/bundled/models/.
@@ -42,16 +45,26 @@ newest() {  # name: the newest version of name registered in this work dir
     find "$BEAUTYNET_DATA_DIR/models" -name "$1-v*.pt" | sed 's/.*-v\([0-9]*\)\.pt$/\1/' |
         sort -n | tail -n 1
 }
+generator=(--noise --chroma-weight 3 --upsample bilinear --input-skip)
+grain=(--chroma-grain 100 --light-grain 100)
 nature() {
-    local generator=(--noise --l1-weight 0 --chroma-weight 3 --upsample bilinear --input-skip)
-    stage nature nature clusters 10epochs "${generator[@]}" --colour-distribution 10 --seed 1
-    # a new run from the 10-epoch version (registered only when a run ends)
+    local recipe=("${generator[@]}" --l1-weight 0)
+    stage nature nature clusters 10epochs "${recipe[@]}" --colour-distribution 10 --seed 1
+    # a new run from the 10-epoch version (registered only when a run ends): v6
     stage nature-colour nature clusters 40m --init-from "nature@$(newest nature)" \
-        "${generator[@]}" --colour-distribution 100 --lr-g 5e-5 --lr-d 2e-4
+        "${recipe[@]}" --colour-distribution 100 --lr-g 5e-5 --lr-d 2e-4
+    # v7
+    stage nature-grain nature clusters 20m --init-from "nature@$(newest nature)" \
+        "${recipe[@]}" --colour-distribution 100 "${grain[@]}"
+}
+edges() {
+    local recipe=("${generator[@]}" --colour-distribution 10)
+    stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
+    stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
+        "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
 }
 mkdir -p "$work"
 nature &
-stage nature-edges nature-edges edges 7epochs --noise --colour-distribution 10 \
-    --chroma-weight 3 --upsample bilinear --input-skip --seed 1 &
+edges &
 wait
 tail -n 3 "$work/nature.log" "$work/nature-edges.log"
