@@ -21,6 +21,7 @@ import pytest
 
 from bench.load import free_port
 from engine.imaging import encode_image
+from engine.models import ModelRegistry
 from engine.segment import EdgesConfig
 from tests.conftest import photo_like, write_tiny_model
 
@@ -104,7 +105,8 @@ def wait_until_in_flight(served: Served) -> None:
 
 def test_start_line_access_log_and_a_graceful_stop(served: Served) -> None:
     started = served.wait_for("engine service on http")
-    assert "nature v6 (default)" in started and ", tiny v1, tiny-edges v1;" in started
+    bundled_default = ModelRegistry(None).get("nature").spec.label  # the shipped version
+    assert f"{bundled_default} (default)" in started and ", tiny v1, tiny-edges v1;" in started
     assert "threads: network" in started
     head, body = translate_request(served.port)
     with socket.create_connection(("127.0.0.1", served.port), timeout=TIMEOUT_S) as client:
