@@ -7,6 +7,7 @@ from .unet import (
     UnetGenerator,
     UpsampleKind,
     default_depth,
+    fix_noise,
     weights_fit,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "UnetGenerator",
     "UpsampleKind",
     "default_depth",
+    "fix_noise",
     "weights_fit",
 ]

@@ -138,17 +138,48 @@ def _fixed_noise(height: int, width: int, device: torch.device, dtype: torch.dty
 class NoiseInjection(nn.Module):
     """x + strength * per-pixel noise, one strength per channel (0 at first: a no-op)."""
 
+    fixed: torch.Tensor | None
+
     def __init__(self, channels: int) -> None:
         super().__init__()
         self.strength = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.register_buffer("fixed", None, persistent=False)  # see fix_noise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, h, w = x.shape
         if self.training:
             noise = torch.randn(b, 1, h, w, device=x.device, dtype=x.dtype)
+        elif self.fixed is not None and self.fixed.shape[-2:] == x.shape[-2:]:
+            noise = self.fixed.to(x.dtype)
         else:
             noise = _fixed_noise(h, w, x.device, x.dtype)
         return x + self.strength.to(x.dtype) * noise
+
+
+def fix_noise(generator: UnetGenerator, height: int, width: int) -> None:
+    """Store in each noise layer the inference noise field of a (height, width) input.
+
+    A graph exporter (ONNX, torch.compile) then sees a constant instead of a seeded random
+    draw; the values are those of eager inference, so the output does not change.
+    """
+    layers = [m for m in generator.modules() if isinstance(m, NoiseInjection)]
+    shapes: dict[NoiseInjection, tuple[int, int, torch.dtype, torch.device]] = {}
+
+    def record(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        x = inputs[0]
+        shapes[module] = (x.shape[-2], x.shape[-1], x.dtype, x.device)  # type: ignore[index]
+
+    hooks = [layer.register_forward_pre_hook(record) for layer in layers]
+    try:
+        parameter = next(generator.parameters())
+        probe = torch.zeros(1, generator.cfg.in_channels, height, width, device=parameter.device)
+        with torch.no_grad():
+            generator.eval()(probe)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for layer, (h, w, dtype, device) in shapes.items():
+        layer.fixed = _fixed_noise(h, w, device, dtype)
 
 
 class _Up(nn.Sequential):

@@ -1,0 +1,159 @@
+"""The bundled generators at 256 px through every runtime worth trying on this machine.
+
+For each model, runtime, thread count and batch size: the median milliseconds per image, the
+GFLOP/s that makes (the generator's own FLOPs per image, counted by torch), and the largest
+difference from eager fp32 on real photos, in 0..255 levels of the encoded output. A runtime
+that cannot be built here is reported with its reason. The last lines compare the fastest
+runtime that keeps the picture (difference <= 2 levels) with eager bf16 at batch 1.
+
+Run from the repository root:
+    .venv/bin/python -m bench.runtimes [--models nature nature-edges] [--batches 1 2 4 8]
+        [--threads 1 2] [--runtimes eager-fp32 ...] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.common import describe_machine
+from bench.quality import everyday_photos
+from engine.device import resolve_device
+from engine.imaging import to_tensor
+from engine.models import Model, ModelRegistry, load_model, parse_model_ref
+from engine.runtimes import RUNTIMES, RuntimeUnavailable, Shape, build_runtime
+from engine.segment import build_segmenter
+
+SIZE = 256
+KEEPS_THE_PICTURE = 2  # levels of 0..255: the largest difference a runtime may make
+BASELINE = "eager-bf16"
+HEADER = (
+    f"{'model':<13} {'runtime':<17} {'th':>2} {'bat':>3} {'ms/img':>9} {'GFLOP/s':>8} {'diff':>5}"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    runtime: str
+    threads: int
+    batch: int
+    ms_per_image: float | None = None
+    gflops: float | None = None
+    difference: int | None = None
+    failure: str = ""
+
+    def line(self) -> str:
+        head = f"{self.model:<13} {self.runtime:<17} {self.threads:>2} {self.batch:>3}"
+        if self.failure:
+            return f"{head}  failed: {self.failure}"
+        return f"{head} {self.ms_per_image:9.1f} {self.gflops:8.1f} {self.difference:5d}"
+
+
+def segmented_photos(model: Model, count: int) -> torch.Tensor:
+    """(count, 3, SIZE, SIZE) generator inputs in [-1, 1]: everyday photos, squared and
+    segmented by the model's own segmenter (repeated when there are fewer photos)."""
+    photos = [image for _, image in everyday_photos()]
+    squares = []
+    for i in range(count):
+        image = photos[i % len(photos)]
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        square = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE))
+        squares.append(to_tensor(square))
+    segmented = build_segmenter(model.spec.segmenter).segment(torch.stack(squares)).images
+    return (segmented * 2 - 1).float().contiguous()
+
+
+def gflop_per_image(model: Model) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        model.generator.float()(torch.zeros(1, 3, SIZE, SIZE).contiguous())
+    return counter.get_total_flops() / 1e9
+
+
+def encoded(output: torch.Tensor) -> torch.Tensor:
+    """Generator output in [-1, 1] -> the 0..255 levels an encoded image carries."""
+    return ((output.float().clamp(-1, 1) + 1) * 127.5).round()
+
+
+def measure(
+    model: Model, label: str, runtime: str, threads: int, batch: int, repeats: int, work: Path
+) -> Row:
+    inputs = segmented_photos(model, batch)
+    try:
+        run = build_runtime(runtime, model.generator, Shape(batch, SIZE, SIZE), threads, work)
+        reference = build_runtime("eager-fp32", model.generator, Shape(batch, SIZE, SIZE), 2, work)
+        torch.set_num_threads(threads)
+        output = run(inputs)  # warm-up (and compilation)
+        difference = int((encoded(output) - encoded(reference(inputs))).abs().max())
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(inputs)
+            times.append(time.perf_counter() - start)
+    except RuntimeUnavailable as exc:
+        return Row(label, runtime, threads, batch, failure=str(exc))
+    ms = statistics.median(times) * 1000 / batch
+    return Row(label, runtime, threads, batch, ms, gflop_per_image(model) / ms * 1000, difference)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["nature", "nature-edges"])
+    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 2, 4, 8])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    device = resolve_device("cpu")
+    print(describe_machine(), f"(this process may use {len(os.sched_getaffinity(0))} cores)")
+    print(HEADER)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ref in args.models:
+            model = load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
+            print(f"# {model.spec.label}: {gflop_per_image(model):.2f} GFLOP per {SIZE} px image")
+            work = Path(tmp) / ref
+            for runtime in args.runtimes:
+                for threads in args.threads:
+                    for batch in args.batches:
+                        row = measure(model, ref, runtime, threads, batch, args.repeats, work)
+                        rows.append(row)
+                        print(row.line(), flush=True)
+    print_verdict(rows)
+    return 0
+
+
+def print_verdict(rows: list[Row]) -> None:
+    """Per model: the fastest row that keeps the picture against eager bf16 at batch 1."""
+    for model in dict.fromkeys(r.model for r in rows):
+        done = [r for r in rows if r.model == model and not r.failure]
+        keeping = [
+            r for r in done if r.difference is not None and r.difference <= KEEPS_THE_PICTURE
+        ]
+        baselines = [r for r in done if r.runtime == BASELINE and r.batch == 1]
+        if not keeping or not baselines:
+            continue
+        best = min(keeping, key=lambda r: r.ms_per_image or float("inf"))
+        base = min(baselines, key=lambda r: r.ms_per_image or float("inf"))
+        assert best.ms_per_image and base.ms_per_image
+        print(
+            f"{model}: fastest keeping the picture: {best.runtime}, {best.threads} threads, batch "
+            f"{best.batch}, {best.ms_per_image:.1f} ms/image against {BASELINE} batch 1 "
+            f"({base.threads} threads) {base.ms_per_image:.1f}: "
+            f"{base.ms_per_image / best.ms_per_image:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
