@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
@@ -149,3 +151,26 @@ def animation(
         duration=list(durations[:frames]),
         **extra,
     )
+
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run([FFMPEG, "-y", "-loglevel", "error", *args], check=True, timeout=60)
+
+
+def make_clip(
+    path: Path, seconds: float = 1.0, fps: int = 10, audio: bool = True, size: str = "96x64"
+) -> Path:
+    """A test-pattern clip (H.264, or VP8 for .webm), with a sine tone unless `audio` is off."""
+    video = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}:duration={seconds}"]
+    sound = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if audio else []
+    codec = (
+        ["-c:v", "libvpx"] if path.suffix == ".webm" else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
+    )
+    audio_codec = (
+        (["-c:a", "libvorbis"] if path.suffix == ".webm" else ["-c:a", "aac"]) if audio else []
+    )
+    ffmpeg(*video, *sound, *codec, *audio_codec, "-shortest", str(path))
+    return path

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
-
-import imageio_ffmpeg
 
 from bot.bot import BeautyBot
 from infra.db.models import RequestStatus
 from infra.db.requests import input_hash
-from tests.conftest import encoded
+from tests.conftest import encoded, make_clip
 from tests.fakediscord import FakeDiscord
 
 from .helpers import Json, ephemeral_answer, final_reply, image_of, requests_rows
@@ -36,7 +33,7 @@ async def test_compare_puts_every_model_in_one_grid(
 async def test_compare_refuses_clips(fake: FakeDiscord, bot: BeautyBot, tmp_path: Path) -> None:
     alice = fake.add_user("alice")
     interaction = await fake.slash(
-        alice, "compare", files={"file": ("c.mp4", make_clip(tmp_path), "video/mp4")}
+        alice, "compare", files={"file": ("c.mp4", clip_bytes(tmp_path), "video/mp4")}
     )
     assert "works on still images" in (await final_reply(fake, bot, interaction))["content"]
 
@@ -45,7 +42,7 @@ async def test_a_clip_comes_back_as_an_mp4(
     fake: FakeDiscord, bot: BeautyBot, tmp_path: Path
 ) -> None:
     alice = fake.add_user("alice")
-    clip = make_clip(tmp_path)
+    clip = clip_bytes(tmp_path)
     interaction = await fake.slash(
         alice, "beautify", files={"file": ("clip.mp4", clip, "video/mp4")}
     )
@@ -69,7 +66,7 @@ async def test_a_guild_can_cap_clip_length(
     answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", limits(0.2)))
     assert "clips up to 0.2 s" in answer
     alice = fake.add_user("alice")
-    clip = {"file": ("clip.mp4", make_clip(tmp_path), "video/mp4")}
+    clip = {"file": ("clip.mp4", clip_bytes(tmp_path), "video/mp4")}
     refused = await final_reply(fake, bot, await fake.slash(alice, "beautify", files=clip))
     reason = "clip too long (0.5 s, limit 0.2 s)"  # the engine reads the length, once
     assert refused["content"] == f"⚠️ {reason}"
@@ -83,25 +80,5 @@ async def test_a_guild_can_cap_clip_length(
     ]
 
 
-def make_clip(tmp_path: Path) -> bytes:
-    path = tmp_path / "clip.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size=96x64:rate=10:duration={CLIP_SECONDS}",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        timeout=60,
-    )
-    return path.read_bytes()
+def clip_bytes(tmp_path: Path) -> bytes:
+    return make_clip(tmp_path / "clip.mp4", CLIP_SECONDS, audio=False).read_bytes()

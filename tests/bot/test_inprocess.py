@@ -6,7 +6,6 @@ import asyncio
 import threading
 from pathlib import Path
 
-import imageio_ffmpeg
 import pytest
 import torch
 
@@ -16,6 +15,7 @@ from engine.core import Engine
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelRegistry
 from engine.segment import EdgesConfig
+from tests.conftest import make_clip
 
 CPU = torch.device("cpu")
 
@@ -114,28 +114,7 @@ async def test_admin_errors_are_user_errors(client: InProcessEngine) -> None:
 
 
 async def test_translate_clip_with_progress(client: InProcessEngine, tmp_path: Path) -> None:
-    import subprocess
-
-    clip = tmp_path / "in.mp4"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=96x64:rate=10:duration=0.5",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(clip),
-        ],
-        check=True,
-        timeout=60,
-    )
+    clip = make_clip(tmp_path / "in.mp4", 0.5, audio=False)
     calls: list[tuple[int, int]] = []
     result = await client.translate(
         clip.read_bytes(), TranslateParams(), "r5", 2_000_000, lambda d, t: calls.append((d, t))

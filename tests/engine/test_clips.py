@@ -6,7 +6,6 @@ import itertools
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 import torch
@@ -18,28 +17,7 @@ from engine.models import load_model
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.pipeline.clips import blend_successive
 from engine.video import ClipLimits, is_clip, probe_animation, probe_clip, read_frames
-from tests.conftest import GIF_DURATIONS, animation, encoded, photo_like
-
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run([FFMPEG, "-y", "-loglevel", "error", *args], check=True, timeout=60)
-
-
-def make_clip(
-    path: Path, seconds: float = 1.0, fps: int = 10, audio: bool = True, size: str = "96x64"
-) -> Path:
-    video = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}:duration={seconds}"]
-    sound = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if audio else []
-    codec = (
-        ["-c:v", "libvpx"] if path.suffix == ".webm" else ["-c:v", "libx264", "-pix_fmt", "yuv420p"]
-    )
-    audio_codec = (
-        (["-c:a", "libvorbis"] if path.suffix == ".webm" else ["-c:a", "aac"]) if audio else []
-    )
-    ffmpeg(*video, *sound, *codec, *audio_codec, "-shortest", str(path))
-    return path
+from tests.conftest import FFMPEG, GIF_DURATIONS, animation, encoded, ffmpeg, make_clip, photo_like
 
 
 def stream_description(path: Path, kind: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from engine.imaging import encode_image
 from engine.models import ModelRegistry
 from engine.service import ServiceConfig, create_app
 from engine.video import ClipLimits
+from tests.conftest import make_clip
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -92,36 +92,10 @@ def png(photo) -> bytes:
     return encode_image(photo(96, 64), "png")
 
 
-def make_clip(path: Path, seconds: float, rate: int = 10) -> Path:
-    """A 96x64 test-pattern clip (H.264) of `seconds` at `rate` frames per second."""
-    import imageio_ffmpeg
-
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-y",
-            "-loglevel",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc=size=96x64:rate={rate}:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            str(path),
-        ],
-        check=True,
-        timeout=60,
-    )
-    return path
-
-
 @pytest.fixture(scope="session")
 def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A half-second 96x64 test clip (H.264)."""
-    return make_clip(tmp_path_factory.mktemp("clip") / "in.mp4", 0.5).read_bytes()
+    return make_clip(tmp_path_factory.mktemp("clip") / "in.mp4", 0.5, audio=False).read_bytes()
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -28,9 +28,9 @@ from PIL import Image
 from bench.load import free_port, wait_healthy
 from engine.imaging import decode_image, encode_image
 from engine.segment import EdgesConfig
-from tests.conftest import GIF_DURATIONS, animation, photo_like, write_tiny_model
+from tests.conftest import GIF_DURATIONS, animation, make_clip, photo_like, write_tiny_model
 
-from .conftest import TOKEN, make_clip
+from .conftest import TOKEN
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -184,7 +184,7 @@ def test_a_clip_shows_progress_and_plays(page: Any, tmp_path: Path) -> None:
         new MutationObserver(() => window.seen.push(text.textContent))
             .observe(text, {childList: true, characterData: true, subtree: true});
     }""")
-    clip = make_clip(tmp_path / "walk.mp4", seconds=6, rate=25)
+    clip = make_clip(tmp_path / "walk.mp4", seconds=6, fps=25, audio=False)
     page.set_input_files("#file", str(clip))
     page.wait_for_selector("#result-video:not([hidden])")
     page.wait_for_function(
