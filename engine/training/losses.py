@@ -118,6 +118,10 @@ def colour_distribution(
 
 
 GRAIN_SIGMA = 2.0  # engine.training.quality's chroma grain blurs with the same sigma
+# The losses read grain this far from the borders: nearer, the blur sees reflected pixels, and
+# a line along a border (which the generator can place, knowing where its padding is) would
+# buy lightness grain for nothing.
+GRAIN_MARGIN = int(4 * GRAIN_SIGMA + 0.5)
 
 
 def _gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -133,16 +137,20 @@ def _gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(F.conv2d(padded, rows, groups=c), cols, groups=c)
 
 
-def _high_pass_spread(channels: torch.Tensor) -> torch.Tensor:
+def _high_pass_spread(channels: torch.Tensor, margin: int = 0) -> torch.Tensor:
     """(N, C, H, W) -> (N,): sqrt(mean over pixels of the sum over channels of hp^2), where hp
-    is a channel minus its Gaussian blur (sigma 2): what changes from pixel to pixel."""
+    is a channel minus its Gaussian blur (sigma 2): what changes from pixel to pixel; pixels
+    within `margin` of a border are left out."""
     high_pass = channels - _gaussian_blur(channels, GRAIN_SIGMA)
+    height, width = high_pass.shape[-2:]
+    if margin and min(height, width) > 2 * margin:
+        high_pass = high_pass[..., margin : height - margin, margin : width - margin]
     return high_pass.square().sum(dim=1).mean(dim=(1, 2)).add(1e-12).sqrt()
 
 
-def chroma_grain_of(images: torch.Tensor) -> torch.Tensor:
+def chroma_grain_of(images: torch.Tensor, margin: int = 0) -> torch.Tensor:
     """(N, 3, H, W) RGB in [-1, 1] -> (N,) chroma grain: the high-pass spread of the opponent
-    channels R - G and (R + G) / 2 - B.
+    channels R - G and (R + G) / 2 - B (away from the borders with `margin`).
 
     The figure of `engine.training.quality.chroma_grain` on this scale: multiply by 127.5 for
     0..255 levels.
@@ -150,13 +158,13 @@ def chroma_grain_of(images: torch.Tensor) -> torch.Tensor:
     rgb = images.float()
     red_green = rgb[:, 0] - rgb[:, 1]
     yellow_blue = (rgb[:, 0] + rgb[:, 1]) / 2 - rgb[:, 2]
-    return _high_pass_spread(torch.stack([red_green, yellow_blue], dim=1))
+    return _high_pass_spread(torch.stack([red_green, yellow_blue], dim=1), margin)
 
 
-def lightness_grain_of(images: torch.Tensor) -> torch.Tensor:
+def lightness_grain_of(images: torch.Tensor, margin: int = 0) -> torch.Tensor:
     """(N, 3, H, W) RGB in [-1, 1] -> (N,) the high-pass spread of the lightness (channel
-    mean): texture in the light and dark."""
-    return _high_pass_spread(images.float().mean(dim=1, keepdim=True))
+    mean): texture in the light and dark (away from the borders with `margin`)."""
+    return _high_pass_spread(images.float().mean(dim=1, keepdim=True), margin)
 
 
 def chroma_grain_excess(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -168,7 +176,8 @@ def chroma_grain_excess(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     70x70 patch discriminator at these weights: this prices the speckle directly, and only
     beyond what the photo itself has, so colour texture that the photo carries stays free.
     """
-    return F.relu(chroma_grain_of(fake) - chroma_grain_of(real.detach())).mean()
+    excess = chroma_grain_of(fake, GRAIN_MARGIN) - chroma_grain_of(real.detach(), GRAIN_MARGIN)
+    return F.relu(excess).mean()
 
 
 def lightness_grain_deficit(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -178,4 +187,5 @@ def lightness_grain_deficit(fake: torch.Tensor, real: torch.Tensor) -> torch.Ten
     lose all fine detail, and photographs of petals, leaves and water have theirs in the light
     and dark. Only a shortfall costs, so texture beyond the photo's stays free.
     """
-    return F.relu(lightness_grain_of(real.detach()) - lightness_grain_of(fake)).mean()
+    real_grain = lightness_grain_of(real.detach(), GRAIN_MARGIN)
+    return F.relu(real_grain - lightness_grain_of(fake, GRAIN_MARGIN)).mean()

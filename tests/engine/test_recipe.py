@@ -299,3 +299,18 @@ def test_the_lightness_grain_loss_asks_for_the_photos_texture_in_light_and_dark_
     )
     stepped = fake.detach() - 0.5 * fake.grad / fake.grad.abs().max()
     assert float(lightness_grain_of(stepped)) > float(lightness_grain_of(smooth))
+
+
+def test_the_grain_losses_give_nothing_for_a_line_along_the_border() -> None:
+    photo = smooth_photo() + 0.2 * torch.randn(
+        1, 1, 64, 64, generator=torch.Generator().manual_seed(4)
+    )
+    smooth = smooth_photo()
+    lined = smooth.clone()
+    lined[..., :, :2] = -1.0  # a dark line down the left side, as a generator can draw
+    lined[..., :2, :] = torch.tensor([1.0, -1.0, 1.0]).view(1, 3, 1, 1)  # a magenta top
+    assert float(lightness_grain_of(lined)) > float(lightness_grain_of(smooth))  # whole image
+    assert float(lightness_grain_deficit(lined, photo)) == pytest.approx(
+        float(lightness_grain_deficit(smooth, photo)), rel=1e-3
+    )
+    assert float(chroma_grain_excess(lined, smooth)) < 1e-5
