@@ -75,6 +75,17 @@ async def test_a_link_preview_is_read_through_discords_media_proxy(
     ]
 
 
+async def test_a_link_preview_that_arrives_after_the_message_is_used(
+    fake: FakeDiscord, bot: BeautyBot, photo
+) -> None:
+    """Discord usually adds a link's preview in a MESSAGE_UPDATE after the message itself."""
+    alice = fake.add_user("alice")
+    posted = await fake.post_message(alice, "https://tenor.com/view/flower", mention_bot=True)
+    await fake.add_preview(posted, [fake.embed_image(encoded(photo()), "flower.png")])
+    reply = await reply_to(fake, bot, posted)
+    assert image_of(fake, reply).size == PANELS
+
+
 @pytest.fixture
 async def outside() -> AsyncIterator[tuple[str, list[str]]]:
     """A local server standing for an address a user chose: it records every request."""

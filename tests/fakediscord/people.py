@@ -66,6 +66,13 @@ class People(World):
             await self.dispatch("MESSAGE_CREATE", data)
         return data
 
+    async def add_preview(self, message: Json, embeds: list[Json]) -> Json:
+        """Discord adds link previews to a posted message later: MESSAGE_UPDATE with them."""
+        updated = {**message, "embeds": embeds}
+        self.messages[int(message["id"])] = updated
+        await self.dispatch("MESSAGE_UPDATE", updated)
+        return updated
+
     def embed_image(
         self, data: bytes, name: str = "picture.png", proxied: str | None = None
     ) -> Json:

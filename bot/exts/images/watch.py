@@ -4,6 +4,7 @@ the message such a mention replies to)."""
 from __future__ import annotations
 
 import logging
+import re
 
 import discord
 from discord.ext import commands
@@ -19,6 +20,9 @@ from infra.db.models import RequestSource
 from infra.db.preferences import watched_channels
 
 log = logging.getLogger(__name__)
+
+LINK = re.compile(r"https?://\S+")
+PREVIEW_WAIT_S = 5.0  # how long a link waits for Discord's preview of it
 
 
 class Watch(commands.Cog):
@@ -98,6 +102,8 @@ class Watch(commands.Cog):
         message's (fetched when it is not in the cache)."""
         finder = self.bot.beautifier.finder
         found = finder.of(message)
+        if not found and LINK.search(message.content or ""):
+            found = finder.of(await self.previewed(message))
         if found:
             return found[0]
         if not self.mentioned(message) or message.reference is None:
@@ -107,6 +113,21 @@ class Watch(commands.Cog):
         if not found:
             raise BadAttachmentError("The message you replied to has no image or clip.")
         return found[0]
+
+    async def previewed(self, message: discord.Message) -> discord.Message:
+        """The message once Discord has added its link previews, which usually arrive in a
+        MESSAGE_UPDATE just after it; as it was if none comes within PREVIEW_WAIT_S."""
+
+        def previews(event: discord.RawMessageUpdateEvent) -> bool:
+            return event.message_id == message.id and bool(event.message.embeds)
+
+        try:
+            event = await self.bot.wait_for(
+                "raw_message_edit", check=previews, timeout=PREVIEW_WAIT_S
+            )
+        except TimeoutError:
+            return message
+        return event.message
 
     async def replied_to(
         self, message: discord.Message, reference: discord.MessageReference
