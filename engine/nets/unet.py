@@ -157,7 +157,8 @@ class NoiseInjection(nn.Module):
 
 
 def fix_noise(generator: UnetGenerator, height: int, width: int) -> None:
-    """Store in each noise layer the inference noise field of a (height, width) input.
+    """Store in each noise layer the inference noise field of a (height, width) input (and
+    put the generator in eval mode, where that field is used).
 
     A graph exporter (ONNX, torch.compile) then sees a constant instead of a seeded random
     draw; the values are those of eager inference, so the output does not change.

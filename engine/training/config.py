@@ -94,8 +94,14 @@ class TrainConfig:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.gan_loss not in GAN_LOSSES:
             raise ValueError(f"gan_loss must be one of {GAN_LOSSES}, got {self.gan_loss!r}")
-        weights = (self.feature_matching, self.l1_weight, self.colour_distribution)
-        if min(*weights, self.chroma_grain, self.light_grain) < 0:
+        weights = (
+            self.feature_matching,
+            self.l1_weight,
+            self.colour_distribution,
+            self.chroma_grain,
+            self.light_grain,
+        )
+        if min(weights) < 0:
             raise ValueError(
                 "feature_matching, l1_weight, colour_distribution, chroma_grain and light_grain "
                 "must be >= 0"
