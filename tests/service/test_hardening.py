@@ -131,15 +131,20 @@ async def test_a_whole_head_is_not_cut_off(served: Served) -> None:
     assert answer.startswith(b"HTTP/1.1 200")
 
 
+def form_head(length: bytes) -> bytes:
+    """An authenticated multipart POST to /v1/translate, up to its body; `length` says how
+    the body is delimited (a Content-Length or chunked transfer)."""
+    return (
+        b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+        b"Content-Type: multipart/form-data; boundary=xyz\r\n" + length + b"\r\n\r\n"
+    )
+
+
 async def test_a_body_that_stalls_is_cut_off_and_counted(served: Served) -> None:
     before = await served.metric("beautynet_stalled_connections_total", phase="body")
     reader, writer = await served.raw()
-    writer.write(
-        b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
-        b"Content-Type: multipart/form-data; boundary=xyz\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-    )
+    writer.write(form_head(b"Transfer-Encoding: chunked"))
     part = b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\nabc'
     writer.write(b"%x\r\n%s\r\n" % (len(part), part))  # then nothing more
     await writer.drain()
@@ -162,12 +167,7 @@ async def test_a_flood_of_form_fields_is_refused_at_once(served: Served) -> None
     """A chunked body of up to 150,000 distinct 1000-byte fields: 413 within the first few."""
     rss_before = served.rss_bytes()
     reader, writer = await served.raw()
-    writer.write(
-        b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
-        b"Content-Type: multipart/form-data; boundary=xyz\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-    )
+    writer.write(form_head(b"Transfer-Encoding: chunked"))
     status = asyncio.ensure_future(reader.readexactly(12))  # b"HTTP/1.1 413"
     sent, started = 0, time.monotonic()
     for batch in range(1500):  # 100 fields (about 100 KB) per chunk, until answered
@@ -197,13 +197,9 @@ async def test_a_client_that_leaves_mid_upload_is_one_line_and_no_500(served: Se
     for _ in range(3):
         _, writer = await served.raw()
         writer.write(
-            b"POST /v1/translate HTTP/1.1\r\nHost: x\r\n"
-            b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
-            b"Content-Type: multipart/form-data; boundary=xyz\r\n"
-            b"Content-Length: 1000000\r\n\r\n"
-            b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\n'
-            + b"x"
-            * 100_000
+            form_head(b"Content-Length: 1000000")
+            + b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a"\r\n\r\n'
+            + b"x" * 100_000
         )
         await writer.drain()
         await asyncio.sleep(0.2)
