@@ -86,25 +86,44 @@ def encoded(output: torch.Tensor) -> torch.Tensor:
     return ((output.float().clamp(-1, 1) + 1) * 127.5).round()
 
 
-def measure(
-    model: Model, label: str, runtime: str, threads: int, batch: int, repeats: int, work: Path
-) -> Row:
-    inputs = segmented_photos(model, batch)
+@dataclass(frozen=True)
+class Case:
+    """What every runtime is measured on for one model and batch size: the inputs, eager
+    fp32's encoded output on them (the reference), and the model's GFLOP per image."""
+
+    model: Model
+    label: str
+    inputs: torch.Tensor
+    expected: torch.Tensor
+    gflop: float
+
+    @classmethod
+    def of(cls, model: Model, label: str, batch: int, gflop: float, work: Path) -> Case:
+        inputs = segmented_photos(model, batch)
+        shape = Shape(batch, SIZE, SIZE)
+        expected = encoded(build_runtime("eager-fp32", model.generator, shape, 1, work)(inputs))
+        return cls(model, label, inputs, expected, gflop)
+
+
+def measure(case: Case, runtime: str, threads: int, repeats: int, work: Path) -> Row:
+    batch = len(case.inputs)
+    torch.set_num_threads(threads)
     try:
-        run = build_runtime(runtime, model.generator, Shape(batch, SIZE, SIZE), threads, work)
-        reference = build_runtime("eager-fp32", model.generator, Shape(batch, SIZE, SIZE), 2, work)
-        torch.set_num_threads(threads)
-        output = run(inputs)  # warm-up (and compilation)
-        difference = int((encoded(output) - encoded(reference(inputs))).abs().max())
+        run = build_runtime(runtime, case.model.generator, Shape(batch, SIZE, SIZE), threads, work)
+        output = run(case.inputs)  # warm-up (and compilation)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            run(inputs)
+            run(case.inputs)
             times.append(time.perf_counter() - start)
     except RuntimeUnavailable as exc:
-        return Row(label, runtime, threads, batch, failure=str(exc))
+        return Row(case.label, runtime, threads, batch, failure=str(exc))
+    except Exception as exc:  # it built, then crashed on its first run (a lazy compiler)
+        failure = f"{runtime}: {type(exc).__name__}: {str(exc)[:200]}"
+        return Row(case.label, runtime, threads, batch, failure=failure)
+    difference = int((encoded(output) - case.expected).abs().max())
     ms = statistics.median(times) * 1000 / batch
-    return Row(label, runtime, threads, batch, ms, gflop_per_image(model) / ms * 1000, difference)
+    return Row(case.label, runtime, threads, batch, ms, case.gflop / ms * 1000, difference)
 
 
 def main() -> int:
@@ -122,12 +141,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for ref in args.models:
             model = load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
-            print(f"# {model.spec.label}: {gflop_per_image(model):.2f} GFLOP per {SIZE} px image")
+            gflop = gflop_per_image(model)
+            print(f"# {model.spec.label}: {gflop:.2f} GFLOP per {SIZE} px image")
             work = Path(tmp) / ref
+            cases = [Case.of(model, ref, batch, gflop, work) for batch in args.batches]
             for runtime in args.runtimes:
                 for threads in args.threads:
-                    for batch in args.batches:
-                        row = measure(model, ref, runtime, threads, batch, args.repeats, work)
+                    for case in cases:
+                        row = measure(case, runtime, threads, args.repeats, work)
                         rows.append(row)
                         print(row.line(), flush=True)
     print_verdict(rows)
