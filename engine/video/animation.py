@@ -33,6 +33,14 @@ GIF_SHRINK_TRIES = 4
 _WHITE = (255, 255, 255, 255)
 
 
+def file_head(data: bytes | Path, size: int = 16) -> bytes:
+    """The first `size` bytes of these bytes or of this file: enough to tell its format."""
+    if isinstance(data, Path):
+        with data.open("rb") as file:
+            return file.read(size)
+    return data[:size]
+
+
 def _head_is_animatable(head: bytes) -> bool:
     """GIF, PNG or WebP by their first bytes (the only formats that can move here)."""
     if head.startswith((b"GIF87a", b"GIF89a", b"\x89PNG\r\n\x1a\n")):
@@ -43,12 +51,7 @@ def _head_is_animatable(head: bytes) -> bool:
 def is_animation(data: bytes | Path) -> bool:
     """Whether these bytes (or this file) are a GIF, WebP or PNG with more than one frame,
     from its headers."""
-    if isinstance(data, Path):
-        with data.open("rb") as file:
-            head = file.read(16)
-    else:
-        head = data[:16]
-    if not _head_is_animatable(head):
+    if not _head_is_animatable(file_head(data)):
         return False
     source = data if isinstance(data, Path) else io.BytesIO(data)
     try:

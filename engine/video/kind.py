@@ -7,18 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from .animation import is_animation
+from .animation import file_head, is_animation
 
 Kind = Literal["image", "clip"]
 
 
 def is_container(data: bytes | Path) -> bool:
     """Whether these bytes (or this file) are a video container (MP4/MOV, Matroska/WebM, AVI)."""
-    if isinstance(data, Path):
-        with data.open("rb") as file:
-            head = file.read(16)
-    else:
-        head = data[:16]
+    head = file_head(data)
     if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3"):
         return True
     return head.startswith(b"RIFF") and head[8:12] == b"AVI "
