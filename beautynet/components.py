@@ -50,13 +50,24 @@ class MissingTokenError(RuntimeError):
     """DISCORD_TOKEN is not set."""
 
 
-def build_engine(settings: Settings, device: str | None = None, batch_size: int = 0) -> Engine:
-    """The engine configured from settings (and a device override): models, limits, folders."""
+def build_engine(
+    settings: Settings,
+    device: str | None = None,
+    *,
+    batch_size: int | None = None,
+    streams: int | None = None,
+) -> Engine:
+    """The engine configured from settings (and overrides): models, runtime, limits, folders.
+
+    `streams` (generator calls at once) defaults to the embedded engine's workers.
+    """
     return Engine(
         ModelRegistry(settings.models_dir),
         resolve_device(device or settings.device),
+        settings.runtime,
         limits=ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
-        batch_size=batch_size,
+        batch_size=settings.engine_max_batch if batch_size is None else batch_size,
+        streams=streams or settings.engine_workers,
         clip_limits=clip_limits(settings),
         datasets_dir=settings.datasets_dir,
         runs_dir=settings.data_dir / "runs",
@@ -82,7 +93,9 @@ def train_defaults(settings: Settings) -> TrainDefaults:
 
 def service_threads(settings: Settings) -> ThreadPlan:
     """The engine service's threads: the settings', else sized from the machine."""
-    return plan_threads(settings.engine_network_threads, settings.engine_codec_threads)
+    return plan_threads(
+        settings.engine_network_threads, settings.engine_codec_threads, settings.engine_streams
+    )
 
 
 def service_config(
@@ -94,7 +107,7 @@ def service_config(
         token=token,
         max_upload_bytes=settings.max_image_bytes,
         queue_size=settings.engine_queue_size,
-        max_batch=settings.engine_max_batch if batching else 1,
+        max_batch=(settings.engine_max_batch or None) if batching else 1,
         batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
         clip_jobs=settings.engine_clip_jobs,
         live_sessions=settings.engine_live_sessions,

@@ -8,6 +8,7 @@ the command line) choose the threads that run them and the shape of their answer
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -49,6 +50,7 @@ from engine.pipeline import (
     TranslateOptions,
     Translation,
 )
+from engine.runtimes import AUTO, RuntimeInfo, check_runtime
 from engine.training import (
     Progress,
     TrainConfig,
@@ -63,6 +65,8 @@ from engine.training import (
 from engine.video import ClipLimits, Kind, kind_of
 
 ClipProgress = Callable[[int, int], None]  # (frames done, total), from the working thread
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,12 @@ class Engine:
         self,
         registry: ModelRegistry,
         device: torch.device,
-        precision: Precision = "auto",
+        runtime: str = AUTO,
         limits: ImageLimits = ImageLimits(),
         batch_size: int = 0,
         cache_size: int = 3,
         *,
+        streams: int = 1,
         clip_limits: ClipLimits = ClipLimits(),
         datasets_dir: Path | None = None,
         runs_dir: Path | None = None,
@@ -162,9 +167,10 @@ class Engine:
     ) -> None:
         self.registry = registry
         self.device = device
-        self.precision: Precision = precision
+        self.runtime = check_runtime(runtime)  # `auto` or one of engine.runtimes.RUNTIMES
         self.limits = limits
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # 0: each model's fastest, measured at load
+        self.streams = streams  # batches an exported runtime runs at once
         self.clip_limits = clip_limits
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
         self.train_defaults = train_defaults
@@ -197,12 +203,22 @@ class Engine:
                 self._cache.move_to_end(key)
                 return self._cache[key]
             translator = ImageTranslator(
-                load_model(entry.path, self.device), self.precision, self.batch_size
+                load_model(entry.path, self.device),
+                self.runtime,
+                self.batch_size,
+                streams=self.streams,
             )
+            log.info("%s runs on %s", entry.spec.label, translator.runtime.describe())
             self._cache[key] = translator
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
             return translator
+
+    def runtimes(self) -> dict[str, RuntimeInfo]:
+        """How each loaded model runs, by label ('nature v7')."""
+        with self._lock:
+            loaded = list(self._cache.values())
+        return {t.model.spec.label: t.runtime for t in loaded}
 
     # decode -> translate (`translator`) -> encode: every adapter goes through these doors.
     def decode(

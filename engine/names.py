@@ -1,5 +1,5 @@
-"""The one rule for names from outside (models, datasets, trainings, versions), and the one
-check that a folder the engine writes lies under its data folder.
+"""The one rule for names from outside (models, datasets, trainings, versions, runtimes), and
+the one check that a folder the engine writes lies under its data folder.
 
 Every name a request or a command brings is checked here before any work starts; a folder
 built from a name is then resolved and confirmed to lie under its root before it is created
@@ -21,6 +21,27 @@ VERSION_PATTERN = r"^[0-9]{1,6}$"
 _NAME = re.compile(NAME_PATTERN)
 _VERSION = re.compile(VERSION_PATTERN)
 _SHOWN = 40  # characters of a refused value repeated in the message
+
+
+# How the generator may run (`engine.runtimes`): `auto`, or a runtime and its precision.
+AUTO = "auto"
+RUNTIMES = (
+    "eager-fp32",
+    "eager-bf16",
+    "eager-fp16",
+    "compile-fp32",
+    "compile-bf16",
+    "onnxruntime-fp32",
+    "openvino-fp32",
+    "openvino-bf16",
+)
+
+
+def check_runtime(name: str) -> str:
+    """`name` when it is `auto` or a known runtime; ValueError saying which exist otherwise."""
+    if name != AUTO and name not in RUNTIMES:
+        raise ValueError(f"runtime must be {AUTO} or one of {', '.join(RUNTIMES)}; got {name!r}")
+    return name
 
 
 class InvalidNameError(InputError, ValueError):

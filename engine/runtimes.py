@@ -1,155 +1,407 @@
-"""Ways to run a generator on a fixed input shape: eager PyTorch, torch.compile, ONNX Runtime
-and OpenVINO.
+"""Runtimes for the generator: eager PyTorch, torch.compile, ONNX Runtime and OpenVINO.
 
-Each runtime maps a (B, 3, H, W) float32 batch in [-1, 1] to the generator's output, for the
-one shape it was built for. The exported ones start from the model's own weights (an ONNX
-graph written to a folder the caller gives), never from a download. `bench/runtimes.py`
-measures them; a runtime that cannot be built here raises `RuntimeUnavailable` with the
-reason.
+A `GeneratorRunner` runs one generator through one runtime, for any input shape. The
+compiled and exported runtimes get a graph per input (height, width), because the noise
+layers' fixed fields depend on it (`fix_noise`); each graph is built from the loaded weights
+on first use, in memory (never a download, never a file), and OpenVINO compiles it once per
+batch size. `auto` takes the fastest runtime that keeps the picture on this device; one that
+cannot be built here falls back to eager PyTorch, with the reason logged and kept.
 """
 
 from __future__ import annotations
 
 import copy
+import io
+import logging
+import queue
+import statistics
+import threading
+import time
+import warnings
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from engine.device import place
-from engine.names import inside
+from engine.device import autocast, place, resolve_precision
+from engine.names import AUTO, RUNTIMES, check_runtime
 from engine.nets import UnetGenerator, fix_noise
 
-RUNTIMES = (
-    "eager-fp32",
-    "eager-bf16",
-    "compile-fp32",
-    "compile-bf16",
-    "onnxruntime-fp32",
-    "openvino-fp32",
-    "openvino-bf16",
-)
+__all__ = [  # the runtime names live with the other names from outside
+    "AUTO",
+    "RUNTIMES",
+    "GeneratorRunner",
+    "RuntimeInfo",
+    "RuntimeUnavailable",
+    "check_runtime",
+]
+
+log = logging.getLogger(__name__)
+
+# `bench/runtimes.py` on a 2-core AMD EPYC with AVX2 (no AVX-512), 2 threads, batch 1:
+# OpenVINO fp32 27-41 ms per image, ONNX Runtime 34-47, eager fp32 62-68, eager bf16 252-311
+# (emulated), OpenVINO and ONNX Runtime within 1 level of 255 of eager fp32 on real photos.
+CPU_PREFERENCE = ("openvino-fp32", "onnxruntime-fp32")
+CPU_ONLY = ("onnxruntime", "openvino")
+GRAPHS_KEPT = 8  # input shapes whose graphs stay built (3 cover a model's own size)
+BATCH_CHOICES = {"cpu": (1, 2, 4, 8), "cuda": (1, 2, 4, 8, 16, 32, 64)}
+BATCH_TOLERANCE = 0.05  # a smaller batch within 5% of the fastest per image wins: less latency
+
+Run = Callable[[torch.Tensor], torch.Tensor]
 
 
-CPU = torch.device("cpu")
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """How a model runs: its runtime, batch size, streams, and why others could not run."""
+
+    name: str
+    batch: int
+    streams: int
+    fallbacks: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """'openvino-fp32, batch 1, 2 streams' (then why a runtime fell back, if one did)."""
+        text = f"{self.name}, batch {self.batch}"
+        text += f", {self.streams} streams" if self.streams > 1 else ""
+        return text + "".join(f" (instead of {reason})" for reason in self.fallbacks)
 
 
 class RuntimeUnavailable(RuntimeError):
     """A runtime that cannot be built on this machine (missing package, failed export)."""
 
 
-@dataclass(frozen=True)
-class Shape:
-    """The input shape a runtime is built for."""
-
-    batch: int
-    height: int
-    width: int
-
-
-Run = Callable[[torch.Tensor], torch.Tensor]
+def candidates(requested: str, device: torch.device) -> tuple[str, ...]:
+    """The runtimes to try, in order: the requested one (or auto's), then eager PyTorch."""
+    eager = f"eager-{resolve_precision(device)}"
+    if requested == AUTO:
+        preferred = CPU_PREFERENCE if device.type == "cpu" else ()
+        return (*preferred, eager)
+    return (requested,) if requested == eager else (requested, eager)
 
 
-def build_runtime(
-    name: str, generator: UnetGenerator, shape: Shape, threads: int, work_dir: Path
-) -> Run:
-    """A callable running `generator` (an fp32 CPU copy is taken) on batches of `shape`.
+# ---- one runtime ---------------------------------------------------------------------------
+class _Backend:
+    """Builds one callable per input (height, width), keeps the last few, and runs batches."""
 
-    ONNX Runtime and OpenVINO use `threads`; eager and compiled PyTorch use torch's own
-    setting (`torch.set_num_threads`), which belongs to the process.
-    """
-    if name not in RUNTIMES:
-        raise ValueError(f"runtime must be one of {RUNTIMES}, got {name!r}")
-    network = copy.deepcopy(generator).float().cpu().eval().requires_grad_(False)
-    fix_noise(network, shape.height, shape.width)
+    streams = 1  # batches it runs at once to good effect
+
+    def __init__(
+        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run | None
+    ) -> None:
+        self.generator, self.precision, self.threads = generator, precision, threads
+        self.fallback = fallback  # for a shape whose graph cannot be built (None: raise)
+        self._graphs: OrderedDict[tuple[int, int], Run] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.graph(batch.shape[-2], batch.shape[-1])(batch)
+
+    def graph(self, height: int, width: int) -> Run:
+        """The callable for (height, width) inputs, built now if it is not yet."""
+        key = (height, width)
+        with self._lock:
+            if key not in self._graphs:
+                self._graphs[key] = self._build_or_fall_back(height, width)
+                while len(self._graphs) > GRAPHS_KEPT:
+                    self._graphs.popitem(last=False)
+            self._graphs.move_to_end(key)
+            return self._graphs[key]
+
+    def _build_or_fall_back(self, height: int, width: int) -> Run:
+        started = time.perf_counter()
+        try:
+            run = self._build(height, width)
+        except Exception:
+            if self.fallback is None:
+                raise
+            log.exception("no %dx%d graph: eager PyTorch runs that shape", height, width)
+            return self.fallback
+        elapsed = time.perf_counter() - started
+        log.info("built a %dx%d graph in %.1f s", height, width, elapsed)
+        return run
+
+    def _build(self, height: int, width: int) -> Run:
+        raise NotImplementedError
+
+    def _fixed_copy(self, height: int, width: int) -> torch.nn.Module:
+        """An fp32 copy of the generator whose noise is a constant for this input size."""
+        network = copy.deepcopy(self.generator).float().eval().requires_grad_(False)
+        fix_noise(network, height, width)
+        return network
+
+
+class _Eager(_Backend):
+    """The generator as it is, in mixed precision where asked (any shape, nothing to build)."""
+
+    def _build(self, height: int, width: int) -> Run:
+        device = next(self.generator.parameters()).device
+
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            x = batch.contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), autocast(device, self.precision):  # type: ignore[arg-type]
+                return self.generator(x).float()
+
+        return run
+
+
+class _Compiled(_Backend):
+    """torch.compile with the whole graph (no breaks); CUDA graphs on a GPU."""
+
+    def _build(self, height: int, width: int) -> Run:
+        network = self._fixed_copy(height, width)
+        device = next(self.generator.parameters()).device
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
+        network = place(network.to(dtype), device)
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        compiled = torch.compile(network, fullgraph=True, dynamic=False, mode=mode)
+
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                x = batch.to(dtype).contiguous(memory_format=torch.channels_last)
+                return compiled(x).float().clone()  # CUDA graphs reuse their output memory
+
+        return run
+
+
+def _onnx(network: torch.nn.Module, height: int, width: int) -> bytes:
+    """The network as an ONNX graph for (any batch, 3, height, width) inputs, in memory."""
+    buffer = io.BytesIO()
+    example = torch.zeros(1, 3, height, width)
+    axes = {"x": {0: "batch"}, "y": {0: "batch"}}
+    with warnings.catch_warnings():  # the tracer's notes on shape checks and folding, per graph
+        warnings.simplefilter("ignore")
+        _export(network, example, buffer, axes)
+    return buffer.getvalue()
+
+
+def _export(
+    network: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, axes: dict[str, Any]
+) -> None:
+    torch.onnx.export(
+        network,
+        (example,),
+        buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to a file object
+        dynamo=False,  # the TorchScript exporter: no onnxscript, and it takes a BytesIO
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes=axes,
+    )
+
+
+def _as_array(batch: torch.Tensor) -> np.ndarray:
+    return batch.detach().float().cpu().contiguous().numpy()
+
+
+class _OnnxRuntime(_Backend):
+    """ONNX Runtime's CPU provider; concurrent calls share one session, threads split."""
+
+    def __init__(
+        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
+    ) -> None:
+        super().__init__(generator, precision, threads, fallback)
+        try:
+            import onnxruntime
+        except ImportError as exc:
+            raise RuntimeUnavailable("onnxruntime is not installed") from exc
+        self._ort, self.streams = onnxruntime, streams
+
+    def _build(self, height: int, width: int) -> Run:
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = max(1, self.threads // self.streams)
+        options.inter_op_num_threads = 1
+        graph = _onnx(self._fixed_copy(height, width), height, width)
+        session = self._ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            (output,) = session.run(None, {"x": _as_array(batch)})
+            return torch.from_numpy(np.asarray(output))
+
+        return run
+
+
+class _OpenVino(_Backend):
+    """OpenVINO on the CPU: one compiled model per batch size, `streams` requests at once."""
+
+    def __init__(
+        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
+    ) -> None:
+        super().__init__(generator, precision, threads, fallback)
+        try:
+            import openvino
+        except ImportError as exc:
+            raise RuntimeUnavailable("openvino is not installed") from exc
+        self._core, self.streams = openvino.Core(), streams
+
+    def _build(self, height: int, width: int) -> Run:
+        model = self._core.read_model(_onnx(self._fixed_copy(height, width), height, width))
+        pools: dict[int, queue.SimpleQueue[Any]] = {}
+        lock = threading.Lock()
+
+        def requests(batch_size: int) -> queue.SimpleQueue[Any]:
+            with lock:
+                if batch_size not in pools:
+                    pools[batch_size] = self._compile(model, batch_size, height, width)
+                return pools[batch_size]
+
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            pool = requests(len(batch))
+            request = pool.get()  # at most `streams` batches run at once, each on its own
+            try:
+                output = request.infer({0: _as_array(batch)})[0]
+            finally:
+                pool.put(request)
+            return torch.from_numpy(np.array(output))
+
+        return run
+
+    def _compile(self, model: Any, batch_size: int, height: int, width: int) -> Any:
+        shaped = model.clone()
+        shaped.reshape({0: [batch_size, 3, height, width]})  # static shapes run fastest
+        config = {
+            "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
+            "INFERENCE_NUM_THREADS": self.threads,
+            "NUM_STREAMS": self.streams,
+        }
+        compiled = self._core.compile_model(shaped, "CPU", config)
+        pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(self.streams):
+            pool.put(compiled.create_infer_request())
+        return pool
+
+
+def _backend(
+    name: str, generator: UnetGenerator, device: torch.device, threads: int, streams: int
+) -> _Backend:
     kind, precision = name.rsplit("-", 1)
+    if kind in CPU_ONLY and device.type != "cpu":
+        raise RuntimeUnavailable(f"{name} runs on the CPU; this engine runs on {device.type}")
+    if precision == "fp16" and device.type != "cuda":
+        raise RuntimeUnavailable(f"{name} needs a CUDA device")
+    if kind == "eager":
+        return _Eager(generator, precision, threads, fallback=None)
+    fallback = _Eager(generator, resolve_precision(device), threads, fallback=None)
+    if kind == "compile":
+        return _Compiled(generator, precision, threads, fallback)
+    if kind == "onnxruntime":
+        return _OnnxRuntime(generator, precision, threads, fallback, streams)
+    return _OpenVino(generator, precision, threads, fallback, streams)
+
+
+# ---- the engine's door ---------------------------------------------------------------------
+class GeneratorRunner:
+    """One generator behind the first runtime that builds, for inputs in [-1, 1] on the
+    generator's device; outputs are float32 on that device.
+
+    `probe` (height, width) builds that shape's graph now, so a runtime that cannot be built
+    falls back at load rather than at a request. `streams` is how many batches an exported
+    runtime runs at once (each on its share of `threads`); eager and compiled PyTorch run one.
+    """
+
+    def __init__(
+        self,
+        generator: UnetGenerator,
+        requested: str = AUTO,
+        *,
+        threads: int = 0,
+        streams: int = 1,
+        probe: tuple[int, int] | None = None,
+    ) -> None:
+        self.device = next(generator.parameters()).device
+        self.requested = check_runtime(requested)
+        self.generator = generator
+        self.threads = threads or torch.get_num_threads()
+        self.fallbacks: list[str] = []  # why each runtime tried before this one could not run
+        for name in candidates(requested, self.device):
+            try:
+                backend = _built(name, generator, self.device, self.threads, streams, probe)
+            except RuntimeUnavailable as exc:
+                log.warning("runtime %s cannot run here, trying the next: %s", name, exc)
+                self.fallbacks.append(str(exc))
+                continue
+            self.name, self._backend = name, backend
+            return
+        raise AssertionError("eager PyTorch always builds")  # the last candidate
+
+    @property
+    def streams(self) -> int:
+        return self._backend.streams
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return self._backend(batch).to(batch.device)
+
+    def fastest_batch(self, height: int, width: int, repeats: int = 3) -> int:
+        """The batch size with the fewest milliseconds per image on this device (measured
+        once per process for each runtime, network shape and input size)."""
+        key = (self.name, repr(self.generator.cfg), height, width, self.threads, self.streams)
+        with _MEASURED_LOCK:
+            if key not in _MEASURED:
+                _MEASURED[key] = self._measure_batches(height, width, repeats)
+            return _MEASURED[key]
+
+    def _measure_batches(self, height: int, width: int, repeats: int) -> int:
+        """Per batch size, `streams` callers at once (as the service runs them): the batch
+        whose images come out fastest."""
+        per_image: dict[int, float] = {}
+        for size in BATCH_CHOICES[self.device.type]:
+            batch = torch.zeros(size, 3, height, width, device=self.device)
+            try:
+                seconds = _seconds(lambda: self._concurrently(batch), self.device, repeats)  # noqa: B023
+            except (RuntimeError, MemoryError) as exc:  # out of memory: larger ones would be too
+                log.info("batch %d did not run (%s); measuring stops there", size, exc)
+                break
+            per_image[size] = seconds / (size * self.streams)
+        fastest = min(per_image.values())
+        chosen = min(s for s, t in per_image.items() if t <= fastest * (1 + BATCH_TOLERANCE))
+        figures = ", ".join(f"{s}: {t * 1000:.1f}" for s, t in per_image.items())
+        log.info("%s at %dx%d, ms per image by batch size: %s", self.name, height, width, figures)
+        log.info("%s at %dx%d: batch size %d chosen", self.name, height, width, chosen)
+        return chosen
+
+    def _concurrently(self, batch: torch.Tensor) -> None:
+        """Run `batch` once on each stream at the same time."""
+        if self.streams == 1:
+            self(batch)
+            return
+        with ThreadPoolExecutor(self.streams) as pool:
+            list(pool.map(self, [batch] * self.streams))
+
+
+_MEASURED: dict[tuple[Any, ...], int] = {}
+_MEASURED_LOCK = threading.Lock()
+
+
+def _built(
+    name: str,
+    generator: UnetGenerator,
+    device: torch.device,
+    threads: int,
+    streams: int,
+    probe: tuple[int, int] | None,
+) -> _Backend:
+    """The backend with its probe graph built and run once; any failure is RuntimeUnavailable."""
     try:
-        if kind == "eager":
-            return _eager(place(network, CPU), precision)
-        if kind == "compile":
-            return _compiled(network, precision)
-        onnx = _export_onnx(network, shape, work_dir)
-        if kind == "onnxruntime":
-            return _onnxruntime(onnx, threads)
-        return _openvino(onnx, precision, threads)
+        backend = _backend(name, generator, device, threads, streams)
+        if probe is not None:
+            backend(torch.zeros(1, 3, *probe, device=device))
+        return backend
     except RuntimeUnavailable:
         raise
     except Exception as exc:  # an exporter or runtime that fails on this machine
         raise RuntimeUnavailable(f"{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
-def _eager(network: torch.nn.Module, precision: str) -> Run:
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            x = batch.contiguous(memory_format=torch.channels_last)
-            if precision == "bf16":
-                with torch.autocast("cpu", torch.bfloat16):
-                    return network(x).float()
-            return network(x)
-
-    return run
-
-
-def _compiled(network: torch.nn.Module, precision: str) -> Run:
-    if precision == "bf16":
-        network = network.to(torch.bfloat16)
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    compiled = torch.compile(place(network, CPU), fullgraph=True)
-
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            x = batch.to(dtype).contiguous(memory_format=torch.channels_last)
-            return compiled(x).float()
-
-    return run
-
-
-def _export_onnx(network: torch.nn.Module, shape: Shape, work_dir: Path) -> Path:
-    path = inside(work_dir, f"generator-{shape.batch}x{shape.height}x{shape.width}.onnx")
-    if not path.exists():
-        example = torch.zeros(shape.batch, 3, shape.height, shape.width)
-        work_dir.mkdir(parents=True, exist_ok=True)
-        torch.onnx.export(
-            network, (example,), str(path), dynamo=False, input_names=["x"], output_names=["y"]
-        )
-    return path
-
-
-def _onnxruntime(path: Path, threads: int) -> Run:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise RuntimeUnavailable("onnxruntime is not installed") from exc
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        (output,) = session.run(None, {"x": batch.numpy()})
-        return torch.from_numpy(np.asarray(output))
-
-    return run
-
-
-def _openvino(path: Path, precision: str, threads: int) -> Run:
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise RuntimeUnavailable("openvino is not installed") from exc
-    core = ov.Core()
-    config = {
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-        "INFERENCE_NUM_THREADS": threads,
-        "PERFORMANCE_HINT": "LATENCY",
-    }
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-    request = compiled.create_infer_request()
-    output = compiled.output(0)
-
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(np.array(request.infer({0: batch.numpy()})[output]))
-
-    return run
+def _seconds(call: Callable[[], object], device: torch.device, repeats: int) -> float:
+    """Median seconds of `call` after one warm-up run (which builds what is lazy)."""
+    call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     device: DeviceName = "auto"
+    # How the generator runs: auto (the fastest that keeps the picture here) or one of
+    # engine.names.RUNTIMES (checked when the engine is built); one that cannot run here
+    # falls back to eager PyTorch.
+    runtime: str = "auto"
     max_image_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     # `DATABASE_URL` (no prefix, the usual name): PostgreSQL when set, else the SQLite file.
@@ -79,7 +83,7 @@ class Settings(BaseSettings):
     engine_host: str = "127.0.0.1"
     engine_port: int = Field(default=8765, ge=1, le=65535)
     engine_queue_size: int = Field(default=256, ge=1)  # images waiting for the network
-    engine_max_batch: int = Field(default=16, ge=1)  # images per generator call
+    engine_max_batch: int = Field(default=0, ge=0)  # images per generator call; 0: fastest
     engine_batch_wait_ms: float = Field(default=10.0, ge=0)  # wait for a batch to fill
     engine_clip_jobs: int = Field(default=8, ge=1)  # clip jobs kept (running or finished)
     engine_live_sessions: int = Field(default=4, ge=1)  # camera sessions at once
@@ -88,6 +92,7 @@ class Settings(BaseSettings):
     # Threads of `engine serve`; 0 sizes them from the machine (see engine/threads.py).
     engine_network_threads: int = Field(default=0, ge=0)  # torch intra-op threads
     engine_codec_threads: int = Field(default=0, ge=0)  # decode/encode workers
+    engine_streams: int = Field(default=0, ge=0)  # generator calls at once (exported runtimes)
 
     @field_validator("discord_token", "engine_token")
     @classmethod

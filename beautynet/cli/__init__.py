@@ -64,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from infra.settings import Settings  # pydantic: loaded once a command runs
 
     try:
-        return int(args.func(args, Settings()) or 0)
+        settings = Settings()
+        if getattr(args, "runtime", None):  # --runtime: this command's BEAUTYNET_RUNTIME
+            settings = settings.model_copy(update={"runtime": args.runtime})
+        return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

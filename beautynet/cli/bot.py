@@ -13,7 +13,7 @@ from beautynet.components import MissingTokenError, run_bot
 from infra.db.schema import SchemaError
 from infra.settings import Settings
 
-from .common import add_device_argument
+from .common import add_network_arguments
 
 GLOBAL = "global"
 
@@ -27,7 +27,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="publish slash commands at start-up: to one guild (instant), or globally "
         "(default, BEAUTYNET_DEV_GUILD_ID when set; can take up to an hour)",
     )
-    add_device_argument(parser)
+    add_network_arguments(parser)
     parser.set_defaults(func=bot_command, log_level=logging.INFO)
 
 

@@ -9,13 +9,15 @@ import sys
 from collections.abc import Callable
 
 from beautynet.components import build_engine, service_config, service_threads
+from engine.core import Engine
+from engine.errors import ModelError
 from engine.service import check_listen_address, create_app, serve
 from engine.threads import use_threads
 from infra.db.schema import SchemaError
 from infra.db.session import open_database
 from infra.settings import Settings
 
-from .common import add_device_argument
+from .common import add_network_arguments
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +28,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     serve_parser.add_argument(
         "--no-batching", action="store_true", help="one image per generator call"
     )
-    add_device_argument(serve_parser)
+    add_network_arguments(serve_parser)
     serve_parser.set_defaults(func=serve_command, log_level=logging.INFO)
 
 
@@ -48,6 +50,15 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     return serve_engine(settings, host, port, args.device, listening, not args.no_batching)
 
 
+def load_default_model(engine: Engine) -> str:
+    """Load the default model now (its runtime built, its batch size measured): what runs."""
+    try:
+        translator = engine.translator()
+    except ModelError as exc:  # none installed yet: the service can still train one
+        return f"none loaded ({exc})"
+    return f"{translator.model.spec.label} on {translator.runtime.describe()}"
+
+
 def serve_engine(
     settings: Settings,
     host: str,
@@ -67,7 +78,13 @@ def serve_engine(
         return 2
     use_threads(threads)
     print(f"engine service {threads.describe()}", file=sys.stderr)
-    engine = build_engine(settings, device, batch_size=max(config.max_batch, 1))
+    try:
+        batch_size = config.max_batch or 0
+        engine = build_engine(settings, device, batch_size=batch_size, streams=threads.streams)
+    except ValueError as exc:  # an unknown runtime
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"engine runtime: {load_default_model(engine)}", file=sys.stderr)
     app = create_app(engine, config)
     try:
         asyncio.run(serve(app, host, port, listening=listening))

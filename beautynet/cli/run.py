@@ -17,7 +17,7 @@ from beautynet.components import TOKEN_HELP
 from infra.settings import Settings
 
 from .bot import bot_command
-from .common import add_device_argument
+from .common import add_network_arguments
 from .engine import serve_engine
 
 SAMPLE_NAMES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -25,7 +25,7 @@ LOOPBACK = "127.0.0.1"  # the page needs no token here, and the camera a secure 
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    add_device_argument(parser)
+    add_network_arguments(parser)
     parser.set_defaults(func=run_command, log_level=logging.INFO)
 
 

@@ -21,7 +21,7 @@ from engine.pipeline import ClipFormat, ClipTranslator, ImageTranslator, Transla
 from engine.pipeline.clips import MAX_SMOOTH
 from infra.settings import Settings
 
-from .common import add_device_argument
+from .common import add_network_arguments
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"clips: blend each interpretation with the previous one, 0 (off) to {MAX_SMOOTH}",
     )
     parser.add_argument("--batch-size", type=int, default=0, help="images per network call")
-    add_device_argument(parser)
+    add_network_arguments(parser)
     parser.set_defaults(func=translate_command)
 
 
@@ -215,7 +215,7 @@ def translate_command(args: argparse.Namespace, settings: Settings) -> int:
     """Translate every input; bad ones are reported on one line each, the rest still run."""
     try:
         options = TranslateOptions(k=args.k, panels=args.panels, size=args.size)
-        engine = build_engine(settings, args.device, args.batch_size)
+        engine = build_engine(settings, args.device, batch_size=args.batch_size)
         translator = engine.translator(args.model)
         translator.segmenter_for(options)  # reject --k on an edges model before any work
     except (EngineError, ValueError) as exc:

@@ -118,6 +118,10 @@ class EngineClient(ModelAdmin, DatasetAdmin, TrainingAdmin, Protocol):
         """Every installed model version."""
         ...
 
+    async def runtimes(self) -> list[str]:
+        """How each loaded model runs ('nature v7 on openvino-fp32, batch 1, 2 streams')."""
+        ...
+
     async def start(self) -> Self:
         """Open sessions and background checks; its owner calls it once, before any use."""
         ...

@@ -299,6 +299,21 @@ class HttpEngine:
             raise _Unavailable()
         return dict(json.loads(self._checked(answer).body))
 
+    async def runtimes(self) -> list[str]:
+        """How each engine runs its loaded models (from each one's /healthz)."""
+        session, lines = self._client(), []
+        for backend in self.backends:
+            try:
+                async with session.get(
+                    f"{backend.url}/healthz", timeout=aiohttp.ClientTimeout(total=3)
+                ) as response:
+                    runtimes = (await response.json())["runtimes"]
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError):
+                lines.append(f"{backend.url}: not answering")
+                continue
+            lines += [f"{backend.url}: {label} on {how}" for label, how in runtimes.items()]
+        return lines
+
     async def models(self) -> list[ModelInfo]:
         """Every installed model version (with sample sheets) from any engine."""
         answer = await self._call("GET", "/v1/models", f"models-{time.monotonic_ns()}")

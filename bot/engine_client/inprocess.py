@@ -133,6 +133,11 @@ class InProcessEngine:
         """Every installed model version."""
         return await self._run(self._models)
 
+    async def runtimes(self) -> list[str]:
+        """How each loaded model runs."""
+        loaded = self.engine.runtimes().items()
+        return [f"{label} on {info.describe()}" for label, info in loaded]
+
     async def start(self) -> Self:
         """Nothing to open: the worker threads start with the first job."""
         return self

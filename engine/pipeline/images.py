@@ -9,12 +9,12 @@ from typing import Literal
 import torch
 from PIL import Image
 
-from engine.device import Precision, autocast, resolve_precision
 from engine.imaging import fit_long_side, side_by_side, to_image, to_tensor
 from engine.models import Model
+from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
 from engine.segment import ClustersConfig, Segmenter, build_segmenter
 
-from .batching import crop_batch, pad_batch, same_shape_batches
+from .batching import crop_batch, pad_batch, round_up, same_shape_batches
 
 Panels = Literal[2, 3]
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -59,14 +59,35 @@ class Translation:
 
 
 class ImageTranslator:
-    """Runs one model on batches of images, on its device, in eval mode."""
+    """Runs one model on batches of images, on its device, through one runtime.
 
-    def __init__(self, model: Model, precision: Precision = "auto", batch_size: int = 0) -> None:
+    The runtime's graph for the model's own square size is built here, and the batch size
+    (0: measured, the fastest per image on this device) is fixed here too.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        runtime: str = AUTO,
+        batch_size: int = 0,
+        *,
+        threads: int = 0,
+        streams: int = 1,
+    ) -> None:
         self.model = model
         self.device = next(model.generator.parameters()).device
-        self.precision = resolve_precision(self.device, precision)
-        self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
+        size = round_up(model.spec.size, model.spec.generator.multiple)
+        self.runner = GeneratorRunner(
+            model.generator, runtime, threads=threads, streams=streams, probe=(size, size)
+        )
+        self.batch_size = batch_size or self.runner.fastest_batch(size, size)
         self._default_segmenter = build_segmenter(model.spec.segmenter)
+
+    @property
+    def runtime(self) -> RuntimeInfo:
+        """How the generator runs here."""
+        runner = self.runner
+        return RuntimeInfo(runner.name, self.batch_size, runner.streams, tuple(runner.fallbacks))
 
     def segmenter_for(self, options: TranslateOptions) -> Segmenter:
         """The model's own segmenter, with k overridden when the caller asks."""
@@ -162,7 +183,4 @@ class ImageTranslator:
     @torch.inference_mode()
     def interpret(self, segmentation: torch.Tensor) -> torch.Tensor:
         """The generator's interpretation (B, 3, H, W) in [0, 1] of segmentations in [0, 1]."""
-        net_input = (segmentation * 2 - 1).contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.precision):
-            output = self.model.generator(net_input)
-        return (output.float() + 1) / 2
+        return (self.runner(segmentation * 2 - 1) + 1) / 2

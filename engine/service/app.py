@@ -45,6 +45,18 @@ def _reader(batcher: Batcher) -> Callable[[], float]:
     return lambda: batcher.pending
 
 
+def _runtime_labels(engine: Engine) -> list[dict[str, str]]:
+    return [
+        {
+            "model": label,
+            "runtime": info.name,
+            "batch": f"{info.batch}",
+            "streams": f"{info.streams}",
+        }
+        for label, info in engine.runtimes().items()
+    ]
+
+
 def _gpu_memory() -> float:
     return float(torch.cuda.memory_allocated()) if torch.cuda.is_available() else 0.0
 
@@ -52,7 +64,8 @@ def _gpu_memory() -> float:
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """Worker threads, the batcher and the job table live as long as the app runs."""
     config, metrics = app[keys.CONFIG], app[keys.METRICS]
-    network = ThreadPoolExecutor(1, thread_name_prefix="engine-net")
+    engine = app[keys.ENGINE]
+    network = ThreadPoolExecutor(engine.streams, thread_name_prefix="engine-net")
     cpu = ThreadPoolExecutor(config.codec_threads, thread_name_prefix="engine-cpu")
     clips = ThreadPoolExecutor(1, thread_name_prefix="engine-clip")
     batcher = Batcher(
@@ -75,6 +88,11 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     metrics.gauge("beautynet_queue_depth", "Images waiting for the network.", _reader(batcher))
     metrics.gauge("beautynet_clip_jobs_running", "Clip jobs not finished.", lambda: jobs.running)
     metrics.gauge("beautynet_gpu_memory_bytes", "GPU memory allocated by tensors.", _gpu_memory)
+    metrics.info(
+        "beautynet_runtime_info",
+        "How each loaded model runs: its runtime, batch size and streams.",
+        lambda: _runtime_labels(engine),
+    )
     live = app[keys.LIVE_SESSIONS]
     metrics.gauge("beautynet_live_sessions", "Live camera sessions open.", lambda: live.open)
     metrics.gauge("beautynet_live_frames_answered", "Frames answered.", lambda: live.answered)
@@ -189,4 +207,6 @@ def _describe(app: web.Application) -> str:
         v.entry.spec.label + (" (default)" if v.default else "") for v in versions if v.served
     )
     threads = f"network {torch.get_num_threads()}, decode/encode {app[keys.CONFIG].codec_threads}"
-    return f"models {models or 'none'}; threads: {threads}"
+    loaded = app[keys.ENGINE].runtimes().items()
+    runtimes = "; ".join(f"{label} on {info.describe()}" for label, info in loaded)
+    return f"models {models or 'none'}; threads: {threads}; runtimes: {runtimes or 'none loaded'}"

@@ -1,8 +1,11 @@
 """Dynamic batching: concurrent image requests share generator calls (one per padded shape).
 
 Requests for the same model and options wait at most `max_wait_s` (counted from the
-oldest) for company, up to `max_batch` images; the network runs in one worker thread, so
-while a batch runs the next one fills up. A bounded queue refuses work instead of growing.
+oldest) for company, up to the model's batch size: the one measured fastest per image on
+this device (`ImageTranslator.batch_size`), unless `max_batch` caps it. Up to the model's
+runtime `streams` batches run at once in the network threads, so the cores stay busy with
+one batch's segmentation while another is in the network, and while batches run the next
+ones fill up. A bounded queue refuses work instead of growing.
 """
 
 from __future__ import annotations
@@ -55,14 +58,14 @@ class Batcher:
         self,
         executor: Executor,
         metrics: Metrics,
-        max_batch: int = 16,
+        max_batch: int | None = None,
         max_wait_s: float = 0.010,
         max_pending: int = 256,
         retry_after_s: int = 1,
     ) -> None:
-        if max_batch < 1 or max_pending < 1 or max_wait_s < 0:
+        if (max_batch is not None and max_batch < 1) or max_pending < 1 or max_wait_s < 0:
             raise ValueError(
-                f"need max_batch >= 1, max_pending >= 1, max_wait_s >= 0; got "
+                f"need max_batch >= 1 (or None), max_pending >= 1, max_wait_s >= 0; got "
                 f"{max_batch}, {max_pending}, {max_wait_s}"
             )
         self.executor, self.metrics = executor, metrics
@@ -70,6 +73,8 @@ class Batcher:
         self.max_pending, self.retry_after_s = max_pending, retry_after_s
         self._groups: dict[BatchKey, _Group] = {}
         self._pending = 0
+        self._running: dict[str, int] = {}  # batches in the network, per model version
+        self._runs: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -84,9 +89,10 @@ class Batcher:
 
     async def stop(self) -> None:
         """Stop dispatching; waiting requests fail with CancelledError."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in (self._task, *self._runs):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (self._task, *self._runs) if t), return_exceptions=True)
         for group in self._groups.values():
             for item in group.items:
                 item.future.cancel()
@@ -111,8 +117,17 @@ class Batcher:
         return await item.future
 
     # ---- dispatch loop -----------------------------------------------------------------
+    def batch_size(self, translator: ImageTranslator) -> int:
+        """Images per generator call for this model."""
+        return min(translator.batch_size, self.max_batch or translator.batch_size)
+
     def _oldest(self) -> BatchKey | None:
-        waiting = [(g.items[0].enqueued, k) for k, g in self._groups.items() if g.items]
+        """The group whose first image waited longest, among those with a free stream."""
+        waiting = [
+            (group.items[0].enqueued, key)
+            for key, group in self._groups.items()
+            if group.items and self._running.get(key[0], 0) < group.translator.runner.streams
+        ]
         return min(waiting, key=lambda pair: pair[0])[1] if waiting else None
 
     async def _dispatch(self) -> None:
@@ -128,13 +143,27 @@ class Batcher:
             if not self._groups[key].items:
                 del self._groups[key]
             if items:
-                await self._run(key[1], translator, items)
+                self._start(key, translator, items)
+
+    def _start(self, key: BatchKey, translator: ImageTranslator, items: list[_Item]) -> None:
+        """Run one batch in the network threads; its stream is free again when it ends."""
+        label = key[0]
+        self._running[label] = self._running.get(label, 0) + 1
+        task = asyncio.get_running_loop().create_task(self._run(key[1], translator, items))
+        self._runs.add(task)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._runs.discard(done)
+            self._running[label] -= 1
+            self._wake.set()
+
+        task.add_done_callback(finished)
 
     async def _fill(self, key: BatchKey) -> None:
         """Wait until the batch is full or its oldest image has waited max_wait_s."""
         group = self._groups[key]
         deadline = group.items[0].enqueued + self.max_wait_s
-        while len(group.items) < self.max_batch:
+        while len(group.items) < self.batch_size(group.translator):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -147,7 +176,7 @@ class Batcher:
     def _take(self, key: BatchKey) -> list[_Item]:
         group = self._groups[key]
         items: list[_Item] = []
-        while group.items and len(items) < self.max_batch:
+        while group.items and len(items) < self.batch_size(group.translator):
             item = group.items.popleft()
             self._pending -= 1
             if not item.future.done():  # a cancelled request does not need the network

@@ -16,7 +16,7 @@ class ServiceConfig:
     token: str | None = None  # bearer token; None = no auth (loopback only)
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD  # one uploaded image or clip
     queue_size: int = 256  # images waiting for the network; more -> 503
-    max_batch: int = 16  # images per generator call
+    max_batch: int | None = None  # images per generator call; None: each model's fastest
     batch_wait_s: float = 0.010  # how long a lone request waits for company
     clip_jobs: int = 8  # clip jobs kept, running or finished
     idempotency_entries: int = 256  # finished results remembered by request id (in memory)
@@ -32,7 +32,6 @@ class ServiceConfig:
         names = (
             "max_upload_bytes",
             "queue_size",
-            "max_batch",
             "clip_jobs",
             "live_sessions",
             "live_frame_bytes",
@@ -41,6 +40,8 @@ class ServiceConfig:
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_batch is not None and self.max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1 (or None), got {self.max_batch}")
         if self.batch_wait_s < 0:
             raise ValueError(f"batch_wait_s must be >= 0, got {self.batch_wait_s}")
         for name in ("live_idle_s", "header_timeout_s", "body_timeout_s"):

@@ -75,6 +75,7 @@ class Metrics:
             "beautynet_stage_seconds", "Time spent per request stage.", LATENCY_BUCKETS
         )
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.infos: dict[str, tuple[str, Callable[[], list[dict[str, str]]]]] = {}
         self.counters: dict[str, dict[Labels, int]] = {name: defaultdict(int) for name in COUNTERS}
         for phase in ("headers", "body"):
             self.counters["beautynet_stalled_connections_total"][(("phase", phase),)] = 0
@@ -108,6 +109,10 @@ class Metrics:
         """A value read when the metrics are rendered."""
         self.gauges[name] = (help_text, read)
 
+    def info(self, name: str, help_text: str, read: Callable[[], list[dict[str, str]]]) -> None:
+        """Label sets read when the metrics are rendered, each shown as `name{labels} 1`."""
+        self.infos[name] = (help_text, read)
+
     def render(self) -> str:
         """The whole exposition, Prometheus text format 0.0.4."""
         with self._lock:
@@ -123,4 +128,8 @@ class Metrics:
             lines += self.batch_size.render() + self.latency.render()
         for name, (help_text, read) in sorted(self.gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read()}"]
+        for name, (help_text, read_labels) in sorted(self.infos.items()):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+            for labels in read_labels():
+                lines.append(f"{name}{_labels(tuple(sorted(labels.items())))} 1")
         return "\n".join(lines) + "\n"

@@ -106,7 +106,7 @@ def _paths() -> dict[str, Any]:
         },
         "/healthz": {
             "get": {
-                "summary": "liveness and queue depth",
+                "summary": "liveness, queue depth, and how each loaded model runs (runtimes)",
                 "security": [],
                 "responses": {"200": {"description": "up"}},
             }

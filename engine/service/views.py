@@ -92,9 +92,14 @@ def parse_params(fields: dict[str, str]) -> tuple[str | None, TranslateOptions]:
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and load: cheap, no auth."""
     batcher, in_flight = request.app[keys.BATCHER], request.app[keys.IN_FLIGHT]
-    # in_flight counts this request too
+    loaded = request.app[keys.ENGINE].runtimes().items()
     return web.json_response(
-        {"status": "ok", "queue": batcher.pending, "in_flight": in_flight.count}
+        {
+            "status": "ok",
+            "queue": batcher.pending,
+            "in_flight": in_flight.count,  # this request too
+            "runtimes": {label: info.describe() for label, info in loaded},
+        }
     )
 
 

@@ -55,7 +55,7 @@ async def engine(settings: Settings) -> AsyncIterator[InProcessEngine]:
     registry = ModelRegistry(settings.models_dir, bundled_dir=settings.data_dir / "no-bundled")
     limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels)
     client = InProcessEngine(
-        Engine(registry, torch.device("cpu"), precision="fp32", limits=limits),
+        Engine(registry, torch.device("cpu"), limits=limits),
         datasets_dir=settings.datasets_dir,
         runs_dir=settings.data_dir / "runs",
         train_defaults=TINY_TRAINING,

@@ -209,7 +209,7 @@ async def _engine(settings):
     from engine.models import ModelRegistry
 
     registry = ModelRegistry(settings.models_dir, bundled_dir=settings.data_dir / "no-bundled")
-    return Engine(registry, torch.device("cpu"), precision="fp32")
+    return Engine(registry, torch.device("cpu"))
 
 
 async def test_retrain_refuses_bad_arguments_before_starting(

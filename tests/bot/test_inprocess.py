@@ -26,7 +26,7 @@ async def client(make_model, tmp_path: Path):
     make_model("tiny", directory=models)
     make_model("tiny", directory=models, version=2, seed=1)
     make_model("lines", EdgesConfig(), directory=models)
-    engine = Engine(ModelRegistry(models, bundled_dir=tmp_path / "none"), CPU, precision="fp32")
+    engine = Engine(ModelRegistry(models, bundled_dir=tmp_path / "none"), CPU)
     client = InProcessEngine(engine)
     yield client
     await client.close()

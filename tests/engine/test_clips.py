@@ -37,7 +37,7 @@ def probe(path: Path) -> dict:
 @pytest.fixture
 def clips(make_model) -> ClipTranslator:
     model = load_model(make_model(), torch.device("cpu"))
-    return ClipTranslator(ImageTranslator(model, precision="fp32", batch_size=4))
+    return ClipTranslator(ImageTranslator(model, runtime="eager-fp32", batch_size=4))
 
 
 @pytest.mark.parametrize(
@@ -184,7 +184,7 @@ def test_smoothing_lowers_the_change_between_interpretation_frames(
     make_model, tmp_path: Path
 ) -> None:
     model = load_model(make_model(), torch.device("cpu"))
-    translator = ImageTranslator(model, precision="fp32", batch_size=4)
+    translator = ImageTranslator(model, runtime="eager-fp32", batch_size=4)
     source = make_clip(tmp_path / "a.mp4", audio=False)
     changes = []
     for smooth in (0.0, 0.8):

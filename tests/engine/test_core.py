@@ -24,7 +24,7 @@ def engine(make_model, tmp_path: Path) -> Engine:
     make_model("tiny", directory=models)
     make_model("tiny", directory=models, version=2, seed=1)
     make_model("lines", EdgesConfig(), directory=models)
-    return Engine(ModelRegistry(models, bundled_dir=tmp_path / "none"), CPU, precision="fp32")
+    return Engine(ModelRegistry(models, bundled_dir=tmp_path / "none"), CPU)
 
 
 def flags(engine: Engine) -> list[tuple[str, int, bool, bool, str]]:

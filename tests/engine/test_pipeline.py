@@ -21,7 +21,7 @@ CPU = torch.device("cpu")
 
 @pytest.fixture
 def translator(make_model) -> ImageTranslator:
-    return ImageTranslator(load_model(make_model(), CPU), precision="fp32", batch_size=4)
+    return ImageTranslator(load_model(make_model(), CPU), runtime="eager-fp32", batch_size=4)
 
 
 def test_pad_and_crop_are_inverse() -> None:
@@ -114,7 +114,7 @@ def test_size_option_and_validation(translator: ImageTranslator, photo) -> None:
 
 def test_k_is_refused_for_an_edges_model(make_model) -> None:
     model = load_model(make_model("lines", EdgesConfig()), CPU)
-    translator = ImageTranslator(model, precision="fp32")
+    translator = ImageTranslator(model, runtime="eager-fp32")
     with pytest.raises(ValueError, match="k applies only to clusters models"):
         translator.segmenter_for(TranslateOptions(k=4))
 
@@ -141,8 +141,8 @@ def test_engine_translates_bytes_and_rejects_bad_ones(
 
 def test_bf16_on_cpu_stays_close_to_fp32(make_model, photo) -> None:
     model = load_model(make_model(), CPU)
-    fp32 = ImageTranslator(model, precision="fp32").translate([photo()])[0].interpretation
-    bf16 = ImageTranslator(model, precision="bf16").translate([photo()])[0].interpretation
+    fp32 = ImageTranslator(model, runtime="eager-fp32").translate([photo()])[0].interpretation
+    bf16 = ImageTranslator(model, runtime="eager-bf16").translate([photo()])[0].interpretation
     a = torch.tensor(list(fp32.tobytes()), dtype=torch.float32)
     b = torch.tensor(list(bf16.tobytes()), dtype=torch.float32)
     assert (a - b).abs().mean() < 3

@@ -1,14 +1,19 @@
-"""Runtimes: the generator exported (ONNX Runtime, OpenVINO) gives what eager PyTorch gives."""
+"""Runtimes: every exported runtime gives what eager PyTorch gives, on any shape, and one that
+cannot run falls back to eager with its reason."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
 
+from engine import runtimes
 from engine.nets import GeneratorConfig, UnetGenerator, fix_noise
-from engine.runtimes import Shape, build_runtime
+from engine.runtimes import GeneratorRunner, RuntimeInfo
+
+CPU = torch.device("cpu")
 
 
 def tiny_generator() -> UnetGenerator:
@@ -23,14 +28,19 @@ def tiny_generator() -> UnetGenerator:
     return generator
 
 
-def inputs(shape: Shape) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(1)
-    return torch.rand(shape.batch, 3, shape.height, shape.width, generator=generator) * 2 - 1
+def inputs(batch: int, height: int, width: int, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, 3, height, width, generator=generator) * 2 - 1
+
+
+def eager(generator: UnetGenerator, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return generator(x)
 
 
 def test_fixed_noise_leaves_the_output_as_it_was() -> None:
     generator = tiny_generator()
-    x = inputs(Shape(2, 64, 96))
+    x = inputs(2, 64, 96)
     with torch.no_grad():
         before = generator(x)
         fix_noise(generator, 64, 96)
@@ -42,19 +52,70 @@ def test_fixed_noise_leaves_the_output_as_it_was() -> None:
 
 
 @pytest.mark.parametrize("runtime", ["onnxruntime-fp32", "openvino-fp32"])
-def test_an_exported_runtime_gives_the_eager_output(runtime: str, tmp_path: Path) -> None:
-    shape = Shape(2, 64, 96)
+def test_an_exported_runtime_gives_the_eager_output_on_every_shape(runtime: str) -> None:
     generator = tiny_generator()
-    x = inputs(shape)
-    with torch.no_grad():
-        expected = generator(x)
-    output = build_runtime(runtime, generator, shape, threads=1, work_dir=tmp_path)(x)
-    assert output.shape == expected.shape
-    assert float((output - expected).abs().max()) < 1e-3  # fp32 against fp32
-    eager = build_runtime("eager-fp32", generator, shape, threads=1, work_dir=tmp_path)(x)
-    assert float((eager - expected).abs().max()) < 1e-4
+    runner = GeneratorRunner(generator, runtime, threads=1, probe=(64, 96))
+    assert runner.name == runtime and not runner.fallbacks
+    for batch, height, width in ((2, 64, 96), (3, 64, 96), (1, 32, 64)):  # new batch, new shape
+        x = inputs(batch, height, width)
+        output = runner(x)
+        assert output.shape == x.shape and output.dtype == torch.float32
+        assert float((output - eager(generator, x)).abs().max()) < 1e-3  # fp32 against fp32
+
+
+def test_openvino_streams_run_concurrent_calls_each_on_its_own_input() -> None:
+    generator = tiny_generator()
+    runner = GeneratorRunner(generator, "openvino-fp32", threads=2, streams=2)
+    batches = [inputs(1, 32, 32, seed) for seed in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        outputs = list(pool.map(runner, batches))
+    for x, output in zip(batches, outputs, strict=True):
+        assert float((output - eager(generator, x)).abs().max()) < 1e-3
+    assert runner.streams == 2
+
+
+def test_auto_takes_openvino_on_the_cpu_and_falls_back_when_it_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert GeneratorRunner(tiny_generator(), probe=(32, 32)).name == "openvino-fp32"
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
+    runner = GeneratorRunner(tiny_generator(), probe=(32, 32))
+    assert runner.name == "onnxruntime-fp32"
+    assert runner.fallbacks == ["openvino is not installed"]
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    runner = GeneratorRunner(tiny_generator(), "onnxruntime-fp32", probe=(32, 32))
+    assert runner.name == "eager-fp32"
+    info = RuntimeInfo(runner.name, 1, runner.streams, tuple(runner.fallbacks))
+    assert info.describe() == "eager-fp32, batch 1 (instead of onnxruntime is not installed)"
+
+
+def test_a_runtime_this_device_cannot_run_falls_back_to_eager() -> None:
+    runner = GeneratorRunner(tiny_generator(), "eager-fp16", probe=(32, 32))  # fp16: CUDA only
+    assert runner.name == "eager-fp32"
+    assert "needs a CUDA device" in runner.fallbacks[0]
+
+
+def test_a_shape_whose_graph_fails_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = tiny_generator()
+    runner = GeneratorRunner(generator, "onnxruntime-fp32", threads=1, probe=(32, 32))
+
+    def broken(self, height: int, width: int):
+        raise RuntimeError("exporter failed")
+
+    monkeypatch.setattr(runtimes._OnnxRuntime, "_build", broken)
+    x = inputs(1, 64, 32)
+    assert torch.allclose(runner(x), eager(generator, x), atol=1e-5)  # answered, by eager
+    assert runner.name == "onnxruntime-fp32"  # the shapes already built keep their graph
 
 
 def test_an_unknown_runtime_is_refused() -> None:
-    with pytest.raises(ValueError, match="runtime must be one of"):
-        build_runtime("tensorrt", tiny_generator(), Shape(1, 32, 32), 1, Path("unused"))
+    with pytest.raises(ValueError, match="runtime must be auto or one of"):
+        GeneratorRunner(tiny_generator(), "tensorrt")
+
+
+def test_the_batch_size_is_measured_once_and_is_one_of_the_choices() -> None:
+    runner = GeneratorRunner(tiny_generator(), "eager-fp32")
+    chosen = runner.fastest_batch(32, 32)
+    assert chosen in runtimes.BATCH_CHOICES["cpu"]
+    other = GeneratorRunner(tiny_generator(), "eager-fp32")  # same network, same shape
+    assert other.fastest_batch(32, 32) == chosen

@@ -154,7 +154,7 @@ def test_finished_run_registers_a_model_that_loads_and_translates(
     assert result.model.sample_sheet is not None
     loaded = load_model(result.model.path, CPU)
     assert loaded.spec.segmenter == EdgesConfig()
-    (translation,) = ImageTranslator(loaded, precision="fp32").translate([photo(120, 90)])
+    (translation,) = ImageTranslator(loaded, runtime="eager-fp32").translate([photo(120, 90)])
     assert translation.interpretation.size == (64, 48)
 
 

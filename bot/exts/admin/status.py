@@ -23,10 +23,12 @@ async def status(interaction: discord.Interaction) -> None:
     engine = bot.engine
     device = getattr(getattr(engine, "engine", None), "device", None)
     served = await bot.catalog.served()
+    runtimes = await engine.runtimes()
     lines = [
         f"**Queue**: {queue.running} running, {queue.waiting} waiting, capacity {queue.capacity} "
         f"({queue.per_user} per user), cooldown {bot.settings.user_cooldown_s:g} s",
         f"**Engine**: {type(engine).__name__}" + (f" on {device}" if device else ""),
+        "**Runtime**: " + ("; ".join(runtimes) or "no model loaded yet"),
         "**Models**: "
         + (
             ", ".join(
