@@ -1,12 +1,14 @@
 """Images/s: a naive pix2pix pipeline against the engine, same model, same inputs.
 
+Both run the bundled `nature` generator (or `--model`).
 (a) naive, as the seed's author would write it: per image, scikit-image Lab and
-    scikit-learn KMeans(7) on all pixels, palette painting in numpy, one fp32 generator
-    call, Pillow composition.
-(b) the engine's ImageTranslator: subsampled k-means in torch, batches, channels-last,
-    bf16 where the CPU has AMX / AVX-512 BF16 (fp16/bf16 on CUDA).
+    scikit-learn KMeans(k) on all pixels, palette painting in numpy, one eager fp32
+    generator call, Pillow composition.
+(b) the engine's ImageTranslator: subsampled k-means in torch, the runtime `auto` picks
+    (OpenVINO on a CPU), at the batch size measured fastest per image.
 
-Run from the repository root: .venv/bin/python -m bench.images [--images 64] [--repeats 3]
+Run from the repository root:
+    .venv/bin/python -m bench.images [--images 64] [--repeats 3] [--model nature]
 """
 
 from __future__ import annotations
@@ -23,22 +25,23 @@ from sklearn.cluster import KMeans
 from bench.common import describe_machine, interleaved_medians, photo_like
 from engine.device import resolve_device
 from engine.imaging import fit_long_side, side_by_side, to_tensor
-from engine.models import Model, ModelMeta, ModelSpec
-from engine.nets import GeneratorConfig, UnetGenerator
+from engine.models import Model, ModelRegistry, load_model, parse_model_ref
+from engine.nets import UnetGenerator
 from engine.pipeline import ImageTranslator, TranslateOptions
 from engine.segment import ClustersConfig
 from engine.segment.clusters import palette
 
 SIZE = 256
-K = 7
+K = 7  # the bundled clusters model's k; checked against the model at start
 
 
-def build_model(device: torch.device) -> Model:
-    torch.manual_seed(0)
-    config = GeneratorConfig(ngf=64, depth=8)
-    generator = UnetGenerator(config).to(device).eval()
-    spec = ModelSpec(ModelMeta("bench"), config, ClustersConfig(k=K), size=SIZE)
-    return Model(spec, generator)
+def clusters_model(ref: str, device: torch.device) -> Model:
+    """An installed SIZE px clusters model with k=K (the naive pipeline paints K colours)."""
+    model = load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
+    segmenter = model.spec.segmenter
+    if not isinstance(segmenter, ClustersConfig) or segmenter.k != K or model.spec.size != SIZE:
+        raise SystemExit(f"error: {model.spec.label} is not a {SIZE} px clusters model, k={K}")
+    return model
 
 
 def naive_kmeans(image: Image.Image) -> tuple[np.ndarray, np.ndarray, float]:
@@ -84,15 +87,19 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--model", default="nature", help="a clusters model (name[@version])")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
-    model = build_model(device)
+    model = clusters_model(args.model, device)
     images = [photo_like(640, 480, seed) for seed in range(args.images)]
     translator = ImageTranslator(model)
     colours = palette(K).numpy()
     print(describe_machine())
-    print(f"{args.images} images 640x480 -> model size {SIZE}, ngf=64, median of {args.repeats}")
+    print(
+        f"{args.images} images 640x480 -> {model.spec.label} at {SIZE} px "
+        f"(ngf={model.spec.generator.ngf}), median of {args.repeats}"
+    )
 
     def naive() -> None:
         for image in images:
@@ -105,10 +112,7 @@ def main() -> int:
     medians = interleaved_medians({"naive": naive, "engine": engine}, args.repeats)
     naive_rate, engine_rate = (args.images / medians[name] for name in ("naive", "engine"))
     print(f"(a) naive:  {naive_rate:7.2f} images/s")
-    print(
-        f"(b) engine: {engine_rate:7.2f} images/s "
-        f"(batch {translator.batch_size}, {translator.precision}, {device})"
-    )
+    print(f"(b) engine: {engine_rate:7.2f} images/s ({translator.runtime.describe()}, {device})")
     print(f"ratio (b)/(a): {engine_rate / naive_rate:.2f}x")
     checked = images[:16]
     ratio = inertia_ratio(checked, translator)

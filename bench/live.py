@@ -3,9 +3,10 @@
 Records a clip (a slow pan over an everyday photo, 640x480 at 30 fps), then, for each
 bundled model, starts `beautynet engine serve` (a subprocess) and plays the clip into
 `/v1/live` as the page does: frames of `--size` px (long side) as JPEG, the camera's newest
-frame as soon as fewer than `--unanswered` (default 1) are unanswered. It prints answered
-frames per second and p50/p99 latency (send to answer), next to the model's forward pass
-measured in this process first (the baseline: the rate the network alone allows).
+frame as soon as fewer than `--unanswered` (default 2, as the page) are unanswered. It
+prints answered frames per second and p50/p99 latency (send to answer), next to the model's
+forward pass measured in this process first (the baseline: the rate the network alone
+allows).
 
 Run from the repository root:
     .venv/bin/python -m bench.live [--seconds 20] [--camera-fps 30] [--size 256] [--device auto]
@@ -212,7 +213,7 @@ def main() -> None:
     parser.add_argument("--camera-fps", type=float, default=30.0)
     parser.add_argument("--size", type=int, default=256, help="long side of the frames sent")
     parser.add_argument(
-        "--unanswered", type=int, default=1, help="frames in flight at most (the page: 1)"
+        "--unanswered", type=int, default=2, help="frames in flight at most (the page: 2)"
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     asyncio.run(main_async(parser.parse_args()))

@@ -1,11 +1,15 @@
 """Load test of the engine service: N concurrent clients, a fixed number of requests.
 
-Starts `beautynet engine serve` (a subprocess, so client and server do not share an event
-loop) on 127.0.0.1 with a fresh random ngf=32 model, once with dynamic batching and once
-without, and prints throughput, p50/p99 latency and errors for each, and their ratio.
+First measures the baseline in this process: the generator alone, through the runtime the
+service will choose, at its measured batch size, with as many calls at once as the service
+makes (its streams): images per second of the network and nothing else. Then starts
+`beautynet engine serve` (a subprocess, so client and server do not share an event loop) on
+127.0.0.1 with the bundled model, once with its batching and once with `--no-batching`, and
+prints throughput, p50/p99 latency and errors for each, and the service's throughput as a
+share of the baseline (what decoding, segmenting, encoding and HTTP cost on top).
 
 Run from the repository root:
-    .venv/bin/python -m bench.load [--clients 64] [--requests 512] [--size 256] [--ngf 32]
+    .venv/bin/python -m bench.load [--clients 64] [--requests 512] [--model nature]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,12 +32,13 @@ import aiohttp
 import torch
 
 from bench.common import describe_machine, photo_like
+from engine.device import resolve_device
 from engine.imaging import encode_image
-from engine.models import ModelMeta, ModelSpec, save_model
-from engine.nets import GeneratorConfig, UnetGenerator
-from engine.segment import ClustersConfig
+from engine.models import ModelRegistry, load_model, parse_model_ref
+from engine.pipeline import ImageTranslator
+from engine.threads import plan_threads, use_threads
 
-MODEL = "load"
+SIZE = 256  # the photos' long side: the bundled models' size
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,29 @@ def stage_means(metrics: str) -> dict[str, float]:
     return {name: sums[name] / counts[name] for name in sums if counts.get(name)}
 
 
-def write_model(models: Path, ngf: int, size: int) -> None:
-    """A random (seeded) generator; load tests need its cost, not its beauty."""
-    torch.manual_seed(0)
-    config = GeneratorConfig(ngf=ngf, depth=8)
-    spec = ModelSpec(ModelMeta(MODEL, description="load test"), config, ClustersConfig(), size)
-    save_model(models / f"{MODEL}-v1.pt", spec, UnetGenerator(config))
+def runtime_rate(model: str, device: str, seconds: float = 10.0) -> tuple[float, str]:
+    """Images/s of the generator alone at 256x256 as the service runs it (same threads,
+    runtime, batch size and streams), and how it ran."""
+    plan = plan_threads()
+    use_threads(plan)
+    entry = ModelRegistry(None).get(*parse_model_ref(model))
+    loaded = load_model(entry.path, resolve_device(device))
+    translator = ImageTranslator(loaded, streams=plan.streams)
+    runner, size = translator.runner, loaded.spec.size
+    batch = torch.rand(translator.batch_size, 3, size, size) * 2 - 1
+    done = [0] * runner.streams
+    deadline = time.perf_counter() + seconds
+
+    def call(stream: int) -> None:
+        while time.perf_counter() < deadline:
+            runner(batch)
+            done[stream] += len(batch)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(runner.streams) as pool:
+        list(pool.map(call, range(runner.streams)))
+    rate = sum(done) / (time.perf_counter() - started)
+    return rate, f"{entry.spec.label} on {translator.runtime.describe()}"
 
 
 def free_port() -> int:
@@ -123,9 +146,9 @@ def start_service(data_dir: Path, token: str, port: int, batching: bool, device:
 
 
 async def one_request(
-    session: aiohttp.ClientSession, url: str, image: bytes, request_id: str
+    session: aiohttp.ClientSession, url: str, image: bytes, request_id: str, model: str
 ) -> float:
-    form = aiohttp.FormData({"model": MODEL})
+    form = aiohttp.FormData({"model": model})
     form.add_field("image", image, filename="photo.png", content_type="image/png")
     start = time.monotonic()
     async with session.post(
@@ -137,8 +160,9 @@ async def one_request(
     return time.monotonic() - start
 
 
-async def load(url: str, token: str, image: bytes, clients: int, requests: int, label: str):
-    """`clients` workers share `requests` requests; returns the report."""
+async def load(url: str, token: str, image: bytes, args: argparse.Namespace, label: str):
+    """`args.clients` workers share `args.requests` requests; returns the report."""
+    clients, requests = args.clients, args.requests
     latencies: list[float] = []
     errors = 0
     remaining = iter(range(requests))
@@ -147,13 +171,14 @@ async def load(url: str, token: str, image: bytes, clients: int, requests: int, 
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout, connector=connector) as s:
         for i in range(4):  # warm-up: model loading, first allocations
-            await one_request(s, url, image, f"warm-{label}-{i}")
+            await one_request(s, url, image, f"warm-{label}-{i}", args.model)
 
         async def client() -> None:
             nonlocal errors
             for i in remaining:
                 try:
-                    latencies.append(await one_request(s, url, image, f"{label}-{i}"))
+                    latency = await one_request(s, url, image, f"{label}-{i}", args.model)
+                    latencies.append(latency)
                 except (aiohttp.ClientError, RuntimeError, TimeoutError):
                     errors += 1
 
@@ -172,23 +197,24 @@ async def run_mode(args: argparse.Namespace, data_dir: Path, image: bytes, batch
     try:
         await wait_healthy(url, process, 120)
         label = "batching" if batching else "no batching"
-        return await load(url, token, image, args.clients, args.requests, label)
+        return await load(url, token, image, args, label)
     finally:
         process.terminate()
         process.wait(timeout=60)
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    image = encode_image(photo_like(args.size * 4 // 3, args.size, seed=1), "png")
+    baseline, how = runtime_rate(args.model, args.device)
+    image = encode_image(photo_like(SIZE, SIZE * 3 // 4, seed=1), "png")  # a 4:3 photo
     with tempfile.TemporaryDirectory(prefix="beautynet-load-") as tmp:
         data_dir = Path(tmp)
-        (data_dir / "models").mkdir()
-        write_model(data_dir / "models", args.ngf, args.size)
         reports = [await run_mode(args, data_dir, image, batching) for batching in (True, False)]
     print(describe_machine())
-    print(f"{args.clients} clients, {args.requests} requests, {args.size}px, ngf={args.ngf}")
+    print(f"{args.clients} clients, {args.requests} requests of a {SIZE}x{SIZE * 3 // 4} PNG")
+    print(f"{'runtime':<12} {baseline:8.1f} img/s   the generator alone: {how}")
     for report in reports:
         print(report.line())
+        print(f"{'':<12} {report.throughput / baseline:.0%} of the runtime's own images/s")
     ratio = reports[0].throughput / reports[1].throughput
     print(f"batching / no batching throughput: {ratio:.2f}x")
 
@@ -197,8 +223,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--requests", type=int, default=512)
-    parser.add_argument("--size", type=int, default=256, help="model size (long side)")
-    parser.add_argument("--ngf", type=int, default=32)
+    parser.add_argument("--model", default="nature", help="an installed model (name[@version])")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     asyncio.run(main_async(parser.parse_args()))
 

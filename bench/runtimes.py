@@ -6,9 +6,13 @@ difference from eager fp32 on real photos, in 0..255 levels of the encoded outpu
 that cannot be built here is reported with its reason. The last lines compare the fastest
 runtime that keeps the picture (difference <= 2 levels) with eager bf16 and fp32 at batch 1.
 
+Each runtime runs through `engine.runtimes.GeneratorRunner`, as the engine runs it.
+`--device cuda` measures the GPU runtimes (eager bf16 and fp16, torch.compile with CUDA
+graphs, TensorRT where torch_tensorrt is installed) at batch 1 to 64.
+
 Run from the repository root:
     .venv/bin/python -m bench.runtimes [--models nature nature-edges] [--batches 1 2 4 8]
-        [--threads 1 2] [--runtimes eager-fp32 ...] [--repeats 7]
+        [--threads 1 2] [--runtimes eager-fp32 ...] [--repeats 7] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -17,10 +21,8 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -30,10 +32,17 @@ from bench.quality import everyday_photos
 from engine.device import resolve_device
 from engine.imaging import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
-from engine.runtimes import RUNTIMES, RuntimeUnavailable, Shape, build_runtime
+from engine.runtimes import RUNTIMES, GeneratorRunner
 from engine.segment import build_segmenter
 
 SIZE = 256
+DEFAULTS = {  # runtimes and batch sizes measured on each device unless told otherwise
+    "cpu": ([r for r in RUNTIMES if "fp16" not in r], [1, 2, 4, 8]),
+    "cuda": (
+        ["eager-fp32", "eager-bf16", "eager-fp16", "compile-bf16", "tensorrt-fp16"],
+        [1, 2, 4, 8, 16, 32, 64],
+    ),
+}
 KEEPS_THE_PICTURE = 2  # levels of 0..255: the largest difference a runtime may make
 BASELINES = ("eager-bf16", "eager-fp32")
 HEADER = (
@@ -71,19 +80,21 @@ def segmented_photos(model: Model, count: int) -> torch.Tensor:
         square = image.crop((left, top, left + side, top + side)).resize((SIZE, SIZE))
         squares.append(to_tensor(square))
     segmented = build_segmenter(model.spec.segmenter).segment(torch.stack(squares)).images
-    return (segmented * 2 - 1).float().contiguous()
+    device = next(model.generator.parameters()).device
+    return (segmented * 2 - 1).float().contiguous().to(device)
 
 
 def gflop_per_image(model: Model) -> float:
     counter = FlopCounterMode(display=False)
+    device = next(model.generator.parameters()).device
     with counter, torch.inference_mode():
-        model.generator.float()(torch.zeros(1, 3, SIZE, SIZE).contiguous())
+        model.generator.float()(torch.zeros(1, 3, SIZE, SIZE, device=device))
     return counter.get_total_flops() / 1e9
 
 
 def encoded(output: torch.Tensor) -> torch.Tensor:
     """Generator output in [-1, 1] -> the 0..255 levels an encoded image carries."""
-    return ((output.float().clamp(-1, 1) + 1) * 127.5).round()
+    return ((output.float().cpu().clamp(-1, 1) + 1) * 127.5).round()
 
 
 @dataclass(frozen=True)
@@ -98,26 +109,27 @@ class Case:
     gflop: float
 
     @classmethod
-    def of(cls, model: Model, label: str, batch: int, gflop: float, work: Path) -> Case:
+    def of(cls, model: Model, label: str, batch: int, gflop: float) -> Case:
         inputs = segmented_photos(model, batch)
-        shape = Shape(batch, SIZE, SIZE)
-        expected = encoded(build_runtime("eager-fp32", model.generator, shape, 1, work)(inputs))
+        expected = encoded(GeneratorRunner(model.generator, "eager-fp32")(inputs))
         return cls(model, label, inputs, expected, gflop)
 
 
-def measure(case: Case, runtime: str, threads: int, repeats: int, work: Path) -> Row:
+def measure(case: Case, runtime: str, threads: int, repeats: int) -> Row:
     batch = len(case.inputs)
     torch.set_num_threads(threads)
     try:
-        run = build_runtime(runtime, case.model.generator, Shape(batch, SIZE, SIZE), threads, work)
-        output = run(case.inputs)  # warm-up (and compilation)
+        run = GeneratorRunner(case.model.generator, runtime, threads=threads, probe=(SIZE, SIZE))
+        if run.name != runtime:  # the engine would fall back to eager; here that is a failure
+            return Row(case.label, runtime, threads, batch, failure=run.fallbacks[0])
+        output = run(case.inputs)  # warm-up (and this batch size's compilation)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
             run(case.inputs)
+            if case.inputs.is_cuda:
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
-    except RuntimeUnavailable as exc:
-        return Row(case.label, runtime, threads, batch, failure=str(exc))
     except Exception as exc:  # it built, then crashed on its first run (a lazy compiler)
         failure = f"{runtime}: {type(exc).__name__}: {str(exc)[:200]}"
         return Row(case.label, runtime, threads, batch, failure=failure)
@@ -129,28 +141,33 @@ def measure(case: Case, runtime: str, threads: int, repeats: int, work: Path) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["nature", "nature-edges"])
-    parser.add_argument("--runtimes", nargs="+", default=list(RUNTIMES), choices=RUNTIMES)
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 2, 4, 8])
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, help="default: the device's")
+    parser.add_argument("--batches", nargs="+", type=int, help="default: the device's")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
-    device = resolve_device("cpu")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    runtimes, batches = DEFAULTS[device.type]
+    threads = args.threads if device.type == "cpu" else [torch.get_num_threads()]
     print(describe_machine(), f"(this process may use {len(os.sched_getaffinity(0))} cores)")
     print(HEADER)
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for ref in args.models:
-            model = load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
-            gflop = gflop_per_image(model)
-            print(f"# {model.spec.label}: {gflop:.2f} GFLOP per {SIZE} px image")
-            work = Path(tmp) / ref
-            cases = [Case.of(model, ref, batch, gflop, work) for batch in args.batches]
-            for runtime in args.runtimes:
-                for threads in args.threads:
-                    for case in cases:
-                        row = measure(case, runtime, threads, args.repeats, work)
-                        rows.append(row)
-                        print(row.line(), flush=True)
+    for ref in args.models:
+        model = load_model(ModelRegistry(None).get(*parse_model_ref(ref)).path, device)
+        gflop = gflop_per_image(model)
+        print(f"# {model.spec.label}: {gflop:.2f} GFLOP per {SIZE} px image")
+        cases = [Case.of(model, ref, batch, gflop) for batch in args.batches or batches]
+        for runtime in args.runtimes or runtimes:
+            for count in threads:
+                for case in cases:
+                    row = measure(case, runtime, count, args.repeats)
+                    rows.append(row)
+                    print(row.line(), flush=True)
     print_verdict(rows)
     return 0
 

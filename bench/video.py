@@ -3,13 +3,15 @@
 (a) naive: moviepy's frame iterator; per frame scikit-learn KMeans(7) on all pixels (Lab),
     one fp32 generator call, Pillow composition; moviepy's ffmpeg writer.
 (b) engine: ClipTranslator (ffmpeg-side downscaling, subsampled warm-started k-means,
-    batches, channels-last, bf16 where fast, streamed H.264 encode, final fit pass).
-Both use the ngf=64 generator at model size 256. It also prints the flicker (mean absolute
-difference between consecutive interpretation frames, 0-255) on a static-camera clip with
-sensor noise, with and without the engine's temporal stabilisation, and the warping error
-(Lai et al. 2018, `engine.video.warping`) of a bundled model on a camera pan across an
-everyday photo: without stabilisation, with it, and with it plus blends of successive
-outputs (`--smooth`). One frame of each smoothed clip is saved to look for ghosting.
+    the runtime `auto` picks at its measured batch size, streamed H.264 encode, final fit
+    pass).
+Both run the bundled `nature` generator (or `--model`) at model size 256. It also prints
+the flicker (mean absolute difference between consecutive interpretation frames, 0-255)
+on a static-camera clip with sensor noise, with and without the engine's temporal
+stabilisation, and the warping error (Lai et al. 2018, `engine.video.warping`) of the model
+on a camera pan across an everyday photo: without stabilisation, with it, and with it plus
+blends of successive outputs (`--smooth`). One frame of each smoothed clip is saved to look
+for ghosting.
 
 Run from the repository root:
     .venv/bin/python -m bench.video [--seconds 5] [--repeats 3] [--model nature]
@@ -33,9 +35,9 @@ from PIL import Image
 from skimage import data as skimage_samples
 
 from bench.common import describe_machine, interleaved_medians, photo_like
-from bench.images import SIZE, build_model, naive_one
+from bench.images import SIZE, clusters_model, naive_one
 from engine.device import resolve_device
-from engine.models import Model, ModelRegistry, load_model, parse_model_ref
+from engine.models import Model
 from engine.pipeline import ClipTranslator, ImageTranslator, TranslateOptions
 from engine.segment.clusters import palette
 from engine.video import read_frames
@@ -130,27 +132,26 @@ def main() -> int:
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--model", default="nature", help="bundled model for the warping error")
+    parser.add_argument("--model", default="nature", help="a clusters model (name[@version])")
     parser.add_argument("--smooth", type=float, nargs="*", default=[0.5, 0.8])
     parser.add_argument("--warp-frames", type=int, default=12)
     parser.add_argument("--frames-dir", default="out/video", help="where smoothed frames go")
     parser.add_argument("--only-warping", action="store_true", help="skip the timings")
     args = parser.parse_args()
     device = resolve_device(args.device)
-    model = build_model(device)
+    model = clusters_model(args.model, device)
     translator = ImageTranslator(model)
     colours = palette(7).numpy()
     frames = round(args.seconds * args.fps)
     print(describe_machine())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        bundled = load_model(ModelRegistry(None).get(*parse_model_ref(args.model)).path, device)
-        warping_section(bundled, work, args)
+        warping_section(model, work, args)
         if args.only_warping:
             return 0
         print(
             f"{args.seconds:g} s {args.width}x{args.height} {args.fps} fps clip ({frames} "
-            f"frames), model size {SIZE}, ngf=64, median of {args.repeats}"
+            f"frames), {model.spec.label} at {SIZE} px, median of {args.repeats}"
         )
         source = work / "pan.mp4"
         make_clip(source, args.seconds, args.width, args.height, args.fps, pan=True)
@@ -164,7 +165,7 @@ def main() -> int:
         print(f"(a) naive:  {naive_rate:7.2f} frames/s ({medians['naive']:.1f} s)")
         print(
             f"(b) engine: {engine_rate:7.2f} frames/s ({medians['engine']:.1f} s, batch "
-            f"{translator.batch_size}, {translator.precision}, {device})"
+            f"{translator.batch_size}, {translator.runtime.name}, {device})"
         )
         print(f"ratio (b)/(a): {engine_rate / naive_rate:.2f}x")
 

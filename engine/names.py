@@ -34,6 +34,7 @@ RUNTIMES = (
     "onnxruntime-fp32",
     "openvino-fp32",
     "openvino-bf16",
+    "tensorrt-fp16",
 )
 
 

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 # (emulated), OpenVINO and ONNX Runtime within 1 level of 255 of eager fp32 on real photos.
 CPU_PREFERENCE = ("openvino-fp32", "onnxruntime-fp32")
 CPU_ONLY = ("onnxruntime", "openvino")
+CUDA_ONLY = ("tensorrt",)
+TENSORRT_BATCHES = (1, 8, 64)  # the smallest, the most common and the largest batch it takes
 GRAPHS_KEPT = 8  # input shapes whose graphs stay built (3 cover a model's own size)
 BATCH_CHOICES = {"cpu": (1, 2, 4, 8), "cuda": (1, 2, 4, 8, 16, 32, 64)}
 BATCH_TOLERANCE = 0.05  # a smaller batch within 5% of the fastest per image wins: less latency
@@ -273,13 +275,44 @@ class _OpenVino(_Backend):
         return pool
 
 
+class _TensorRT(_Backend):
+    """TensorRT through torch_tensorrt on a CUDA GPU: one engine per input size, batches 1-64,
+    fp16 kernels where TensorRT finds them faster. (No GPU here: run on a lent GPU machine.)"""
+
+    def __init__(
+        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run
+    ) -> None:
+        super().__init__(generator, precision, threads, fallback)
+        try:
+            import torch_tensorrt
+        except ImportError as exc:
+            raise RuntimeUnavailable("torch_tensorrt is not installed") from exc
+        self._trt = torch_tensorrt
+
+    def _build(self, height: int, width: int) -> Run:
+        low, usual, high = ((b, 3, height, width) for b in TENSORRT_BATCHES)
+        shapes = self._trt.Input(min_shape=low, opt_shape=usual, max_shape=high)
+        engine = self._trt.compile(
+            self._fixed_copy(height, width),
+            ir="dynamo",
+            inputs=[shapes],
+            enabled_precisions={torch.float32, torch.float16},
+        )
+
+        def run(batch: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                return engine(batch.float().contiguous()).float()
+
+        return run
+
+
 def _backend(
     name: str, generator: UnetGenerator, device: torch.device, threads: int, streams: int
 ) -> _Backend:
     kind, precision = name.rsplit("-", 1)
     if kind in CPU_ONLY and device.type != "cpu":
         raise RuntimeUnavailable(f"{name} runs on the CPU; this engine runs on {device.type}")
-    if precision == "fp16" and device.type != "cuda":
+    if (precision == "fp16" or kind in CUDA_ONLY) and device.type != "cuda":
         raise RuntimeUnavailable(f"{name} needs a CUDA device")
     if kind == "eager":
         return _Eager(generator, precision, threads, fallback=None)
@@ -288,6 +321,8 @@ def _backend(
         return _Compiled(generator, precision, threads, fallback)
     if kind == "onnxruntime":
         return _OnnxRuntime(generator, precision, threads, fallback, streams)
+    if kind == "tensorrt":
+        return _TensorRT(generator, precision, threads, fallback)
     return _OpenVino(generator, precision, threads, fallback, streams)
 
 

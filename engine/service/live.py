@@ -7,10 +7,14 @@ same frame number, then a JPEG of the interpretation (segmentation | interpretat
 panels=3); a frame it could not translate gets a text message `{"error", "status", "frame"}`,
 and a session it ends gets `{"error", "status"}` before the close frame.
 
-A frame that arrives while the previous one is still being translated takes the place of
-any frame already waiting, so latency never builds up when the engine is slower than the
-camera: a client that keeps at most two frames unanswered sees the newest frame's answer.
-Each session warm-starts k-means from its own previous frame, so colours do not jump.
+A frame that arrives while the engine is busy with this session takes the place of any
+frame already waiting, so latency never builds up when the engine is slower than the
+camera. Up to the engine's `streams` frames of one session are translated at once (one
+decoding and segmenting while another is in the network), so a client that keeps a few
+frames unanswered sees frames at the rate the cores allow; an answer that comes after a
+newer frame's is dropped rather than shown out of order. Each session warm-starts k-means
+from the newest state it has (its previous frame, or the one before), so colours do not
+jump.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ class _Session:
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     label: str = ""  # the model version the state belongs to
     state: torch.Tensor | None = None
+    state_frame: int = -1  # the frame the state comes from
+    answered: int = -1  # the newest frame answered: an older answer would go back in time
 
 
 async def _end(ws: web.WebSocketResponse, code: int, status: int, message: str) -> None:
@@ -134,6 +140,12 @@ async def _arrived(
 
 
 async def _answer_frames(app: web.Application, ws: web.WebSocketResponse, session: _Session):
+    """Up to the engine's streams translators of this session's newest frames, at once."""
+    workers = app[keys.ENGINE].streams
+    await asyncio.gather(*(_answer_newest(app, ws, session) for _ in range(workers)))
+
+
+async def _answer_newest(app: web.Application, ws: web.WebSocketResponse, session: _Session):
     """Translate the newest waiting frame, answer it, repeat; frame errors are told, not fatal."""
     while True:
         await session.arrived.wait()
@@ -143,11 +155,15 @@ async def _answer_frames(app: web.Application, ws: web.WebSocketResponse, sessio
         number, data = session.latest
         session.latest = None
         try:
-            reply = await _translate_frame(app, session, data)
+            reply = await _translate_frame(app, session, number, data)
         except Exception as exc:
             status, message = error_status(exc)
             await ws.send_json({"error": message, "status": status, "frame": number})
             continue
+        if number < session.answered:  # a newer frame's answer went out first
+            app[keys.LIVE_SESSIONS].dropped += 1
+            continue
+        session.answered = number
         app[keys.LIVE_SESSIONS].answered += 1
         await ws.send_bytes(FRAME_NUMBER.pack(number) + reply)
 
@@ -166,7 +182,9 @@ def _encode_reply(translation: Translation, panels: int, model: ModelSpec) -> by
     return encoded.data
 
 
-async def _translate_frame(app: web.Application, session: _Session, data: bytes) -> bytes:
+async def _translate_frame(
+    app: web.Application, session: _Session, number: int, data: bytes
+) -> bytes:
     """decode -> (batched, with this session's state) translate -> JPEG."""
     loop, pool, metrics = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
     start = time.monotonic()
@@ -174,11 +192,12 @@ async def _translate_frame(app: web.Application, session: _Session, data: bytes)
     translator = await _resolve(app, session.model)  # loaded once; sees promotions at once
     label = translator.model.spec.label
     if label != session.label:  # another version (k may differ): start its colours afresh
-        session.label, session.state = label, None
+        session.label, session.state, session.state_frame = label, None, -1
     translation = await app[keys.BATCHER].translate(
         translator, image, session.options, session.state
     )
-    session.state = translation.state
+    if number > session.state_frame and label == session.label:
+        session.state, session.state_frame = translation.state, number
     reply = await loop.run_in_executor(
         pool, _encode_reply, translation, session.options.panels, translator.model.spec
     )

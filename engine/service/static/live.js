@@ -1,15 +1,15 @@
 // Live mode: camera frames go to the service over a WebSocket; interpretations come back.
 //
-// Each binary message is a 4-byte big-endian frame number and an image. The next frame is
-// taken from the camera when the last one is answered: when the engine is slower than the
-// camera, that is the freshest frame it can start on (bench/live.py: a second frame in
-// flight adds a frame's time of latency on a CPU). The service, for its part, keeps only
+// Each binary message is a 4-byte big-endian frame number and an image. At most two frames
+// are unanswered: the service translates two of a session's frames at once (one decoding
+// and segmenting while the other is in the network), and the next frame is taken from the
+// camera as soon as one is answered, the freshest it can start on. The service keeps only
 // the newest waiting frame of any client, so latency never builds up.
 
 import { liveProtocols, liveUrl } from "./api.js";
 
 const FRAME_SIDE = 256; // long side of the frames sent: the models' size
-const MAX_UNANSWERED = 1;
+const MAX_UNANSWERED = 2;
 const WINDOW_MS = 2000; // frames per second and latency are measured over this window
 const CLOSE_REASONS = {
   1006: "The connection to the engine was lost.",
