@@ -52,6 +52,7 @@ TENSORRT_BATCHES = (1, 8, 64)  # the smallest, the most common and the largest b
 GRAPHS_KEPT = 8  # input shapes whose graphs stay built (3 cover a model's own size)
 BATCH_CHOICES = {"cpu": (1, 2, 4, 8), "cuda": (1, 2, 4, 8, 16, 32, 64)}
 BATCH_TOLERANCE = 0.05  # a smaller batch within 5% of the fastest per image wins: less latency
+GIVE_UP = 1.15  # a batch 15% slower per image than the best ends the measuring
 
 Run = Callable[[torch.Tensor], torch.Tensor]
 
@@ -389,6 +390,8 @@ class GeneratorRunner:
                 log.info("batch %d did not run (%s); measuring stops there", size, exc)
                 break
             per_image[size] = seconds / (size * self.streams)
+            if per_image[size] > min(per_image.values()) * GIVE_UP:  # bigger ones: slower still
+                break
         fastest = min(per_image.values())
         chosen = min(s for s, t in per_image.items() if t <= fastest * (1 + BATCH_TOLERANCE))
         figures = ", ".join(f"{s}: {t * 1000:.1f}" for s, t in per_image.items())

@@ -9,7 +9,7 @@ and a session it ends gets `{"error", "status"}` before the close frame.
 
 A frame that arrives while the engine is busy with this session takes the place of any
 frame already waiting, so latency never builds up when the engine is slower than the
-camera. Up to the engine's `streams` frames of one session are translated at once (one
+camera. Up to the model's runtime `streams` frames of one session are translated at once (one
 decoding and segmenting while another is in the network), so a client that keeps a few
 frames unanswered sees frames at the rate the cores allow; an answer that comes after a
 newer frame's is dropped rather than shown out of order. Each session warm-starts k-means
@@ -52,6 +52,7 @@ class _Session:
 
     model: str | None
     options: TranslateOptions
+    streams: int  # frames translated at once: the model's runtime streams
     latest: tuple[int, bytes] | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
     label: str = ""  # the model version the state belongs to
@@ -85,14 +86,15 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         model, options = parse_params(dict(request.query))
         # An unknown model, or k for an edges model, is said now rather than at every frame.
-        (await _resolve(request.app, model)).segmenter_for(options)
+        translator = await _resolve(request.app, model)
+        translator.segmenter_for(options)
     except Exception as exc:
         status, message = error_status(exc)
         await _end(ws, CLOSE_POLICY, status, message)
         sessions.close()
         return ws
     try:
-        await _serve(request.app, ws, _Session(model, options))
+        await _serve(request.app, ws, _Session(model, options, translator.runner.streams))
     finally:
         sessions.close()
     return ws
@@ -140,9 +142,8 @@ async def _arrived(
 
 
 async def _answer_frames(app: web.Application, ws: web.WebSocketResponse, session: _Session):
-    """Up to the engine's streams translators of this session's newest frames, at once."""
-    workers = app[keys.ENGINE].streams
-    await asyncio.gather(*(_answer_newest(app, ws, session) for _ in range(workers)))
+    """Translate up to `session.streams` of this session's newest frames at once."""
+    await asyncio.gather(*(_answer_newest(app, ws, session) for _ in range(session.streams)))
 
 
 async def _answer_newest(app: web.Application, ws: web.WebSocketResponse, session: _Session):

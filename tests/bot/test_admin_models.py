@@ -102,6 +102,7 @@ async def test_owner_id_is_an_admin_anywhere(fake: FakeDiscord, start_bot: BotFa
     interaction = await fake.slash(carol, "admin", sub("status"))
     answer = await fake.wait_for(lambda: interaction.callbacks)
     assert "**Queue**" in answer[0]["data"]["content"]
+    assert "**Runtime**: no model loaded yet" in answer[0]["data"]["content"]
 
 
 async def test_promote_rollback_delete(
@@ -131,11 +132,13 @@ async def test_promote_rollback_delete(
     assert await actions(bot) == ["model.promote", "model.rollback", "model.delete"]
 
 
-async def test_status(fake: FakeDiscord, bot: BeautyBot) -> None:
+async def test_status(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
+    await beautify_model(fake, bot, fake.add_user("alice"), photo)  # loads the default model
     interaction = await fake.slash(fake.owner, "admin", sub("status"))
     answer = await ephemeral_answer(fake, interaction)
     assert "0 running, 0 waiting, capacity 4" in answer
     assert "InProcessEngine on cpu" in answer and "tiny v1 (default)" in answer
+    assert "**Runtime**: tiny v1 on openvino-fp32, batch " in answer
     assert "**Trainings**: none" in answer
 
 

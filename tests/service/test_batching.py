@@ -178,3 +178,34 @@ async def test_clip_garbage_fails_with_a_reason(service: Service) -> None:
 async def test_unknown_clip_job_is_404(service: Service) -> None:
     async with service.session.get(f"{service.url}/v1/clips/nope") as response:
         assert response.status == 404
+
+
+async def test_healthz_and_metrics_say_how_each_loaded_model_runs(
+    service: Service, png: bytes
+) -> None:
+    assert (await _post(service, png))[0] == 200  # loads the default model
+    async with service.session.get(f"{service.url}/healthz") as response:
+        runtimes = (await response.json())["runtimes"]
+    assert runtimes == {"tiny v1": "openvino-fp32, batch 64"}  # auto, on a CPU
+    line = (
+        'beautynet_runtime_info{batch="64",model="tiny v1",runtime="openvino-fp32",streams="1"} 1'
+    )
+    assert line in await _metrics(service)
+
+
+async def test_two_streams_run_two_batches_at_once(
+    start_service, engine, png: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both_inside = threading.Barrier(2, timeout=20)  # broken unless two calls overlap
+    original = ImageTranslator.translate
+
+    def meet(self, images, options, states=None):
+        both_inside.wait()
+        return original(self, images, options, states)
+
+    monkeypatch.setattr(ImageTranslator, "translate", meet)
+    engine.streams = 2
+    service = await start_service(max_batch=1, batch_wait_s=0.0)
+    answers = await asyncio.gather(_post(service, png), _post(service, png))
+    assert [status for status, _, _ in answers] == [200, 200]
+    assert service.app[keys.ENGINE].runtimes()["tiny v1"].streams == 2

@@ -56,8 +56,10 @@ async def test_translate_image_and_models(service: Service, png: bytes) -> None:
     try:
         result = await client.translate(png, TranslateParams(model="tiny@2"), "h1")
         listed = await client.models()
+        runtimes = await client.runtimes()
     finally:
         await client.close()
+    assert runtimes == [f"{service.url}: tiny v2 on openvino-fp32, batch 64"]
     assert result.kind == "image" and result.model == ModelId("tiny", 2)
     assert decode_image(result.data).size == (result.width, result.height)
     assert [(m.name, m.version, m.served) for m in listed] == [

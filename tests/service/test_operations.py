@@ -108,6 +108,8 @@ def test_start_line_access_log_and_a_graceful_stop(served: Served) -> None:
     bundled_default = ModelRegistry(None).get("nature").spec.label  # the shipped version
     assert f"{bundled_default} (default)" in started and ", tiny v1, tiny-edges v1;" in started
     assert "threads: network" in started
+    said = "".join(served.seen)  # the default model loaded before the port opened
+    assert f"engine runtime: {bundled_default} on openvino-fp32, batch " in said
     head, body = translate_request(served.port)
     with socket.create_connection(("127.0.0.1", served.port), timeout=TIMEOUT_S) as client:
         client.sendall(head + body)
