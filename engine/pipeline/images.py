@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import torch
 from PIL import Image
 
+from engine.device import one_cpu_thread
 from engine.imaging import fit_long_side, side_by_side, to_image, to_tensor
 from engine.models import Model
 from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
@@ -133,21 +135,25 @@ class ImageTranslator:
         segmenter: Segmenter,
         states: Sequence[torch.Tensor | None] | None,
     ) -> list[Translation]:
-        tensors = [to_tensor(image).to(self.device) for image in images]
-        batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
-        segmentation, new_states = self._segment(batch, mask, segmenter, states)
-        output = self.interpret(segmentation)
-        sizes = [(image.height, image.width) for image in images]
-        return [
-            Translation(image, to_image(seg), to_image(out), state)
-            for image, seg, out, state in zip(
-                images,
-                crop_batch(segmentation, sizes),
-                crop_batch(output, sizes),
-                new_states,
-                strict=True,
-            )
-        ]
+        # Calls that run side by side (the runtime's streams) each keep to one core for
+        # the small torch ops around the network, instead of waking torch's thread team.
+        alone = one_cpu_thread(self.device) if self.runner.streams > 1 else nullcontext()
+        with alone:
+            tensors = [to_tensor(image).to(self.device) for image in images]
+            batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
+            segmentation, new_states = self._segment(batch, mask, segmenter, states)
+            output = self.interpret(segmentation)
+            sizes = [(image.height, image.width) for image in images]
+            return [
+                Translation(image, to_image(seg), to_image(out), state)
+                for image, seg, out, state in zip(
+                    images,
+                    crop_batch(segmentation, sizes),
+                    crop_batch(output, sizes),
+                    new_states,
+                    strict=True,
+                )
+            ]
 
     @staticmethod
     def _segment(
