@@ -23,6 +23,9 @@ _SUFFIXES: dict[str, ImageFormat] = {
 }
 
 
+PNG_COMPRESS_LEVEL = 1
+
+
 def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90) -> bytes:
     """Encode an image; `quality` (1-100) applies to JPEG and WebP."""
     if fmt not in FORMATS:
@@ -33,7 +36,9 @@ def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90
         image = image.convert("RGB")
     buffer = io.BytesIO()
     if fmt == "png":
-        image.save(buffer, format="PNG")
+        # zlib level 1: 9 ms for a 516x171 result against 21 at Pillow's default 6, for a
+        # file 6% larger; photographs hardly compress further.
+        image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     elif fmt == "jpeg":
         image.save(buffer, format="JPEG", quality=quality)
     else:
