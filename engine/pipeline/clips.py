@@ -275,37 +275,60 @@ class ClipTranslator:
         total: int,
         progress: ClipProgress | None,
     ) -> None:
-        """Translate frames (H, W, 3) uint8 at `size` in batches; composed batches go to emit."""
+        """Translate frames (H, W, 3) uint8 at `size` in batches; composed batches go to emit.
+
+        Batch n + 1 is decoded and segmented (warm-started from batch n's centroids) while
+        the network runs batch n.
+        """
         translator = self.translator
         segmenter = translator.segmenter_for(options)
-        state = None
-        previous = None  # the last interpretation written, for `smooth`
+        state: torch.Tensor | None = None
+        previous: torch.Tensor | None = None  # the last interpretation written, for `smooth`
         done = 0
-        for batch in _batches(frames, translator.batch_size):
+
+        def prepare(batch: list[np.ndarray]) -> _Frames:
+            nonlocal state
             photos = torch.from_numpy(np.stack(batch)).to(translator.device)
             photos = photos.permute(0, 3, 1, 2).float().div(255)  # (B, 3, H, W)
             padded, mask = pad_batch(list(photos), translator.model.spec.generator.multiple)
-            segmentation, output, new_state = translator.run(padded, mask, segmenter, state)
+            segmented = segmenter.segment(padded, mask, state)
+            new_state = segmented.state
             state = new_state[-1:] if self.stabilize and new_state is not None else None
-            top = (padded.shape[2] - size[1]) // 2
-            left = (padded.shape[3] - size[0]) // 2
+            top, left = (padded.shape[2] - size[1]) // 2, (padded.shape[3] - size[0]) // 2
             crop = (
                 slice(None),
                 slice(None),
                 slice(top, top + size[1]),
                 slice(left, left + size[0]),
             )
-            interpretation = blend_successive(output[crop], previous, self.smooth)
+            return _Frames(photos, segmented.images, crop)
+
+        def network(frames: _Frames) -> torch.Tensor:
+            return translator.interpret(frames.segmentation)
+
+        def finish(frames: _Frames, output: torch.Tensor) -> None:
+            nonlocal previous, done
+            interpretation = blend_successive(output[frames.crop], previous, self.smooth)
             previous = interpretation[-1]
-            chosen = (
-                [photos, interpretation]
-                if options.panels == 2
-                else [photos, segmentation[crop], interpretation]
-            )
+            chosen = [frames.photos, interpretation]
+            if options.panels == 3:
+                chosen.insert(1, frames.segmentation[frames.crop])
             emit(_compose(chosen))
-            done += len(batch)
+            done += len(frames.photos)
             if progress is not None:
                 progress(done, max(total, done))
+
+        with torch.inference_mode(), translator.alone():
+            translator.overlapped(_batches(frames, translator.batch_size), prepare, network, finish)
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """A batch of frames, segmented, waiting for the network; `crop` undoes the padding."""
+
+    photos: torch.Tensor
+    segmentation: torch.Tensor
+    crop: tuple[slice, slice, slice, slice]
 
 
 def _gif_size(data: bytes) -> tuple[int, int]:

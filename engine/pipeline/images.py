@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 from PIL import Image
@@ -17,6 +21,10 @@ from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
 from engine.segment import ClustersConfig, Segmenter, build_segmenter
 
 from .batching import crop_batch, pad_batch, round_up, same_shape_batches
+from .overlap import overlapped
+
+Item = TypeVar("Item")
+Prepared = TypeVar("Prepared")
 
 Panels = Literal[2, 3]
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -60,6 +68,29 @@ class Translation:
         return side_by_side(shown) if len(shown) > 1 else shown[0]
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """Images of one padded shape, segmented, waiting for the network."""
+
+    images: list[Image.Image]
+    segmentation: torch.Tensor
+    states: list[torch.Tensor | None]
+
+    @torch.inference_mode()
+    def finish(self, output: torch.Tensor) -> list[Translation]:
+        sizes = [(image.height, image.width) for image in self.images]
+        return [
+            Translation(image, to_image(seg), to_image(out), state)
+            for image, seg, out, state in zip(
+                self.images,
+                crop_batch(self.segmentation, sizes),
+                crop_batch(output, sizes),
+                self.states,
+                strict=True,
+            )
+        ]
+
+
 class ImageTranslator:
     """Runs one model on batches of images, on its device, through one runtime.
 
@@ -83,6 +114,8 @@ class ImageTranslator:
             model.generator, runtime, threads=threads, streams=streams, probe=(size, size)
         )
         self.batch_size = batch_size or self.runner.fastest_batch(size, size)
+        self._network_pool: ThreadPoolExecutor | None = None  # see `overlapped`
+        self._pool_lock = threading.Lock()
         self._default_segmenter = build_segmenter(model.spec.segmenter)
 
     @property
@@ -119,41 +152,67 @@ class ImageTranslator:
         size = options.size or self.model.spec.size
         fitted = [fit_long_side(image, size) for image in images]
         sizes = [(image.height, image.width) for image in fitted]
-        results: dict[int, Translation] = {}
-        multiple = self.model.spec.generator.multiple
-        for indices in same_shape_batches(sizes, multiple, self.batch_size):
-            chunk = [fitted[i] for i in indices]
+        groups = same_shape_batches(sizes, self.model.spec.generator.multiple, self.batch_size)
+
+        def prepare(indices: list[int]) -> _Chunk:
             chunk_states = None if states is None else [states[i] for i in indices]
-            translated = self._translate_chunk(chunk, segmenter, chunk_states)
-            results.update(zip(indices, translated, strict=True))
-        return [results[i] for i in range(len(images))]
+            return self._prepare([fitted[i] for i in indices], segmenter, chunk_states)
+
+        finished: list[list[Translation]] = []
+        with self.alone():
+            self.overlapped(
+                groups, prepare, self._network, lambda c, out: finished.append(c.finish(out))
+            )
+        by_index = {
+            index: translation
+            for indices, translated in zip(groups, finished, strict=True)
+            for index, translation in zip(indices, translated, strict=True)
+        }
+        return [by_index[i] for i in range(len(images))]
+
+    def alone(self) -> contextlib.AbstractContextManager[None]:
+        """Calls that run side by side (the runtime's streams) each keep to one core for the
+        small torch ops around the network, instead of waking torch's thread team."""
+        return one_cpu_thread(self.device) if self.runner.streams > 1 else nullcontext()
+
+    def overlapped(
+        self,
+        items: Iterable[Item],
+        prepare: Callable[[Item], Prepared],
+        run: Callable[[Prepared], torch.Tensor],
+        finish: Callable[[Prepared, torch.Tensor], None],
+    ) -> None:
+        """`overlap.overlapped` with this translator's network threads: one item alone
+        runs here; more keep up to the runtime's streams in the network at once."""
+        if isinstance(items, Sequence) and len(items) == 1:
+            prepared = prepare(items[0])
+            finish(prepared, run(prepared))
+            return
+        overlapped(items, prepare, run, finish, self._pool(), self.runner.streams)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._network_pool is None:
+                pool = ThreadPoolExecutor(self.runner.streams, thread_name_prefix="engine-network")
+                weakref.finalize(self, pool.shutdown, wait=False)  # an evicted model's threads
+                self._network_pool = pool
+            return self._network_pool
 
     @torch.inference_mode()
-    def _translate_chunk(
+    def _prepare(
         self,
         images: list[Image.Image],
         segmenter: Segmenter,
         states: Sequence[torch.Tensor | None] | None,
-    ) -> list[Translation]:
-        # Calls that run side by side (the runtime's streams) each keep to one core for
-        # the small torch ops around the network, instead of waking torch's thread team.
-        alone = one_cpu_thread(self.device) if self.runner.streams > 1 else nullcontext()
-        with alone:
-            tensors = [to_tensor(image).to(self.device) for image in images]
-            batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
-            segmentation, new_states = self._segment(batch, mask, segmenter, states)
-            output = self.interpret(segmentation)
-            sizes = [(image.height, image.width) for image in images]
-            return [
-                Translation(image, to_image(seg), to_image(out), state)
-                for image, seg, out, state in zip(
-                    images,
-                    crop_batch(segmentation, sizes),
-                    crop_batch(output, sizes),
-                    new_states,
-                    strict=True,
-                )
-            ]
+    ) -> _Chunk:
+        tensors = [to_tensor(image).to(self.device) for image in images]
+        batch, mask = pad_batch(tensors, self.model.spec.generator.multiple)
+        segmentation, new_states = self._segment(batch, mask, segmenter, states)
+        return _Chunk(images, segmentation, new_states)
+
+    @torch.inference_mode()
+    def _network(self, chunk: _Chunk) -> torch.Tensor:
+        return self.interpret(chunk.segmentation)
 
     @staticmethod
     def _segment(
@@ -173,18 +232,6 @@ class ImageTranslator:
             for i, state in enumerate(states)
         ]
         return torch.cat([part.images for part in parts]), [part.state for part in parts]
-
-    @torch.inference_mode()
-    def run(
-        self,
-        batch: torch.Tensor,
-        mask: torch.Tensor | None,
-        segmenter: Segmenter,
-        state: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(B, 3, H, W) photos in [0, 1] -> segmentation, interpretation (both in [0, 1]), state."""
-        segmented = segmenter.segment(batch, mask, state)
-        return segmented.images, self.interpret(segmented.images), segmented.state
 
     @torch.inference_mode()
     def interpret(self, segmentation: torch.Tensor) -> torch.Tensor:
