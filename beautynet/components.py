@@ -59,7 +59,7 @@ def build_engine(
 ) -> Engine:
     """The engine configured from settings (and overrides): models, runtime, limits, folders.
 
-    `streams` (generator calls at once) defaults to the embedded engine's workers.
+    `streams` (generator calls at once) defaults to BEAUTYNET_ENGINE_STREAMS (0: auto).
     """
     return Engine(
         ModelRegistry(settings.models_dir),
@@ -67,7 +67,7 @@ def build_engine(
         settings.runtime,
         limits=ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
         batch_size=settings.engine_max_batch if batch_size is None else batch_size,
-        streams=streams or settings.engine_workers,
+        streams=streams or settings.engine_streams,
         clip_limits=clip_limits(settings),
         datasets_dir=settings.datasets_dir,
         runs_dir=settings.data_dir / "runs",

@@ -51,6 +51,7 @@ from engine.pipeline import (
     Translation,
 )
 from engine.runtimes import AUTO, RuntimeInfo, check_runtime
+from engine.threads import default_streams
 from engine.training import (
     Progress,
     TrainConfig,
@@ -159,7 +160,7 @@ class Engine:
         batch_size: int = 0,
         cache_size: int = 3,
         *,
-        streams: int = 1,
+        streams: int = 0,
         clip_limits: ClipLimits = ClipLimits(),
         datasets_dir: Path | None = None,
         runs_dir: Path | None = None,
@@ -170,7 +171,8 @@ class Engine:
         self.runtime = check_runtime(runtime)  # `auto` or one of engine.runtimes.RUNTIMES
         self.limits = limits
         self.batch_size = batch_size  # 0: each model's fastest, measured at load
-        self.streams = streams  # batches an exported runtime runs at once
+        # Batches an exported runtime runs at once (0: two once torch has two threads).
+        self.streams = streams or default_streams(torch.get_num_threads())
         self.clip_limits = clip_limits
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
         self.train_defaults = train_defaults

@@ -30,6 +30,7 @@ import torch
 from engine.device import autocast, place, resolve_precision
 from engine.names import AUTO, RUNTIMES, check_runtime
 from engine.nets import UnetGenerator, fix_noise
+from engine.threads import default_streams
 
 __all__ = [  # the runtime names live with the other names from outside
     "AUTO",
@@ -335,7 +336,8 @@ class GeneratorRunner:
 
     `probe` (height, width) builds that shape's graph now, so a runtime that cannot be built
     falls back at load rather than at a request. `streams` is how many batches an exported
-    runtime runs at once (each on its share of `threads`); eager and compiled PyTorch run one.
+    runtime runs at once (each on its share of `threads`; 0: two once there are two threads);
+    eager and compiled PyTorch run one.
     """
 
     def __init__(
@@ -344,13 +346,14 @@ class GeneratorRunner:
         requested: str = AUTO,
         *,
         threads: int = 0,
-        streams: int = 1,
+        streams: int = 0,
         probe: tuple[int, int] | None = None,
     ) -> None:
         self.device = next(generator.parameters()).device
         self.requested = check_runtime(requested)
         self.generator = generator
         self.threads = threads or torch.get_num_threads()
+        streams = streams or default_streams(self.threads)
         self.fallbacks: list[str] = []  # why each runtime tried before this one could not run
         for name in candidates(requested, self.device):
             try:

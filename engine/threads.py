@@ -56,7 +56,14 @@ def plan_threads(
         )
     cores = cores or available_cores()
     network = network or cores
-    return ThreadPlan(cores, network, codec or max(1, cores // 4), streams or min(2, network))
+    return ThreadPlan(
+        cores, network, codec or max(1, cores // 4), streams or default_streams(network)
+    )
+
+
+def default_streams(network_threads: int) -> int:
+    """Generator calls at once for `network_threads` threads: two once there are two."""
+    return min(2, network_threads)
 
 
 def use_threads(plan: ThreadPlan) -> None:

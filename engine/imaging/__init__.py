@@ -1,7 +1,7 @@
 """Image I/O for the engine: robust decoding, composition, encoding and tensor conversion."""
 
 from engine.imaging.compose import grid, side_by_side
-from engine.imaging.convert import fit_long_side, to_image, to_tensor
+from engine.imaging.convert import fit_long_side, fitted_size, to_image, to_tensor
 from engine.imaging.decode import ImageLimits, decode_image, read_image
 from engine.imaging.encode import ImageFormat, encode_image, encode_within, format_from_path
 
@@ -12,6 +12,7 @@ __all__ = [
     "encode_image",
     "encode_within",
     "fit_long_side",
+    "fitted_size",
     "format_from_path",
     "grid",
     "read_image",

@@ -24,13 +24,17 @@ def to_image(tensor: torch.Tensor) -> Image.Image:
     return Image.fromarray(array.permute(1, 2, 0).contiguous().numpy())
 
 
-def fit_long_side(image: Image.Image, size: int) -> Image.Image:
-    """Resize (up or down, LANCZOS) so the long side equals `size`, keeping the aspect ratio."""
+def fitted_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """(width, height) with the long side `size` and the aspect ratio kept."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    width, height = image.size
     scale = size / max(width, height)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def fit_long_side(image: Image.Image, size: int) -> Image.Image:
+    """Resize (up or down, LANCZOS) so the long side equals `size`, keeping the aspect ratio."""
+    new_size = fitted_size(*image.size, size)
     if new_size == image.size:
         return image.copy()
     # reducing_gap first shrinks by whole factors (cheap), then LANCZOS on the rest.

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from engine.device import one_cpu_thread
-from engine.imaging import fit_long_side, side_by_side, to_image, to_tensor
+from engine.imaging import fit_long_side, fitted_size, side_by_side, to_image, to_tensor
 from engine.models import Model
 from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
 from engine.segment import ClustersConfig, Segmenter, build_segmenter
@@ -105,7 +105,7 @@ class ImageTranslator:
         batch_size: int = 0,
         *,
         threads: int = 0,
-        streams: int = 1,
+        streams: int = 0,
     ) -> None:
         self.model = model
         self.device = next(model.generator.parameters()).device
@@ -150,13 +150,13 @@ class ImageTranslator:
             raise ValueError(f"states has {len(states)} entries for {len(images)} images")
         segmenter = self.segmenter_for(options)
         size = options.size or self.model.spec.size
-        fitted = [fit_long_side(image, size) for image in images]
-        sizes = [(image.height, image.width) for image in fitted]
+        sizes = [fitted_size(*image.size, size)[::-1] for image in images]  # (h, w)
         groups = same_shape_batches(sizes, self.model.spec.generator.multiple, self.batch_size)
 
-        def prepare(indices: list[int]) -> _Chunk:
+        def prepare(indices: list[int]) -> _Chunk:  # resized here: while the network runs
+            chunk = [fit_long_side(images[i], size) for i in indices]
             chunk_states = None if states is None else [states[i] for i in indices]
-            return self._prepare([fitted[i] for i in indices], segmenter, chunk_states)
+            return self._prepare(chunk, segmenter, chunk_states)
 
         finished: list[list[Translation]] = []
         with self.alone():
