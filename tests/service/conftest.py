@@ -46,7 +46,7 @@ def engine(make_model, tmp_path: Path) -> Engine:
     make_model("tiny", directory=models)
     make_model("tiny", directory=models, version=2, seed=1)
     registry = ModelRegistry(models, bundled_dir=tmp_path / "none")
-    return Engine(registry, torch.device("cpu"), batch_size=64)
+    return Engine(registry, torch.device("cpu"), batch_size=64, streams=1)  # one batch at a time
 
 
 @pytest.fixture
