@@ -119,7 +119,10 @@ def measure(case: Case, runtime: str, threads: int, repeats: int) -> Row:
     batch = len(case.inputs)
     torch.set_num_threads(threads)
     try:
-        run = GeneratorRunner(case.model.generator, runtime, threads=threads, probe=(SIZE, SIZE))
+        # One call at a time, on all `threads`: the latency of one call (the service's streams
+        # trade it for throughput; bench/load.py measures that).
+        generator = case.model.generator
+        run = GeneratorRunner(generator, runtime, threads=threads, streams=1, probe=(SIZE, SIZE))
         if run.name != runtime:  # the engine would fall back to eager; here that is a failure
             return Row(case.label, runtime, threads, batch, failure=run.fallbacks[0])
         output = run(case.inputs)  # warm-up (and this batch size's compilation)

@@ -162,6 +162,11 @@ class _Compiled(_Backend):
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float32
         network = place(network.to(dtype), device)
         mode = "reduce-overhead" if device.type == "cuda" else None
+        # Every shape and batch size is a compilation of the same forward code; dynamo's
+        # default limit (8) would end a long-running engine's compiling with an error.
+        limits = torch._dynamo.config
+        limits.recompile_limit = max(limits.recompile_limit, 256)
+        limits.accumulated_recompile_limit = max(limits.accumulated_recompile_limit, 4096)
         compiled = torch.compile(network, fullgraph=True, dynamic=False, mode=mode)
 
         def run(batch: torch.Tensor) -> torch.Tensor:
@@ -169,6 +174,7 @@ class _Compiled(_Backend):
                 x = batch.to(dtype).contiguous(memory_format=torch.channels_last)
                 return compiled(x).float().clone()  # CUDA graphs reuse their output memory
 
+        run(torch.zeros(1, 3, height, width, device=device))  # compiles now: failures show here
         return run
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from engine.core import Engine
 from engine.imaging import encode_image
 from engine.models import ModelRegistry
+from engine.pipeline import ImageTranslator
 from engine.service import ServiceConfig, create_app
 from engine.video import ClipLimits
 from tests.conftest import make_clip
@@ -80,6 +82,22 @@ async def start_service(engine: Engine) -> AsyncIterator[Callable[..., object]]:
     for server, session in started:
         await session.close()
         await server.close()
+
+
+@pytest.fixture
+def two_streams(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> threading.Barrier:
+    """The engine runs two generator calls at once, and each translation waits at this
+    barrier for another: a test fails (a broken barrier) unless two calls overlap."""
+    both_inside = threading.Barrier(2, timeout=20)
+    original = ImageTranslator.translate
+
+    def meet(self, images, options, states=None):
+        both_inside.wait()
+        return original(self, images, options, states)
+
+    monkeypatch.setattr(ImageTranslator, "translate", meet)
+    engine.streams = 2  # the model's runtime (OpenVINO here) runs two calls at once
+    return both_inside
 
 
 @pytest.fixture

@@ -193,18 +193,7 @@ async def test_healthz_and_metrics_say_how_each_loaded_model_runs(
     assert line in await _metrics(service)
 
 
-async def test_two_streams_run_two_batches_at_once(
-    start_service, engine, png: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    both_inside = threading.Barrier(2, timeout=20)  # broken unless two calls overlap
-    original = ImageTranslator.translate
-
-    def meet(self, images, options, states=None):
-        both_inside.wait()
-        return original(self, images, options, states)
-
-    monkeypatch.setattr(ImageTranslator, "translate", meet)
-    engine.streams = 2
+async def test_two_streams_run_two_batches_at_once(start_service, two_streams, png: bytes) -> None:
     service = await start_service(max_batch=1, batch_wait_s=0.0)
     answers = await asyncio.gather(_post(service, png), _post(service, png))
     assert [status for status, _, _ in answers] == [200, 200]

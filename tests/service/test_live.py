@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import base64
 import struct
-import threading
 
 import aiohttp
 import pytest
 from yarl import URL
 
 from engine.imaging import decode_image, encode_image
-from engine.pipeline import ImageTranslator
 from engine.service import keys
 from engine.service.live import PROTOCOL
 
@@ -201,21 +199,12 @@ async def test_the_page_is_public_and_self_contained(service: Service) -> None:
 
 
 async def test_two_frames_of_a_session_run_at_once_and_answer_in_order(
-    start_service, engine, jpeg: bytes, monkeypatch: pytest.MonkeyPatch
+    start_service, two_streams, jpeg: bytes
 ) -> None:
-    both_inside = threading.Barrier(2, timeout=20)  # broken unless two frames overlap
-    original = ImageTranslator.translate
-
-    def meet(self, images, options, states=None):
-        both_inside.wait()
-        return original(self, images, options, states)
-
-    monkeypatch.setattr(ImageTranslator, "translate", meet)
-    engine.streams = 2  # the model's runtime (OpenVINO here) runs two calls at once
     service = await start_service(max_batch=1, batch_wait_s=0.0)
     async with await connect(service) as ws:
         await ws.send_bytes(frame(1, jpeg))
-        await wait_until(lambda: both_inside.n_waiting == 1)  # frame 1 is in the network
+        await wait_until(lambda: two_streams.n_waiting == 1)  # frame 1 is in the network
         await ws.send_bytes(frame(2, jpeg))
         answered = [(await answer(ws))[0]]
         if answered[0] == 1:  # the second frame's answer may overtake the first's: then only 2
