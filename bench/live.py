@@ -107,8 +107,10 @@ def camera_frames(clip: Path, size: int) -> list[bytes]:
 
 
 def forward_time(entry: ModelEntry, device: torch.device, size: int, repeats: int = 30) -> float:
-    """Median seconds of one generator call on a (1, 3, size, size) input, batch 1."""
-    translator = ImageTranslator(load_model(entry.path, device))
+    """Median seconds of one generator call on a (1, 3, size, size) input, batch 1, one call
+    at a time on all the network's threads (the service's streams trade this latency for
+    throughput)."""
+    translator = ImageTranslator(load_model(entry.path, device), streams=1)
     segmentation = torch.rand(1, 3, size, size, device=device)
     for _ in range(3):
         translator.interpret(segmentation)
