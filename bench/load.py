@@ -1,12 +1,14 @@
 """Load test of the engine service: N concurrent clients, a fixed number of requests.
 
-First measures the baseline in this process: the generator alone, through the runtime the
-service will choose, at its measured batch size, with as many calls at once as the service
-makes (its streams): images per second of the network and nothing else. Then starts
+First measures two baselines in this process, with the service's threads, runtime, batch
+size and streams: the generator alone (images per second of the network and nothing else),
+and the engine's whole still-image path without HTTP (decode, segment, translate, compose,
+encode). Then starts
 `beautynet engine serve` (a subprocess, so client and server do not share an event loop) on
 127.0.0.1 with the bundled model, once with its batching and once with `--no-batching`, and
 prints throughput, p50/p99 latency and errors for each, and the service's throughput as a
-share of the baseline (what decoding, segmenting, encoding and HTTP cost on top).
+share of each baseline: of the first, what everything around the network costs; of the
+second, what the service itself (HTTP, queues, batching, threads) costs.
 
 Run from the repository root:
     .venv/bin/python -m bench.load [--clients 64] [--requests 512] [--model nature]
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +35,10 @@ import aiohttp
 import torch
 
 from bench.common import describe_machine, photo_like
+from engine.core import Engine
 from engine.device import resolve_device
 from engine.imaging import encode_image
-from engine.models import ModelRegistry, load_model, parse_model_ref
-from engine.pipeline import ImageTranslator
+from engine.models import ModelRegistry
 from engine.threads import plan_threads, use_threads
 
 SIZE = 256  # the photos' long side: the bundled models' size
@@ -83,29 +86,43 @@ def stage_means(metrics: str) -> dict[str, float]:
     return {name: sums[name] / counts[name] for name in sums if counts.get(name)}
 
 
-def runtime_rate(model: str, device: str, seconds: float = 10.0) -> tuple[float, str]:
-    """Images/s of the generator alone at 256x256 as the service runs it (same threads,
-    runtime, batch size and streams), and how it ran."""
-    plan = plan_threads()
-    use_threads(plan)
-    entry = ModelRegistry(None).get(*parse_model_ref(model))
-    loaded = load_model(entry.path, resolve_device(device))
-    translator = ImageTranslator(loaded, streams=plan.streams)
-    runner, size = translator.runner, loaded.spec.size
-    batch = torch.rand(translator.batch_size, 3, size, size) * 2 - 1
-    done = [0] * runner.streams
+def per_second(work: Callable[[], int], workers: int, seconds: float = 10.0) -> float:
+    """Items per second of `work` (which returns how many it did) run by `workers` threads."""
+    done = [0] * workers
     deadline = time.perf_counter() + seconds
 
-    def call(stream: int) -> None:
+    def loop(worker: int) -> None:
         while time.perf_counter() < deadline:
-            runner(batch)
-            done[stream] += len(batch)
+            done[worker] += work()
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(runner.streams) as pool:
-        list(pool.map(call, range(runner.streams)))
-    rate = sum(done) / (time.perf_counter() - started)
-    return rate, f"{entry.spec.label} on {translator.runtime.describe()}"
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(loop, range(workers)))
+    return sum(done) / (time.perf_counter() - started)
+
+
+def baselines(model: str, device: str, image: bytes) -> tuple[float, float, str]:
+    """In this process, with the service's threads, runtime, batch size and streams: images/s
+    of the generator alone at 256x256, and of the engine's whole still-image path (decode,
+    segment, translate, compose, encode) without HTTP; and how the generator ran."""
+    plan = plan_threads()
+    use_threads(plan)
+    engine = Engine(ModelRegistry(None), resolve_device(device), streams=plan.streams)
+    translator = engine.translator(model)
+    runner, size = translator.runner, translator.model.spec.size
+    batch = torch.rand(translator.batch_size, 3, size, size) * 2 - 1
+
+    def generator_alone() -> int:
+        runner(batch)
+        return len(batch)
+
+    def whole_path() -> int:
+        engine.translate_bytes(image, model)
+        return 1
+
+    alone = per_second(generator_alone, runner.streams)
+    whole = per_second(whole_path, runner.streams)
+    return alone, whole, f"{translator.model.spec.label} on {translator.runtime.describe()}"
 
 
 def free_port() -> int:
@@ -204,17 +221,21 @@ async def run_mode(args: argparse.Namespace, data_dir: Path, image: bytes, batch
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    baseline, how = runtime_rate(args.model, args.device)
     image = encode_image(photo_like(SIZE, SIZE * 3 // 4, seed=1), "png")  # a 4:3 photo
+    baseline, engine_rate, how = baselines(args.model, args.device, image)
     with tempfile.TemporaryDirectory(prefix="beautynet-load-") as tmp:
         data_dir = Path(tmp)
         reports = [await run_mode(args, data_dir, image, batching) for batching in (True, False)]
     print(describe_machine())
     print(f"{args.clients} clients, {args.requests} requests of a {SIZE}x{SIZE * 3 // 4} PNG")
     print(f"{'runtime':<12} {baseline:8.1f} img/s   the generator alone: {how}")
+    print(f"{'engine':<12} {engine_rate:8.1f} img/s   the whole path in this process, no HTTP")
     for report in reports:
         print(report.line())
-        print(f"{'':<12} {report.throughput / baseline:.0%} of the runtime's own images/s")
+        print(
+            f"{'':<12} {report.throughput / baseline:.0%} of the runtime's own images/s, "
+            f"{report.throughput / engine_rate:.0%} of the engine's in this process"
+        )
     ratio = reports[0].throughput / reports[1].throughput
     print(f"batching / no batching throughput: {ratio:.2f}x")
 

@@ -43,9 +43,10 @@ __all__ = [  # the runtime names live with the other names from outside
 
 log = logging.getLogger(__name__)
 
-# `bench/runtimes.py` on a 2-core AMD EPYC with AVX2 (no AVX-512), 2 threads, batch 1:
-# OpenVINO fp32 27-41 ms per image, ONNX Runtime 34-47, eager fp32 62-68, eager bf16 252-311
-# (emulated), OpenVINO and ONNX Runtime within 1 level of 255 of eager fp32 on real photos.
+# `bench/runtimes.py` on a 2-core AMD EPYC with AVX2 (no AVX-512), 2 threads, batch 1, ms
+# per image: OpenVINO fp32 25-34, torch.compile fp32 28-31 (but a minute's compiling per
+# batch size), ONNX Runtime 33-37, eager fp32 48-74, eager bf16 238-257 (emulated); each
+# within 1 level of 255 of eager fp32 on everyday photos.
 CPU_PREFERENCE = ("openvino-fp32", "onnxruntime-fp32")
 CPU_ONLY = ("onnxruntime", "openvino")
 CUDA_ONLY = ("tensorrt",)
@@ -401,6 +402,8 @@ class GeneratorRunner:
                 log.info("batch %d did not run (%s); measuring stops there", size, exc)
                 break
             batches[size] = batch
+        if not batches:
+            return 1  # not even one image ran: the error will say why at the first request
         rounds: dict[int, list[float]] = {size: [] for size in batches}
         for _ in range(repeats):
             for size, batch in batches.items():
