@@ -20,7 +20,7 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,22 +100,34 @@ class _Backend:
     ) -> None:
         self.generator, self.precision, self.threads = generator, precision, threads
         self.fallback = fallback  # for a shape whose graph cannot be built (None: raise)
-        self._graphs: OrderedDict[tuple[int, int], Run] = OrderedDict()
+        self._graphs: OrderedDict[tuple[int, int], Future[Run]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         return self.graph(batch.shape[-2], batch.shape[-1])(batch)
 
     def graph(self, height: int, width: int) -> Run:
-        """The callable for (height, width) inputs, built now if it is not yet."""
+        """The callable for (height, width) inputs, built now if it is not yet.
+
+        A graph is built outside the lock (about 1.5 s), so calls for shapes already built
+        go on meanwhile; a second call for the same new shape waits for the first's build.
+        """
         key = (height, width)
         with self._lock:
-            if key not in self._graphs:
-                self._graphs[key] = self._build_or_fall_back(height, width)
+            built = self._graphs.get(key)
+            if building := built is None:
+                built = self._graphs[key] = Future()
                 while len(self._graphs) > GRAPHS_KEPT:
                     self._graphs.popitem(last=False)
             self._graphs.move_to_end(key)
-            return self._graphs[key]
+        if building:
+            try:
+                built.set_result(self._build_or_fall_back(height, width))
+            except BaseException as exc:
+                built.set_exception(exc)
+                with self._lock:
+                    self._graphs.pop(key, None)  # the next call tries again
+        return built.result()
 
     def _build_or_fall_back(self, height: int, width: int) -> Run:
         started = time.perf_counter()

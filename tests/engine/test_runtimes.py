@@ -4,6 +4,7 @@ cannot run falls back to eager with its reason."""
 from __future__ import annotations
 
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -119,3 +120,26 @@ def test_the_batch_size_is_measured_once_and_is_one_of_the_choices() -> None:
     assert chosen in runtimes.BATCH_CHOICES["cpu"]
     other = GeneratorRunner(tiny_generator(), "eager-fp32")  # same network, same shape
     assert other.fastest_batch(32, 32) == chosen
+
+
+def test_a_new_shape_builds_while_built_shapes_keep_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generator = tiny_generator()
+    runner = GeneratorRunner(generator, "onnxruntime-fp32", threads=1, probe=(32, 32))
+    building, release = threading.Event(), threading.Event()
+    build = runtimes._OnnxRuntime._build
+
+    def slow_build(self, height: int, width: int):
+        building.set()
+        assert release.wait(20)
+        return build(self, height, width)
+
+    monkeypatch.setattr(runtimes._OnnxRuntime, "_build", slow_build)
+    with ThreadPoolExecutor(1) as pool:
+        tall = pool.submit(runner, inputs(1, 64, 32))
+        assert building.wait(20)
+        small = inputs(1, 32, 32)
+        assert torch.allclose(runner(small), eager(generator, small), atol=1e-3)  # not blocked
+        release.set()
+        assert tall.result(20).shape == (1, 3, 64, 32)
