@@ -139,8 +139,19 @@ class InProcessEngine:
         return [f"{label} on {info.describe()}" for label, info in loaded]
 
     async def start(self) -> Self:
-        """Nothing to open: the worker threads start with the first job."""
+        """Load the default model in a worker while the bot connects: its runtime is built
+        and its batch size measured before the first image, and the choice is logged."""
+        self._pool.submit(self._load_default_model)
         return self
+
+    def _load_default_model(self) -> None:
+        try:
+            translator = self.engine.translator()
+        except Exception as exc:  # no model yet, or an unreadable one: the first job says so
+            log.info("no default model loaded at start: %s", exc)
+            return
+        label, runtime = translator.model.spec.label, translator.runtime.describe()
+        log.info("engine runtime: %s on %s", label, runtime)
 
     async def close(self) -> None:
         """Wait for running work and stop the worker threads."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 
@@ -127,3 +128,18 @@ async def test_translate_clip_with_progress(client: InProcessEngine, tmp_path: P
 async def test_clip_garbage_is_a_user_error(client: InProcessEngine) -> None:
     with pytest.raises(EngineUserError):
         await client.translate(b"not a video", TranslateParams(), "r6", 1_000_000)
+
+
+async def test_start_loads_the_default_model_in_the_background(
+    client: InProcessEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.engine_client.inprocess")
+    assert await client.runtimes() == []
+    assert await client.start() is client
+    for _ in range(200):  # the worker loads it while the bot would be connecting
+        if await client.runtimes():
+            break
+        await asyncio.sleep(0.05)
+    (loaded,) = await client.runtimes()
+    assert loaded.startswith("lines v1 on openvino-fp32, batch ")  # the first name: default
+    assert "engine runtime: lines v1 on openvino-fp32" in caplog.text
