@@ -11,6 +11,7 @@ cannot be built here falls back to eager PyTorch, with the reason logged and kep
 from __future__ import annotations
 
 import copy
+import importlib
 import io
 import logging
 import queue
@@ -216,6 +217,14 @@ def _export(
     )
 
 
+def _require(package: str) -> Any:
+    """The runtime's package, or RuntimeUnavailable when it is not installed."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as exc:
+        raise RuntimeUnavailable(f"{package} is not installed") from exc
+
+
 def _as_array(batch: torch.Tensor) -> np.ndarray:
     return batch.detach().float().cpu().contiguous().numpy()
 
@@ -227,11 +236,7 @@ class _OnnxRuntime(_Backend):
         self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
     ) -> None:
         super().__init__(generator, precision, threads, fallback)
-        try:
-            import onnxruntime
-        except ImportError as exc:
-            raise RuntimeUnavailable("onnxruntime is not installed") from exc
-        self._ort, self.streams = onnxruntime, streams
+        self._ort, self.streams = _require("onnxruntime"), streams
 
     def _build(self, height: int, width: int) -> Run:
         options = self._ort.SessionOptions()
@@ -254,11 +259,7 @@ class _OpenVino(_Backend):
         self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
     ) -> None:
         super().__init__(generator, precision, threads, fallback)
-        try:
-            import openvino
-        except ImportError as exc:
-            raise RuntimeUnavailable("openvino is not installed") from exc
-        self._core, self.streams = openvino.Core(), streams
+        self._core, self.streams = _require("openvino").Core(), streams
 
     def _build(self, height: int, width: int) -> Run:
         model = self._core.read_model(_onnx(self._fixed_copy(height, width), height, width))
@@ -305,11 +306,7 @@ class _TensorRT(_Backend):
         self, generator: UnetGenerator, precision: str, threads: int, fallback: Run
     ) -> None:
         super().__init__(generator, precision, threads, fallback)
-        try:
-            import torch_tensorrt
-        except ImportError as exc:
-            raise RuntimeUnavailable("torch_tensorrt is not installed") from exc
-        self._trt = torch_tensorrt
+        self._trt = _require("torch_tensorrt")
 
     def _build(self, height: int, width: int) -> Run:
         low, usual, high = ((b, 3, height, width) for b in TENSORRT_BATCHES)
