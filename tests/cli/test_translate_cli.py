@@ -116,6 +116,23 @@ def test_bad_options_are_refused_before_any_work(
     assert "no model called 'nope'" in capsys.readouterr().err
 
 
+def test_the_runtime_is_chosen_by_setting_or_flag_and_checked(
+    data_dir: Path,
+    tmp_path: Path,
+    photo,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    photo().save(tmp_path / "a.png")
+    out = tmp_path / "out.png"
+    monkeypatch.setenv("BEAUTYNET_RUNTIME", "tensorrt")
+    assert main(["translate", str(tmp_path / "a.png"), "-o", str(out), "--model", "tiny"]) == 2
+    assert "runtime must be auto or one of" in capsys.readouterr().err and not out.exists()
+    argv = ["translate", str(tmp_path / "a.png"), "-o", str(out), "--model", "tiny"]
+    assert main([*argv, "--runtime", "onnxruntime-fp32"]) == 0  # the flag wins
+    assert out.is_file()
+
+
 def test_models_lists_what_is_installed(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
