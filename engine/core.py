@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from engine.built import BuiltOnce
 from engine.datasets import (
     AddReport,
     Manifest,
@@ -176,9 +176,9 @@ class Engine:
         self.clip_limits = clip_limits
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
         self.train_defaults = train_defaults
-        self._cache: OrderedDict[tuple[str, int], ImageTranslator] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        # Loading takes seconds (the runtime is built, the batch size measured): outside
+        # the lock, so that models already loaded (and /healthz) are not kept waiting.
+        self._loaded: BuiltOnce[tuple[str, int], ImageTranslator] = BuiltOnce(cache_size)
 
     def configured(self, **changes: Any) -> Engine:
         """This engine with other limits or folders (None keeps its own), sharing its
@@ -199,28 +199,18 @@ class Engine:
         """
         name, version = parse_model_ref(model) if model else (None, None)
         entry = self.registry.get(name, version)
-        key = (entry.name, entry.version)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-            translator = ImageTranslator(
-                load_model(entry.path, self.device),
-                self.runtime,
-                self.batch_size,
-                streams=self.streams,
-            )
-            log.info("%s runs on %s", entry.spec.label, translator.runtime.describe())
-            self._cache[key] = translator
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-            return translator
+        return self._loaded.get((entry.name, entry.version), lambda: self._load(entry))
+
+    def _load(self, entry: ModelEntry) -> ImageTranslator:
+        translator = ImageTranslator(
+            load_model(entry.path, self.device), self.runtime, self.batch_size, streams=self.streams
+        )
+        log.info("%s runs on %s", entry.spec.label, translator.runtime.describe())
+        return translator
 
     def runtimes(self) -> dict[str, RuntimeInfo]:
         """How each loaded model runs, by label ('nature v7')."""
-        with self._lock:
-            loaded = list(self._cache.values())
-        return {t.model.spec.label: t.runtime for t in loaded}
+        return {t.model.spec.label: t.runtime for t in self._loaded.ready()}
 
     # decode -> translate (`translator`) -> encode: every adapter goes through these doors.
     def decode(

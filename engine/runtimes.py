@@ -19,15 +19,15 @@ import statistics
 import threading
 import time
 import warnings
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from engine.built import BuiltOnce
 from engine.device import autocast, place, resolve_precision
 from engine.names import AUTO, RUNTIMES, check_runtime
 from engine.nets import UnetGenerator, fix_noise
@@ -101,34 +101,15 @@ class _Backend:
     ) -> None:
         self.generator, self.precision, self.threads = generator, precision, threads
         self.fallback = fallback  # for a shape whose graph cannot be built (None: raise)
-        self._graphs: OrderedDict[tuple[int, int], Future[Run]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._graphs: BuiltOnce[tuple[int, int], Run] = BuiltOnce(GRAPHS_KEPT)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         return self.graph(batch.shape[-2], batch.shape[-1])(batch)
 
     def graph(self, height: int, width: int) -> Run:
-        """The callable for (height, width) inputs, built now if it is not yet.
-
-        A graph is built outside the lock (about 1.5 s), so calls for shapes already built
-        go on meanwhile; a second call for the same new shape waits for the first's build.
-        """
-        key = (height, width)
-        with self._lock:
-            built = self._graphs.get(key)
-            if building := built is None:
-                built = self._graphs[key] = Future()
-                while len(self._graphs) > GRAPHS_KEPT:
-                    self._graphs.popitem(last=False)
-            self._graphs.move_to_end(key)
-        if building:
-            try:
-                built.set_result(self._build_or_fall_back(height, width))
-            except BaseException as exc:
-                built.set_exception(exc)
-                with self._lock:
-                    self._graphs.pop(key, None)  # the next call tries again
-        return built.result()
+        """The callable for (height, width) inputs, built now if it is not yet (about 1.5 s,
+        while calls for shapes already built go on)."""
+        return self._graphs.get((height, width), lambda: self._build_or_fall_back(height, width))
 
     def _build_or_fall_back(self, height: int, width: int) -> Run:
         started = time.perf_counter()
