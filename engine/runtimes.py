@@ -347,7 +347,7 @@ class GeneratorRunner:
         probe: tuple[int, int] | None = None,
     ) -> None:
         self.device = next(generator.parameters()).device
-        self.requested = check_runtime(requested)
+        check_runtime(requested)
         self.generator = generator
         self.threads = threads or torch.get_num_threads()
         streams = streams or default_streams(self.threads)

@@ -182,12 +182,8 @@ class ImageTranslator:
         run: Callable[[Prepared], torch.Tensor],
         finish: Callable[[Prepared, torch.Tensor], None],
     ) -> None:
-        """`overlap.overlapped` with this translator's network threads: one item alone
-        runs here; more keep up to the runtime's streams in the network at once."""
-        if isinstance(items, Sequence) and len(items) == 1:
-            prepared = prepare(items[0])
-            finish(prepared, run(prepared))
-            return
+        """`overlap.overlapped` with this translator's network threads: up to the runtime's
+        streams in the network at once."""
         overlapped(items, prepare, run, finish, self._pool(), self.runner.streams)
 
     def _pool(self) -> ThreadPoolExecutor:

@@ -10,6 +10,7 @@ from one item to the next (k-means warm starts, smoothing) works as it would in 
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
@@ -29,10 +30,17 @@ def overlapped(
     depth: int,
 ) -> None:
     """prepare(item) here, run(prepared) in `pool` (`depth` at most in flight), then
-    finish(prepared, result) here, item after item in order."""
+    finish(prepared, result) here, item after item in order. A lone item has nothing to
+    overlap with: it runs here, without a hop to the pool."""
+    iterator = iter(items)
+    head = list(itertools.islice(iterator, 2))
+    if len(head) == 1:
+        prepared = prepare(head[0])
+        finish(prepared, run(prepared))
+        return
     pending: deque[tuple[Prepared, Future[Result]]] = deque()
     try:
-        for item in items:
+        for item in itertools.chain(head, iterator):
             prepared = prepare(item)
             pending.append((prepared, pool.submit(run, prepared)))
             if len(pending) > depth:  # the next one is prepared while `depth` run

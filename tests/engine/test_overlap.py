@@ -57,3 +57,17 @@ def test_an_error_in_the_network_reaches_the_caller_and_stops_the_rest() -> None
     with ThreadPoolExecutor(1) as pool, pytest.raises(RuntimeError, match="network failed"):
         overlapped(range(100), lambda i: i, run, lambda i, r: None, pool, depth=1)
     assert len(started) < 100
+
+
+def test_a_lone_item_runs_on_the_calling_thread() -> None:
+    caller = threading.get_ident()
+    ran: list[int] = []
+
+    def run(item: int) -> int:
+        ran.append(threading.get_ident())
+        return item
+
+    finished: list[int] = []
+    with ThreadPoolExecutor(1) as pool:
+        overlapped(iter([7]), lambda i: i, run, lambda i, r: finished.append(r), pool, depth=1)
+    assert ran == [caller] and finished == [7]
