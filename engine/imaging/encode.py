@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import struct
+import zlib
 from pathlib import Path
 from typing import Literal, get_args
 
+import numpy as np
 from PIL import Image
 
 from engine.errors import EngineError
@@ -23,9 +26,6 @@ _SUFFIXES: dict[str, ImageFormat] = {
 }
 
 
-PNG_COMPRESS_LEVEL = 1
-
-
 def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90) -> bytes:
     """Encode an image; `quality` (1-100) applies to JPEG and WebP."""
     if fmt not in FORMATS:
@@ -34,16 +34,43 @@ def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90
         raise ValueError(f"quality must be between 1 and 100, got {quality}")
     if image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    buffer = io.BytesIO()
     if fmt == "png":
-        # zlib level 1: 9 ms for a 516x171 result against 21 at Pillow's default 6, for a
-        # file 6% larger; photographs hardly compress further.
-        image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    elif fmt == "jpeg":
-        image.save(buffer, format="JPEG", quality=quality)
-    else:
-        image.save(buffer, format="WEBP", quality=quality)
+        return _png(image)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG" if fmt == "jpeg" else "WEBP", quality=quality)
     return buffer.getvalue()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR_TYPES = {"L": 0, "RGB": 2}
+_PNG_UP_FILTER = 2
+
+
+def _png(image: Image.Image) -> bytes:
+    """An 8-bit RGB or L image as PNG, written here because Pillow's writer is slow.
+
+    Pillow tries every filter on every row: 11 ms for a 516x192 result at its fastest level.
+    Here every row takes the Up filter (its difference from the row above, one numpy
+    subtraction) and zlib's run-length strategy, which still packs flat areas tightly:
+    4 ms, and the file is 7% smaller than Pillow's.
+    """
+    rows = np.asarray(image).reshape(image.height, -1)
+    filtered = np.empty((rows.shape[0], rows.shape[1] + 1), np.uint8)
+    filtered[:, 0] = _PNG_UP_FILTER
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256, as PNG wants
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
+    data = compressor.compress(filtered.tobytes()) + compressor.flush()
+    colour_type = _PNG_COLOUR_TYPES[image.mode]
+    header = struct.pack(">IIBBBBB", image.width, image.height, 8, colour_type, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"IDAT", data), (b"IEND", b"")]
+    return _PNG_SIGNATURE + b"".join(_png_chunk(kind, body) for kind, body in chunks)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    """Length, kind, body and the CRC of kind and body."""
+    crc = zlib.crc32(kind + body)
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
 
 MAX_FIT_TRIES = 6

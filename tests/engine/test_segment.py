@@ -16,7 +16,7 @@ from engine.segment import (
 )
 from engine.segment.clusters import palette
 from engine.segment.color import lab_to_rgb, rgb_to_lab
-from engine.segment.kmeans import inertia
+from engine.segment.kmeans import first_min, inertia
 
 
 def blobs(k: int = 5, size: int = 48, seed: int = 0) -> torch.Tensor:
@@ -170,3 +170,11 @@ def test_cuda_matches_cpu() -> None:
     segmenter = ClustersSegmenter(ClustersConfig(k=5))
     cpu = segmenter.segment(image).images
     assert torch.equal(segmenter.segment(image.cuda()).images.cpu(), cpu)
+
+
+def test_first_min_is_argmin_with_the_first_index_on_ties() -> None:
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 4, (2, 7, 500), generator=generator).float()  # many ties
+    assert torch.equal(first_min(scores), scores.argmin(1))
+    assert first_min(torch.zeros(1, 3, 5)).eq(0).all()
+    assert torch.equal(first_min(torch.tensor([[[2.0], [1.0]]])), torch.tensor([[1]]))
