@@ -52,6 +52,7 @@ class Report:
     ok: int
     errors: int
     seconds: float
+    client_cpu_seconds: float  # this process's: the load generator shares the cores
     latencies: list[float]
     stages: dict[str, float]
 
@@ -66,10 +67,12 @@ class Report:
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         stages = " ".join(f"{k} {v * 1000:.1f}" for k, v in self.stages.items() if k != "batch")
         batch = self.stages.get("batch", float("nan"))
+        client_ms = self.client_cpu_seconds / max(self.ok, 1) * 1000
         return (
             f"{self.label:<12} {self.throughput:8.1f} img/s   p50 {p50 * 1000:7.1f} ms   "
             f"p99 {p99 * 1000:7.1f} ms   errors {self.errors}\n"
-            f"{'':<12} mean batch {batch:.1f}; server means (ms): {stages}"
+            f"{'':<12} mean batch {batch:.1f}; server means (ms): {stages}\n"
+            f"{'':<12} the clients (this process) used {client_ms:.1f} CPU-ms per image"
         )
 
 
@@ -199,12 +202,12 @@ async def load(url: str, token: str, image: bytes, args: argparse.Namespace, lab
                 except (aiohttp.ClientError, RuntimeError, TimeoutError):
                     errors += 1
 
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), time.process_time()
         await asyncio.gather(*(client() for _ in range(clients)))
-        seconds = time.monotonic() - start
+        seconds, cpu_seconds = time.monotonic() - start, time.process_time() - cpu_start
         async with s.get(f"{url}/metrics") as response:
             stages = stage_means(await response.text())
-    return Report(label, len(latencies), errors, seconds, latencies, stages)
+    return Report(label, len(latencies), errors, seconds, cpu_seconds, latencies, stages)
 
 
 async def run_mode(args: argparse.Namespace, data_dir: Path, image: bytes, batching: bool):
