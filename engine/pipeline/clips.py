@@ -318,7 +318,7 @@ class ClipTranslator:
             if progress is not None:
                 progress(done, max(total, done))
 
-        with torch.inference_mode(), translator.alone():
+        with torch.inference_mode():
             translator.overlapped(_batches(frames, translator.batch_size), prepare, network, finish)
 
 

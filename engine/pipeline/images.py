@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -159,21 +158,15 @@ class ImageTranslator:
             return self._prepare(chunk, segmenter, chunk_states)
 
         finished: list[list[Translation]] = []
-        with self.alone():
-            self.overlapped(
-                groups, prepare, self._network, lambda c, out: finished.append(c.finish(out))
-            )
+        self.overlapped(
+            groups, prepare, self._network, lambda c, out: finished.append(c.finish(out))
+        )
         by_index = {
             index: translation
             for indices, translated in zip(groups, finished, strict=True)
             for index, translation in zip(indices, translated, strict=True)
         }
         return [by_index[i] for i in range(len(images))]
-
-    def alone(self) -> contextlib.AbstractContextManager[None]:
-        """Calls that run side by side (the runtime's streams) each keep to one core for the
-        small torch ops around the network, instead of waking torch's thread team."""
-        return one_cpu_thread(self.device) if self.runner.streams > 1 else nullcontext()
 
     def overlapped(
         self,
@@ -183,8 +176,12 @@ class ImageTranslator:
         finish: Callable[[Prepared, torch.Tensor], None],
     ) -> None:
         """`overlap.overlapped` with this translator's network threads: up to the runtime's
-        streams in the network at once."""
-        overlapped(items, prepare, run, finish, self._pool(), self.runner.streams)
+        streams in the network at once. Calls that run side by side (the streams) each keep
+        to one core for the small torch ops around the network, instead of waking torch's
+        thread team."""
+        alone = one_cpu_thread(self.device) if self.runner.streams > 1 else nullcontext()
+        with alone:
+            overlapped(items, prepare, run, finish, self._pool(), self.runner.streams)
 
     def _pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
