@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from engine.imaging.encode import png_file
 from engine.models import ModelMeta, ModelSpec, save_model
 from engine.nets import GeneratorConfig, UnetGenerator
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
@@ -97,18 +97,9 @@ def encoded(image: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
 
 
 def png_declaring(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels (a decompression bomb's header)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 64)
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
-    )
+    """A tiny PNG whose header claims width x height RGB pixels (a decompression bomb's
+    header), with almost no data."""
+    return png_file(width, height, 2, zlib.compress(b"\x00" * 64))
 
 
 @pytest.fixture

@@ -61,9 +61,14 @@ def _png(image: Image.Image) -> bytes:
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256, as PNG wants
     compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
     data = compressor.compress(filtered.tobytes()) + compressor.flush()
-    colour_type = _PNG_COLOUR_TYPES[image.mode]
-    header = struct.pack(">IIBBBBB", image.width, image.height, 8, colour_type, 0, 0, 0)
-    chunks = [(b"IHDR", header), (b"IDAT", data), (b"IEND", b"")]
+    return png_file(image.width, image.height, _PNG_COLOUR_TYPES[image.mode], data)
+
+
+def png_file(width: int, height: int, colour_type: int, pixel_data: bytes) -> bytes:
+    """A PNG of 8-bit samples around already filtered and deflated `pixel_data`; the header
+    is written as given, whether or not the data matches it (tests make lying headers)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    chunks = [(b"IHDR", header), (b"IDAT", pixel_data), (b"IEND", b"")]
     return _PNG_SIGNATURE + b"".join(_png_chunk(kind, body) for kind, body in chunks)
 
 

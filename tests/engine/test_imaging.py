@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from engine.imaging import (
     to_image,
     to_tensor,
 )
+from tests.conftest import png_declaring
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -36,23 +35,6 @@ def save(image: Image.Image, fmt: str, **params: object) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    crc = struct.pack(">I", zlib.crc32(kind + body))
-    return struct.pack(">I", len(body)) + kind + body + crc
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG signature and IHDR claiming width x height RGB pixels, with almost no data."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    idat = zlib.compress(b"\x00" * 16)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", ihdr)
-        + png_chunk(b"IDAT", idat)
-        + png_chunk(b"IEND", b"")
-    )
 
 
 def assert_close(actual: tuple[int, ...], expected: tuple[int, ...], tol: int = 8) -> None:
@@ -173,7 +155,7 @@ def noisy_jpeg() -> bytes:
         (b"", "empty file"),
         (b"hello, I am text\n" * 4, "not an image (could not identify format)"),
         (noisy_jpeg()[:1500], "image is truncated or corrupt"),
-        (png_header_only(40000, 40000), "image too large"),
+        (png_declaring(40000, 40000), "image too large"),
         # EPS would run Ghostscript: PIL knows the format, we refuse it.
         (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "not an image"),
     ],
@@ -188,7 +170,7 @@ def test_declared_pixels_over_limit_refused_before_decoding() -> None:
     # The data holds no real pixels: decoding would fail as "truncated", so this message
     # proves the refusal came from the header alone.
     with pytest.raises(InputError, match=r"image too large \(2000x1000 pixels"):
-        decode_image(png_header_only(2000, 1000), ImageLimits(max_pixels=1_000_000))
+        decode_image(png_declaring(2000, 1000), ImageLimits(max_pixels=1_000_000))
     assert Image.MAX_IMAGE_PIXELS == 89_478_485  # the global stays untouched
 
 
