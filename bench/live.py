@@ -38,6 +38,7 @@ from engine.device import resolve_device
 from engine.imaging import encode_image
 from engine.models import ModelEntry, ModelRegistry, load_model
 from engine.pipeline import ImageTranslator
+from engine.runtimes import wall_seconds
 from engine.service.live import PROTOCOL
 from engine.video import read_frames
 
@@ -114,14 +115,9 @@ def forward_time(entry: ModelEntry, device: torch.device, size: int, repeats: in
     segmentation = torch.rand(1, 3, size, size, device=device)
     for _ in range(3):
         translator.interpret(segmentation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        translator.interpret(segmentation)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(
+        wall_seconds(lambda: translator.interpret(segmentation), device) for _ in range(repeats)
+    )
 
 
 async def play(url: str, token: str, ref: str, frames: list[bytes], args) -> tuple[int, list, int]:

@@ -125,7 +125,7 @@ def baselines(model: str, device: str, image: bytes) -> tuple[float, float, str]
 
     alone = per_second(generator_alone, runner.streams)
     whole = per_second(whole_path, runner.streams)
-    return alone, whole, f"{translator.model.spec.label} on {translator.runtime.describe()}"
+    return alone, whole, translator.describe()
 
 
 def free_port() -> int:

@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from dataclasses import dataclass
 
 import torch
@@ -32,7 +31,7 @@ from bench.quality import everyday_photos
 from engine.device import resolve_device
 from engine.imaging import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
-from engine.runtimes import RUNTIMES, GeneratorRunner
+from engine.runtimes import RUNTIMES, GeneratorRunner, wall_seconds
 from engine.segment import build_segmenter
 
 SIZE = 256
@@ -126,13 +125,7 @@ def measure(case: Case, runtime: str, threads: int, repeats: int) -> Row:
         if run.name != runtime:  # the engine would fall back to eager; here that is a failure
             return Row(case.label, runtime, threads, batch, failure=run.fallbacks[0])
         output = run(case.inputs)  # warm-up (and this batch size's compilation)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            run(case.inputs)
-            if case.inputs.is_cuda:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
+        times = [wall_seconds(lambda: run(case.inputs), case.inputs.device) for _ in range(repeats)]
     except Exception as exc:  # it built, then crashed on its first run (a lazy compiler)
         failure = f"{runtime}: {type(exc).__name__}: {str(exc)[:200]}"
         return Row(case.label, runtime, threads, batch, failure=failure)

@@ -205,12 +205,16 @@ class Engine:
         translator = ImageTranslator(
             load_model(entry.path, self.device), self.runtime, self.batch_size, streams=self.streams
         )
-        log.info("%s runs on %s", entry.spec.label, translator.runtime.describe())
+        log.info("loaded %s", translator.describe())
         return translator
 
     def runtimes(self) -> dict[str, RuntimeInfo]:
         """How each loaded model runs, by label ('nature v7')."""
         return {t.model.spec.label: t.runtime for t in self._loaded.ready()}
+
+    def runtime_lines(self) -> list[str]:
+        """'nature v7 on openvino-fp32, batch 1, 2 streams' for each loaded model."""
+        return [translator.describe() for translator in self._loaded.ready()]
 
     # decode -> translate (`translator`) -> encode: every adapter goes through these doors.
     def decode(

@@ -40,6 +40,7 @@ __all__ = [  # the runtime names live with the other names from outside
     "RuntimeInfo",
     "RuntimeUnavailable",
     "check_runtime",
+    "wall_seconds",
 ]
 
 log = logging.getLogger(__name__)
@@ -397,7 +398,7 @@ class GeneratorRunner:
         rounds: dict[int, list[float]] = {size: [] for size in batches}
         for _ in range(repeats):
             for size, batch in batches.items():
-                seconds = _seconds(lambda: self._concurrently(batch), self.device)  # noqa: B023
+                seconds = wall_seconds(lambda: self._concurrently(batch), self.device)  # noqa: B023
                 rounds[size].append(seconds / (size * self.streams))
         per_image = {size: statistics.median(times) for size, times in rounds.items()}
         fastest = min(per_image.values())
@@ -440,7 +441,7 @@ def _built(
         raise RuntimeUnavailable(f"{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
-def _seconds(call: Callable[[], object], device: torch.device) -> float:
+def wall_seconds(call: Callable[[], object], device: torch.device) -> float:
     """Seconds one `call` takes (waiting for the GPU to finish)."""
     started = time.perf_counter()
     call()

@@ -56,7 +56,7 @@ def load_default_model(engine: Engine) -> str:
         translator = engine.translator()
     except ModelError as exc:  # none installed yet: the service can still train one
         return f"none loaded ({exc})"
-    return f"{translator.model.spec.label} on {translator.runtime.describe()}"
+    return translator.describe()
 
 
 def serve_engine(

@@ -135,8 +135,7 @@ class InProcessEngine:
 
     async def runtimes(self) -> list[str]:
         """How each loaded model runs."""
-        loaded = self.engine.runtimes().items()
-        return [f"{label} on {info.describe()}" for label, info in loaded]
+        return self.engine.runtime_lines()
 
     async def start(self) -> Self:
         """Load the default model in a worker while the bot connects: its runtime is built
@@ -150,8 +149,7 @@ class InProcessEngine:
         except Exception as exc:  # no model yet, or an unreadable one: the first job says so
             log.info("no default model loaded at start: %s", exc)
             return
-        label, runtime = translator.model.spec.label, translator.runtime.describe()
-        log.info("engine runtime: %s on %s", label, runtime)
+        log.info("engine runtime: %s", translator.describe())
 
     async def close(self) -> None:
         """Wait for running work and stop the worker threads."""

@@ -123,6 +123,10 @@ class ImageTranslator:
         runner = self.runner
         return RuntimeInfo(runner.name, self.batch_size, runner.streams, tuple(runner.fallbacks))
 
+    def describe(self) -> str:
+        """'nature v7 on openvino-fp32, batch 1, 2 streams': the model and how it runs."""
+        return f"{self.model.spec.label} on {self.runtime.describe()}"
+
     def segmenter_for(self, options: TranslateOptions) -> Segmenter:
         """The model's own segmenter, with k overridden when the caller asks."""
         config = self.model.spec.segmenter

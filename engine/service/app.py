@@ -207,6 +207,5 @@ def _describe(app: web.Application) -> str:
         v.entry.spec.label + (" (default)" if v.default else "") for v in versions if v.served
     )
     threads = f"network {torch.get_num_threads()}, decode/encode {app[keys.CONFIG].codec_threads}"
-    loaded = app[keys.ENGINE].runtimes().items()
-    runtimes = "; ".join(f"{label} on {info.describe()}" for label, info in loaded)
+    runtimes = "; ".join(app[keys.ENGINE].runtime_lines())
     return f"models {models or 'none'}; threads: {threads}; runtimes: {runtimes or 'none loaded'}"
