@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
@@ -26,8 +27,36 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise ValueError(f"device must be auto, cpu or cuda, got {name!r}")
 
 
-def _cpu_has_fast_bf16() -> bool:
-    """AMX or AVX-512 BF16 make bf16 convolutions about twice as fast as fp32 on CPU."""
+# oneDNN's documented cap on the instructions it may use (ONEDNN_MAX_CPU_ISA, or its older
+# name DNNL_MAX_CPU_ISA): under any cap below these it emulates bf16, slower than fp32. Setting
+# ONEDNN_MAX_CPU_ISA=AVX2 makes an AVX-512 machine run (and choose) as an AVX2-only one.
+ISAS_WITH_NATIVE_BF16 = frozenset(
+    {
+        "ALL",
+        "AVX512_CORE_BF16",
+        "AVX512_CORE_FP16",
+        "AVX512_CORE_AMX",
+        "AVX512_CORE_AMX_FP16",
+        "AVX10_1_512",
+        "AVX10_1_512_AMX",
+        "AVX10_1_512_AMX_FP16",
+        "AVX10_2_512",
+        "AVX10_2_512_AMX_2",
+    }
+)
+
+
+def cpu_isa_cap() -> str:
+    """The instruction set oneDNN is capped at here ('ALL' when uncapped)."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "ALL"
+    return cap.strip().upper()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """AMX or AVX-512 BF16 (and no oneDNN cap below them) make bf16 convolutions about twice
+    as fast as fp32 on the CPU; elsewhere bf16 is emulated and slower."""
+    if cpu_isa_cap() not in ISAS_WITH_NATIVE_BF16:
+        return False
     cpu = torch.cpu
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(getattr(cpu, name, lambda: False)() for name in checks)
@@ -41,7 +70,7 @@ def resolve_precision(device: torch.device, requested: Precision = "auto") -> Pr
         return requested
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if _cpu_has_fast_bf16() else "fp32"
+    return "bf16" if cpu_has_fast_bf16() else "fp32"
 
 
 @contextlib.contextmanager

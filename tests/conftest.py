@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+import engine.device
 from engine.imaging.encode import png_file
 from engine.models import ModelMeta, ModelSpec, save_model
 from engine.nets import GeneratorConfig, UnetGenerator
@@ -61,6 +62,15 @@ def write_tiny_model(
     path = directory / f"{name}-v{version}.pt"
     save_model(path, spec, UnetGenerator(TINY_GENERATOR))
     return path
+
+
+@pytest.fixture(params=[False, True], ids=["fp32-only-cpu", "native-bf16-cpu"])
+def cpu_bf16(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both kinds of CPU on any machine: whether this one runs bf16 natively (AVX-512 BF16,
+    AMX) or only emulates it (AVX2) is set by the test, not read from the hardware."""
+    native: bool = request.param
+    monkeypatch.setattr(engine.device, "cpu_has_fast_bf16", lambda: native)
+    return native
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
+import engine.device
 from engine import runtimes
+from engine.device import resolve_precision
 from engine.nets import GeneratorConfig, UnetGenerator, fix_noise
 from engine.runtimes import GeneratorRunner, RuntimeInfo
 
@@ -75,8 +77,13 @@ def test_openvino_streams_run_concurrent_calls_each_on_its_own_input() -> None:
     assert runner.streams == 2
 
 
+def eager_runtime(cpu_bf16: bool) -> str:
+    """The eager runtime a CPU falls back to: bf16 where it is native, else fp32."""
+    return "eager-bf16" if cpu_bf16 else "eager-fp32"
+
+
 def test_auto_takes_openvino_on_the_cpu_and_falls_back_when_it_is_missing(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, cpu_bf16: bool
 ) -> None:
     assert GeneratorRunner(tiny_generator(), probe=(32, 32)).name == "openvino-fp32"
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails
@@ -85,18 +92,39 @@ def test_auto_takes_openvino_on_the_cpu_and_falls_back_when_it_is_missing(
     assert runner.fallbacks == ["openvino is not installed"]
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     runner = GeneratorRunner(tiny_generator(), "onnxruntime-fp32", probe=(32, 32))
-    assert runner.name == "eager-fp32"
+    eager_name = eager_runtime(cpu_bf16)
+    assert runner.name == eager_name
     info = RuntimeInfo(runner.name, 1, runner.streams, tuple(runner.fallbacks))
-    assert info.describe() == "eager-fp32, batch 1 (instead of onnxruntime is not installed)"
+    assert info.describe() == f"{eager_name}, batch 1 (instead of onnxruntime is not installed)"
 
 
-def test_a_runtime_this_device_cannot_run_falls_back_to_eager() -> None:
+def test_a_runtime_this_device_cannot_run_falls_back_to_eager(cpu_bf16: bool) -> None:
     runner = GeneratorRunner(tiny_generator(), "eager-fp16", probe=(32, 32))  # fp16: CUDA only
-    assert runner.name == "eager-fp32"
+    assert runner.name == eager_runtime(cpu_bf16)
     assert "needs a CUDA device" in runner.fallbacks[0]
 
 
-def test_a_shape_whose_graph_fails_runs_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cpu_precision_follows_the_cpu_and_onednn_cap(
+    monkeypatch: pytest.MonkeyPatch, cpu_bf16: bool
+) -> None:
+    assert resolve_precision(CPU) == ("bf16" if cpu_bf16 else "fp32")
+    assert resolve_precision(CPU, "fp32") == "fp32"  # asked for: kept on either CPU
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        resolve_precision(CPU, "fp16")
+
+
+@pytest.mark.parametrize("cap", ["AVX2", "avx512_core"])
+def test_a_onednn_cap_below_bf16_makes_bf16_emulated(
+    monkeypatch: pytest.MonkeyPatch, cap: str
+) -> None:
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)  # how an AVX-512 machine plays an AVX2 one
+    assert not engine.device.cpu_has_fast_bf16()
+    assert resolve_precision(CPU) == "fp32"
+
+
+def test_a_shape_whose_graph_fails_runs_eager(
+    monkeypatch: pytest.MonkeyPatch, cpu_bf16: bool
+) -> None:
     generator = tiny_generator()
     runner = GeneratorRunner(generator, "onnxruntime-fp32", threads=1, probe=(32, 32))
 
@@ -105,7 +133,8 @@ def test_a_shape_whose_graph_fails_runs_eager(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setattr(runtimes._OnnxRuntime, "_build", broken)
     x = inputs(1, 64, 32)
-    assert torch.allclose(runner(x), eager(generator, x), atol=1e-5)  # answered, by eager
+    by_eager = GeneratorRunner(generator, eager_runtime(cpu_bf16))(x)  # in the CPU's precision
+    assert torch.allclose(runner(x), by_eager, atol=1e-5)  # answered, by eager
     assert runner.name == "onnxruntime-fp32"  # the shapes already built keep their graph
 
 
