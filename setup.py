@@ -8,12 +8,20 @@ outside the packages into one of them while also finding the packages.
 
 from setuptools import find_packages, setup
 
+# Folders of data, not code (the bundled weights with their licences, the web page): named
+# as packages so that setuptools installs them as such instead of warning that it would not.
+DATA_PACKAGES = ["engine.bundled", "engine.bundled.models", "engine.service.static"]
+
 MIGRATIONS = {
     "infra.db.migrations": "migrations",
     "infra.db.migrations.versions": "migrations/versions",
 }
 
 setup(
-    packages=[*find_packages(include=["beautynet*", "engine*", "bot*", "infra*"]), *MIGRATIONS],
+    packages=[
+        *find_packages(include=["beautynet*", "engine*", "bot*", "infra*"]),
+        *DATA_PACKAGES,
+        *MIGRATIONS,
+    ],
     package_dir=MIGRATIONS,
 )

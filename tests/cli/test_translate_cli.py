@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,34 @@ def test_an_animated_gif_becomes_an_animated_gif_or_an_mp4(
     assert main(["translate", str(source), "-o", str(tmp_path / "folder"), "--model", "tiny"]) == 0
     assert [p.name for p in (tmp_path / "folder").iterdir()] == ["anim.gif"]
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.fixture
+def umask_027() -> Iterator[int]:
+    """A umask other than the usual 022, so that its effect shows; the old one restored."""
+    before = os.umask(0o027)
+    try:
+        yield 0o640  # what 0666 less 027 leaves
+    finally:
+        os.umask(before)
+
+
+def test_written_files_get_the_umask_permissions(
+    data_dir: Path, tmp_path: Path, photo, umask_027: int
+) -> None:
+    photo().save(tmp_path / "a.png")
+    (tmp_path / "anim.gif").write_bytes(animation())
+    outputs = {"a.png": "a.png", "anim.gif": "anim.gif", "clip.mp4": "anim.gif"}
+    for output, source in outputs.items():
+        target = tmp_path / "out" / output
+        assert (
+            main(["translate", str(tmp_path / source), "-o", str(target), "--model", "tiny"]) == 0
+        )
+        assert stat.S_IMODE(target.stat().st_mode) == umask_027, output
+    existing = tmp_path / "out" / "a.png"
+    existing.chmod(0o604)  # a file written over keeps its own mode, as with a plain open
+    assert main(["translate", str(tmp_path / "a.png"), "-o", str(existing), "--model", "tiny"]) == 0
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o604
 
 
 def test_a_failed_output_leaves_no_file_behind(

@@ -52,8 +52,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(path, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
-    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work)]
-    subprocess.run([*build, str(source)], check=True, capture_output=True, timeout=120)
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(work)]
+    built = subprocess.run([*build, str(source)], check=True, capture_output=True, timeout=120)
+    (work / "build.log").write_bytes(built.stdout + built.stderr)  # the backend's own words
     (wheel,) = work.glob("beautynet-*.whl")
     target = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
@@ -88,6 +89,13 @@ def environment(data: Path) -> dict[str, str]:
         if key not in ("PYTHONPATH", "DISCORD_TOKEN", "ENGINE_TOKEN", "DATABASE_URL")
     }
     return {**env, "BEAUTYNET_DATA_DIR": str(data / "data"), "BEAUTYNET_DEVICE": "cpu"}
+
+
+def test_the_build_warns_of_nothing_of_ours(venv: Path) -> None:
+    log = (venv.parent / "build.log").read_text()
+    assert "running bdist_wheel" in log  # the backend's output is there to be read
+    for warning in ("BuildBackendWarning", "SetuptoolsDeprecationWarning", "would be ignored"):
+        assert warning not in log
 
 
 def test_the_code_comes_from_the_wheel(venv: Path, tmp_path: Path) -> None:

@@ -294,7 +294,8 @@ def test_fit_long_side(size_in: tuple[int, int], size: int, expected: tuple[int,
 def test_png_is_lossless_and_valid(mode: str, shape: tuple[int, ...]) -> None:
     """The PNG writer (Up filter, zlib) against Pillow's reader, CRCs checked by verify()."""
     pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
-    source = Image.fromarray(pixels, mode)
+    source = Image.fromarray(pixels)  # uint8 (H, W) is L, (H, W, 3) is RGB
+    assert source.mode == mode
     data = encode_image(source)
     Image.open(io.BytesIO(data)).verify()
     decoded = Image.open(io.BytesIO(data))
