@@ -24,7 +24,8 @@ from sklearn.cluster import KMeans
 
 from bench.common import describe_machine, interleaved_medians, photo_like
 from engine.device import resolve_device
-from engine.imaging import fit_long_side, side_by_side, to_tensor
+from engine.imaging import fit_long_side, side_by_side
+from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.nets import UnetGenerator
 from engine.pipeline import ImageTranslator, TranslateOptions

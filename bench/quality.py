@@ -35,7 +35,8 @@ from sklearn.datasets import images as sklearn_samples
 from bench.common import describe_machine
 from engine.datasets import add_sources, image_paths
 from engine.device import resolve_device
-from engine.imaging import fit_long_side, grid, read_image, to_tensor
+from engine.imaging import fit_long_side, grid, read_image
+from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.pipeline import ImageTranslator, Translation
 from engine.training.data import split_holdout

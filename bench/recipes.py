@@ -32,7 +32,7 @@ from bench.quality import (
     measure,
 )
 from engine.device import resolve_device
-from engine.imaging import to_tensor
+from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelMeta, ModelSpec
 from engine.nets import DiscriminatorConfig, GeneratorConfig
 from engine.segment import ClustersConfig, EdgesConfig

@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import describe_machine
 from bench.quality import everyday_photos
 from engine.device import resolve_device
-from engine.imaging import to_tensor
+from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.runtimes import RUNTIMES, GeneratorRunner, wall_seconds
 from engine.segment import build_segmenter

@@ -21,7 +21,7 @@ import torch
 
 from bench.common import describe_machine, photo_like
 from engine.device import resolve_device
-from engine.imaging import to_tensor
+from engine.imaging.tensors import to_tensor
 from engine.nets import DiscriminatorConfig, GeneratorConfig
 from engine.training import TrainConfig, Trainer
 

@@ -1,5 +1,5 @@
 """The bot: a `commands.Bot` given every part it works with by the composition root
-(`beautynet/components.py`), which builds them from the settings."""
+(`beautynet/components/`), which builds them from the settings."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from engine.imaging import (
     grid,
     read_image,
 )
+from engine.machine import MachineStore, file_digest
 from engine.models import ModelEntry, ModelRegistry, ModelSpec, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
@@ -164,6 +165,7 @@ class Engine:
         clip_limits: ClipLimits = ClipLimits(),
         datasets_dir: Path | None = None,
         runs_dir: Path | None = None,
+        machine_dir: Path | None = None,
         train_defaults: TrainDefaults = TrainDefaults(),
     ) -> None:
         self.registry = registry
@@ -175,6 +177,7 @@ class Engine:
         self.streams = streams or default_streams(torch.get_num_threads())
         self.clip_limits = clip_limits
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
+        self.machine_dir = machine_dir  # what loading measures here is kept (None: not kept)
         self.train_defaults = train_defaults
         # Loading takes seconds (the runtime is built, the batch size measured): outside
         # the lock, so that models already loaded (and /healthz) are not kept waiting.
@@ -202,8 +205,12 @@ class Engine:
         return self._loaded.get((entry.name, entry.version), lambda: self._load(entry))
 
     def _load(self, entry: ModelEntry) -> ImageTranslator:
+        store = None
+        if self.machine_dir is not None:
+            store = MachineStore(self.machine_dir, file_digest(entry.path))
+        model = load_model(entry.path, self.device)
         translator = ImageTranslator(
-            load_model(entry.path, self.device), self.runtime, self.batch_size, streams=self.streams
+            model, self.runtime, self.batch_size, streams=self.streams, store=store
         )
         log.info("loaded %s", translator.describe())
         return translator

@@ -29,6 +29,7 @@ import torch
 
 from engine.built import BuiltOnce
 from engine.device import autocast, place, resolve_precision
+from engine.machine import MachineStore
 from engine.names import AUTO, RUNTIMES, check_runtime
 from engine.nets import UnetGenerator, fix_noise
 from engine.threads import default_streams
@@ -98,10 +99,16 @@ class _Backend:
     streams = 1  # batches it runs at once to good effect
 
     def __init__(
-        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run | None
+        self,
+        generator: UnetGenerator,
+        precision: str,
+        threads: int,
+        fallback: Run | None,
+        store: MachineStore | None = None,
     ) -> None:
         self.generator, self.precision, self.threads = generator, precision, threads
         self.fallback = fallback  # for a shape whose graph cannot be built (None: raise)
+        self.store = store  # where exported graphs are kept between runs (None: nowhere)
         self._graphs: BuiltOnce[tuple[int, int], Run] = BuiltOnce(GRAPHS_KEPT)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -133,6 +140,16 @@ class _Backend:
         network = copy.deepcopy(self.generator).float().eval().requires_grad_(False)
         fix_noise(network, height, width)
         return network
+
+    def _exported(self, height: int, width: int) -> bytes:
+        """The ONNX graph for (height, width): the one kept on disk, else exported now (and
+        kept), since exporting takes a second or two."""
+        graph = self.store.graph(height, width) if self.store else None
+        if graph is None:
+            graph = _onnx(self._fixed_copy(height, width), height, width)
+            if self.store:
+                self.store.keep_graph(height, width, graph)
+        return graph
 
 
 class _Eager(_Backend):
@@ -215,16 +232,22 @@ class _OnnxRuntime(_Backend):
     """ONNX Runtime's CPU provider; concurrent calls share one session, threads split."""
 
     def __init__(
-        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
+        self,
+        generator: UnetGenerator,
+        precision: str,
+        threads: int,
+        fallback: Run,
+        store: MachineStore | None,
+        streams: int,
     ) -> None:
-        super().__init__(generator, precision, threads, fallback)
+        super().__init__(generator, precision, threads, fallback, store)
         self._ort, self.streams = _require("onnxruntime"), streams
 
     def _build(self, height: int, width: int) -> Run:
         options = self._ort.SessionOptions()
         options.intra_op_num_threads = max(1, self.threads // self.streams)
         options.inter_op_num_threads = 1
-        graph = _onnx(self._fixed_copy(height, width), height, width)
+        graph = self._exported(height, width)
         session = self._ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
         def run(batch: torch.Tensor) -> torch.Tensor:
@@ -238,13 +261,19 @@ class _OpenVino(_Backend):
     """OpenVINO on the CPU: one compiled model per batch size, `streams` requests at once."""
 
     def __init__(
-        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run, streams: int
+        self,
+        generator: UnetGenerator,
+        precision: str,
+        threads: int,
+        fallback: Run,
+        store: MachineStore | None,
+        streams: int,
     ) -> None:
-        super().__init__(generator, precision, threads, fallback)
+        super().__init__(generator, precision, threads, fallback, store)
         self._core, self.streams = _require("openvino").Core(), streams
 
     def _build(self, height: int, width: int) -> Run:
-        model = self._core.read_model(_onnx(self._fixed_copy(height, width), height, width))
+        model = self._core.read_model(self._exported(height, width))
         pools: dict[int, queue.SimpleQueue[Any]] = {}
         lock = threading.Lock()
 
@@ -308,7 +337,12 @@ class _TensorRT(_Backend):
 
 
 def _backend(
-    name: str, generator: UnetGenerator, device: torch.device, threads: int, streams: int
+    name: str,
+    generator: UnetGenerator,
+    device: torch.device,
+    threads: int,
+    streams: int,
+    store: MachineStore | None,
 ) -> _Backend:
     kind, precision = name.rsplit("-", 1)
     if kind in CPU_ONLY and device.type != "cpu":
@@ -321,10 +355,10 @@ def _backend(
     if kind == "compile":
         return _Compiled(generator, precision, threads, fallback)
     if kind == "onnxruntime":
-        return _OnnxRuntime(generator, precision, threads, fallback, streams)
+        return _OnnxRuntime(generator, precision, threads, fallback, store, streams)
     if kind == "tensorrt":
         return _TensorRT(generator, precision, threads, fallback)
-    return _OpenVino(generator, precision, threads, fallback, streams)
+    return _OpenVino(generator, precision, threads, fallback, store, streams)
 
 
 # ---- the engine's door ---------------------------------------------------------------------
@@ -335,7 +369,9 @@ class GeneratorRunner:
     `probe` (height, width) builds that shape's graph now, so a runtime that cannot be built
     falls back at load rather than at a request. `streams` is how many batches an exported
     runtime runs at once (each on its share of `threads`; 0: two once there are two threads);
-    eager and compiled PyTorch run one.
+    eager and compiled PyTorch run one. With a `store`, what is measured here (the runtime
+    chosen, the fastest batch sizes, the exported graphs) is kept for the next load, on
+    this machine, of the same model with the same libraries.
     """
 
     def __init__(
@@ -346,21 +382,30 @@ class GeneratorRunner:
         threads: int = 0,
         streams: int = 0,
         probe: tuple[int, int] | None = None,
+        store: MachineStore | None = None,
     ) -> None:
         self.device = next(generator.parameters()).device
         check_runtime(requested)
-        self.generator = generator
+        self.generator, self.store = generator, store
         self.threads = threads or torch.get_num_threads()
         streams = streams or default_streams(self.threads)
-        self.fallbacks: list[str] = []  # why each runtime tried before this one could not run
-        for name in candidates(requested, self.device):
+        settings = {"requested": requested, "threads": self.threads, "streams": streams}
+        self._identity = store.identity(_device_name(self.device), **settings) if store else {}
+        self._kept = store.read(self._identity) if store else {}
+        order = candidates(requested, self.device)
+        self.fallbacks: list[str] = []  # why each runtime tried before this one cannot run
+        if self._kept.get("runtime") in order:  # what was chosen here before, or else eager
+            order = tuple(dict.fromkeys((self._kept["runtime"], order[-1])))
+            self.fallbacks = list(self._kept.get("fallbacks", []))
+        for name in order:
             try:
-                backend = _built(name, generator, self.device, self.threads, streams, probe)
+                backend = _built(name, generator, self.device, self.threads, streams, probe, store)
             except RuntimeUnavailable as exc:
                 log.warning("runtime %s cannot run here, trying the next: %s", name, exc)
                 self.fallbacks.append(str(exc))
                 continue
             self.name, self._backend = name, backend
+            self._keep(runtime=name, fallbacks=self.fallbacks)
             return
         raise AssertionError("eager PyTorch always builds")  # the last candidate
 
@@ -372,20 +417,39 @@ class GeneratorRunner:
         return self._backend(batch).to(batch.device)
 
     def fastest_batch(self, height: int, width: int, repeats: int = 5) -> int:
-        """The batch size with the fewest milliseconds per image on this device (measured
-        once per process for each runtime, network shape and input size)."""
+        """The batch size with the fewest milliseconds per image on this device: measured
+        once per process for each runtime, network shape and input size, and kept in the
+        store (if any) for the next process."""
         key = (self.name, repr(self.generator.cfg), height, width, self.threads, self.streams)
+        shape = f"{height}x{width}"
         with _MEASURED_LOCK:
             if key not in _MEASURED:
-                _MEASURED[key] = self._measure_batches(height, width, repeats)
+                kept = self._kept.get("batches", {}).get(shape)
+                if kept is None or kept.get("choices") != list(self.batch_choices):
+                    kept = self._measure_batches(height, width, repeats)
+                    self._keep(batches={**self._kept.get("batches", {}), shape: kept})
+                _MEASURED[key] = int(kept["chosen"])
             return _MEASURED[key]
 
-    def _measure_batches(self, height: int, width: int, repeats: int) -> int:
+    @property
+    def batch_choices(self) -> tuple[int, ...]:
+        return BATCH_CHOICES[self.device.type]
+
+    def _keep(self, **measured: Any) -> None:
+        """Remember `measured` beside what is kept for this model here (in the store)."""
+        if self.store is None or all(self._kept.get(k) == v for k, v in measured.items()):
+            return
+        self._kept = {**self._kept, **measured}
+        self.store.write(self._identity, self._kept)
+
+    def _measure_batches(self, height: int, width: int, repeats: int) -> dict[str, Any]:
         """Per batch size, `streams` callers at once (as the service runs them): the batch
-        whose images come out fastest. Sizes take turns, round after round, so that a
-        passing load or a warming cache does not favour one of them."""
+        whose images come out fastest, and each size's milliseconds per image. Sizes take
+        turns, round after round, so that a passing load or a warming cache does not favour
+        one of them."""
+        log.info("%s at %dx%d: timing batch sizes (once on this machine)", self.name, height, width)
         batches: dict[int, torch.Tensor] = {}
-        for size in BATCH_CHOICES[self.device.type]:  # build and warm each size once
+        for size in self.batch_choices:  # build and warm each size once
             batch = torch.zeros(size, 3, height, width, device=self.device)
             try:
                 self._concurrently(batch)
@@ -393,8 +457,9 @@ class GeneratorRunner:
                 log.info("batch %d did not run (%s); measuring stops there", size, exc)
                 break
             batches[size] = batch
-        if not batches:
-            return 1  # not even one image ran: the error will say why at the first request
+        choices = list(self.batch_choices)
+        if not batches:  # not even one image ran: the error will say why at the first request
+            return {"chosen": 1, "choices": choices, "ms_per_image": {}}
         rounds: dict[int, list[float]] = {size: [] for size in batches}
         for _ in range(repeats):
             for size, batch in batches.items():
@@ -406,7 +471,8 @@ class GeneratorRunner:
         figures = ", ".join(f"{s}: {t * 1000:.1f}" for s, t in per_image.items())
         log.info("%s at %dx%d, ms per image by batch size: %s", self.name, height, width, figures)
         log.info("%s at %dx%d: batch size %d chosen", self.name, height, width, chosen)
-        return chosen
+        ms = {str(size): round(t * 1000, 2) for size, t in per_image.items()}
+        return {"chosen": chosen, "choices": choices, "ms_per_image": ms}
 
     def _concurrently(self, batch: torch.Tensor) -> None:
         """Run `batch` once on each stream at the same time."""
@@ -428,10 +494,11 @@ def _built(
     threads: int,
     streams: int,
     probe: tuple[int, int] | None,
+    store: MachineStore | None,
 ) -> _Backend:
     """The backend with its probe graph built and run once; any failure is RuntimeUnavailable."""
     try:
-        backend = _backend(name, generator, device, threads, streams)
+        backend = _backend(name, generator, device, threads, streams, store)
         if probe is not None:
             backend(torch.zeros(1, 3, *probe, device=device))
         return backend
@@ -439,6 +506,14 @@ def _built(
         raise
     except Exception as exc:  # an exporter or runtime that fails on this machine
         raise RuntimeUnavailable(f"{name}: {type(exc).__name__}: {str(exc)[:200]}") from exc
+
+
+def _device_name(device: torch.device) -> str:
+    """'cpu', or the GPU's name and compute capability: what its measurements depend on."""
+    if device.type != "cuda":
+        return device.type
+    major, minor = torch.cuda.get_device_capability(device)
+    return f"{torch.cuda.get_device_name(device)} sm{major}{minor}"
 
 
 def wall_seconds(call: Callable[[], object], device: torch.device) -> float:

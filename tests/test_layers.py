@@ -71,7 +71,7 @@ def import_graph() -> dict[str, set[str]]:
 
 def test_the_walk_sees_imports() -> None:
     graph = import_graph()
-    assert "infra.settings" in graph["beautynet.components"]
+    assert "infra.settings" in graph["beautynet.components.engine"]
     assert "bot.engine_client.base" in graph["bot.engine_client"]  # relative, from a package
     assert "engine.core" in graph["bot.engine_client.inprocess"]
     assert "infra.db.models" in graph["migrations.env"]
@@ -90,7 +90,9 @@ def test_no_import_reaches_up(layer: str) -> None:
     assert upward == []
 
 
-@pytest.mark.parametrize("adapter", ["engine.service", "beautynet.cli.translate"])
+@pytest.mark.parametrize(
+    "adapter", ["engine.service", "beautynet.cli.translate", "beautynet.cli.inputs"]
+)
 def test_adapters_decode_and_encode_through_the_engine(adapter: str) -> None:
     """The service, its live mode and the command line call `Engine`, the one door."""
     reaching = [

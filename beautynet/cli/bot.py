@@ -9,7 +9,7 @@ import sys
 
 import discord
 
-from beautynet.components import MissingTokenError, run_bot
+from beautynet.components.bot import MissingTokenError, run_bot
 from infra.db.schema import SchemaError
 from infra.settings import Settings
 

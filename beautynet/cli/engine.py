@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from beautynet.components import build_engine, service_config, service_threads
+from beautynet.components.engine import build_engine, service_config, service_threads
 from engine.core import Engine
 from engine.errors import ModelError
 from engine.service import check_listen_address, create_app, serve

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 
-from beautynet.components import build_engine
+from beautynet.components.engine import build_engine
 from engine.core import Engine
 from engine.errors import EngineError
 from engine.models import parse_model_ref

@@ -13,7 +13,7 @@ import sys
 
 from PIL import Image
 
-from beautynet.components import TOKEN_HELP
+from beautynet.components.bot import TOKEN_HELP
 from infra.settings import Settings
 
 from .bot import bot_command

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from beautynet.components import build_engine
+from beautynet.components.engine import build_engine
 from engine.core import Engine
 from engine.errors import EngineError
 from engine.nets import UPSAMPLE_KINDS

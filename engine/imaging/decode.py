@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps
@@ -50,15 +53,45 @@ def _check_byte_count(size: int, limits: ImageLimits) -> None:
 def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Image:
     """Decode untrusted bytes into an RGB image (mode 'RGB', 8-bit)."""
     _check_byte_count(len(data), limits)
+    with _opened(io.BytesIO(data), limits) as image:
+        _load(image)
+        return _to_rgb(_orient(image))
+
+
+def read_image(path: Path, limits: ImageLimits = ImageLimits()) -> Image.Image:
+    """Read and decode an image file, checking its size before reading it whole."""
+    try:
+        _check_byte_count(path.stat().st_size, limits)
+        with path.open("rb") as f:
+            data = f.read(limits.max_bytes + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise _unreadable(exc) from exc
+    return decode_image(data, limits)
+
+
+def check_image_file(path: Path, limits: ImageLimits = ImageLimits()) -> None:
+    """Refuse a file that is no image within the limits, by its size and header alone
+    (nothing decoded: a file truncated further on is found when it is decoded)."""
+    try:
+        _check_byte_count(path.stat().st_size, limits)
+        with path.open("rb") as f, _opened(f, limits):
+            pass
+    except OSError as exc:
+        raise _unreadable(exc) from exc
+
+
+@contextlib.contextmanager
+def _opened(source: IO[bytes], limits: ImageLimits) -> Iterator[Image.Image]:
+    """The image of an untrusted file, its pixel count checked; whatever PIL raises, there
+    or in the caller's block, becomes an InputError that says why."""
     # PIL warns (and past 2x raises) on huge images; both must end up as InputError, and
     # the global MAX_IMAGE_PIXELS stays untouched.
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as image:
+            with Image.open(source, formats=ALLOWED_FORMATS) as image:
                 _check_pixels(image.size, limits)
-                _load(image)
-                return _to_rgb(_orient(image))
+                yield image
         except InputError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -70,15 +103,8 @@ def decode_image(data: bytes, limits: ImageLimits = ImageLimits()) -> Image.Imag
             raise InputError("image is truncated or corrupt") from exc
 
 
-def read_image(path: Path, limits: ImageLimits = ImageLimits()) -> Image.Image:
-    """Read and decode an image file, checking its size before reading it whole."""
-    try:
-        _check_byte_count(path.stat().st_size, limits)
-        with path.open("rb") as f:
-            data = f.read(limits.max_bytes + 1)  # the file may have grown since stat()
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or type(exc).__name__})") from exc
-    return decode_image(data, limits)
+def _unreadable(exc: OSError) -> InputError:
+    return InputError(f"cannot read file ({exc.strerror or type(exc).__name__})")
 
 
 def _check_pixels(size: tuple[int, int], limits: ImageLimits) -> None:

@@ -1,7 +1,9 @@
 """Pipelines that run a model on images and on clips."""
 
+from engine.options import Panels, TranslateOptions
+
 from .clips import DEFAULT_BUDGET_BYTES, ClipFormat, ClipResult, ClipTranslator
-from .images import ImageTranslator, Panels, TranslateOptions, Translation
+from .images import ImageTranslator, Translation
 
 __all__ = [
     "DEFAULT_BUDGET_BYTES",

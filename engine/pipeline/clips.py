@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.options import MAX_SMOOTH, TranslateOptions
 from engine.video import (
     ClipLimits,
     FrameWriter,
@@ -38,11 +39,10 @@ from engine.video.animation import MAX_GIF_PIXELS
 from engine.video.probe import MiB
 
 from .batching import pad_batch
-from .images import ImageTranslator, TranslateOptions
+from .images import ImageTranslator
 
 DEFAULT_BUDGET_BYTES = 10 * 1024 * 1024  # Discord's default upload limit
 GAP = 4
-MAX_SMOOTH = 0.9
 ClipProgress = Callable[[int, int], None]  # (frames done, frames in total)
 ClipFormat = Literal["auto", "gif", "mp4"]  # auto: a GIF for an animation when it fits
 Emit = Callable[[np.ndarray], None]  # a batch of composed frames (B, H, W, 3) uint8, in order

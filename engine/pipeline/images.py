@@ -8,14 +8,17 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import torch
 from PIL import Image
 
 from engine.device import one_cpu_thread
-from engine.imaging import fit_long_side, fitted_size, side_by_side, to_image, to_tensor
+from engine.imaging import fit_long_side, fitted_size, side_by_side
+from engine.imaging.tensors import to_image, to_tensor
+from engine.machine import MachineStore
 from engine.models import Model
+from engine.options import Panels, TranslateOptions
 from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
 from engine.segment import ClustersConfig, Segmenter, build_segmenter
 
@@ -24,24 +27,6 @@ from .overlap import overlapped
 
 Item = TypeVar("Item")
 Prepared = TypeVar("Prepared")
-
-Panels = Literal[2, 3]
-MIN_SIZE, MAX_SIZE = 64, 2048
-
-
-@dataclass(frozen=True)
-class TranslateOptions:
-    """Per-request choices; None means "what the model was trained with"."""
-
-    k: int | None = None
-    panels: Panels = 2
-    size: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.panels not in (2, 3):
-            raise ValueError(f"panels must be 2 or 3, got {self.panels}")
-        if self.size is not None and not MIN_SIZE <= self.size <= MAX_SIZE:
-            raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE}, got {self.size}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +79,8 @@ class ImageTranslator:
     """Runs one model on batches of images, on its device, through one runtime.
 
     The runtime's graph for the model's own square size is built here, and the batch size
-    (0: measured, the fastest per image on this device) is fixed here too.
+    (0: measured, the fastest per image on this device) is fixed here too; a `store` keeps
+    both choices (and the graph) for the next load on this machine.
     """
 
     def __init__(
@@ -105,12 +91,18 @@ class ImageTranslator:
         *,
         threads: int = 0,
         streams: int = 0,
+        store: MachineStore | None = None,
     ) -> None:
         self.model = model
         self.device = next(model.generator.parameters()).device
         size = round_up(model.spec.size, model.spec.generator.multiple)
         self.runner = GeneratorRunner(
-            model.generator, runtime, threads=threads, streams=streams, probe=(size, size)
+            model.generator,
+            runtime,
+            threads=threads,
+            streams=streams,
+            probe=(size, size),
+            store=store,
         )
         self.batch_size = batch_size or self.runner.fastest_batch(size, size)
         self._network_pool: ThreadPoolExecutor | None = None  # see `overlapped`

@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from engine.imaging import ImageLimits, read_image, to_tensor
+from engine.imaging import ImageLimits, read_image
+from engine.imaging.tensors import to_tensor
 
 MIN_IMAGES = 2
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from skimage.metrics import structural_similarity
 
 
 def l1(output: torch.Tensor, target: torch.Tensor) -> float:
@@ -20,6 +19,10 @@ def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
 
 def ssim(output: torch.Tensor, target: torch.Tensor) -> float:
     """Mean structural similarity (scikit-image, colour, data range 1)."""
+    # Imported here: scipy.ndimage behind it takes half a second, which every command that
+    # loads the engine would pay, and only a training's validation needs it.
+    from skimage.metrics import structural_similarity
+
     values = [
         structural_similarity(
             o.permute(1, 2, 0).cpu().double().numpy(),

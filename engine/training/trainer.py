@@ -27,7 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
 from engine.errors import TrainingDivergedError
-from engine.imaging import encode_image, grid, to_image
+from engine.imaging import encode_image, grid
+from engine.imaging.tensors import to_image
 from engine.nets import MultiScaleDiscriminator, UnetGenerator
 from engine.segment import build_segmenter
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from beautynet.components import build_bot
+from beautynet.components.bot import build_bot
 from bot.bot import BeautyBot
 from bot.endpoints import discord_endpoints
 from bot.engine_client.inprocess import InProcessEngine

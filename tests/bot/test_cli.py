@@ -76,7 +76,7 @@ def test_bot_rejects_a_bad_sync_argument(no_token, monkeypatch, capsys) -> None:
 async def test_run_bot_logs_in_and_syncs_to_a_guild(data_dir) -> None:
     import asyncio
 
-    from beautynet.components import run_bot
+    from beautynet.components.bot import run_bot
     from tests.fakediscord import FakeDiscord
 
     fake = FakeDiscord()

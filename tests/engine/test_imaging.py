@@ -20,9 +20,8 @@ from engine.imaging import (
     grid,
     read_image,
     side_by_side,
-    to_image,
-    to_tensor,
 )
+from engine.imaging.tensors import to_image, to_tensor
 from tests.conftest import png_declaring
 
 RED = (255, 0, 0)

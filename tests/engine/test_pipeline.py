@@ -10,7 +10,8 @@ from PIL import Image
 
 from engine.core import Engine
 from engine.errors import InputError
-from engine.imaging import decode_image, encode_image, to_image, to_tensor
+from engine.imaging import decode_image, encode_image
+from engine.imaging.tensors import to_image, to_tensor
 from engine.models import ModelRegistry, load_model
 from engine.pipeline import ImageTranslator, TranslateOptions
 from engine.pipeline.batching import crop_batch, pad_batch, same_shape_batches

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from beautynet.components import service_config, service_threads
+from beautynet.components.engine import service_config, service_threads
 from engine.threads import plan_threads, use_threads
 from infra.settings import Settings
 

@@ -269,7 +269,7 @@ async def test_engine_killed_mid_way_loses_no_request(
 
 
 def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from beautynet.components import http_engine_from_settings
+    from beautynet.components.bot import http_engine_from_settings
     from infra.settings import Settings
 
     monkeypatch.delenv("ENGINE_URLS", raising=False)

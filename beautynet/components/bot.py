@@ -1,11 +1,6 @@
-"""The composition root: the one place that builds the concrete parts from settings.
-
-The layers below never reach up here: `engine/` (the library) and `infra/` (settings and the
-database) know nothing of each other or of the bot; `bot/` knows the engine only through its
-client interface. This module picks the engine client (HTTP services or in-process), builds
-the engine and the service's configuration, builds every part of the bot (queue, request
-log, catalogue, beautifier) and hands them over, and owns what it opens: the database and
-the engine client are opened before the bot starts and closed after it stops.
+"""The bot from settings: its engine client (HTTP services or in-process), every part of the
+bot (queue, request log, catalogue, beautifier), and what it opens: the database and the
+engine client are opened before the bot starts and closed after it stops.
 """
 
 from __future__ import annotations
@@ -22,17 +17,11 @@ from bot.engine_client.inprocess import InProcessEngine
 from bot.jobs import Beautifier
 from bot.media import Limits, MediaFinder
 from bot.queue import FairQueue
-from engine.core import Engine
-from engine.device import resolve_device
-from engine.imaging import ImageLimits
-from engine.models import ModelRegistry
-from engine.service import ServiceConfig
-from engine.threads import ThreadPlan, plan_threads
-from engine.training import TrainDefaults
-from engine.video import ClipLimits
 from infra.db.requests import RequestLog
 from infra.db.session import Database, open_database
 from infra.settings import Settings
+
+from .engine import build_engine
 
 log = logging.getLogger(__name__)
 
@@ -48,73 +37,6 @@ See the "Discord bot" section of README.md for the permissions and every setting
 
 class MissingTokenError(RuntimeError):
     """DISCORD_TOKEN is not set."""
-
-
-def build_engine(
-    settings: Settings,
-    device: str | None = None,
-    *,
-    batch_size: int | None = None,
-    streams: int | None = None,
-) -> Engine:
-    """The engine configured from settings (and overrides): models, runtime, limits, folders.
-
-    `streams` (generator calls at once) defaults to BEAUTYNET_ENGINE_STREAMS (0: auto).
-    """
-    return Engine(
-        ModelRegistry(settings.models_dir),
-        resolve_device(device or settings.device),
-        settings.runtime,
-        limits=ImageLimits(settings.max_image_bytes, settings.max_image_pixels),
-        batch_size=settings.engine_max_batch if batch_size is None else batch_size,
-        streams=streams or settings.engine_streams,
-        clip_limits=clip_limits(settings),
-        datasets_dir=settings.datasets_dir,
-        runs_dir=settings.data_dir / "runs",
-        train_defaults=train_defaults(settings),
-    )
-
-
-def clip_limits(settings: Settings) -> ClipLimits:
-    """Limits on uploaded clips."""
-    return ClipLimits(max_bytes=settings.max_image_bytes, max_seconds=settings.max_clip_seconds)
-
-
-def train_defaults(settings: Settings) -> TrainDefaults:
-    """Network size and run length of trainings started from Discord or over HTTP."""
-    return TrainDefaults(
-        ngf=settings.train_ngf,
-        ndf=settings.train_ngf,
-        size=settings.train_size,
-        epochs=settings.train_epochs,
-        epoch_samples=settings.train_epoch_samples,
-    )
-
-
-def service_threads(settings: Settings) -> ThreadPlan:
-    """The engine service's threads: the settings', else sized from the machine."""
-    return plan_threads(
-        settings.engine_network_threads, settings.engine_codec_threads, settings.engine_streams
-    )
-
-
-def service_config(
-    settings: Settings, batching: bool = True, codec_threads: int = 2
-) -> ServiceConfig:
-    """The service's limits, batching, decode/encode threads and token from settings."""
-    token = settings.engine_token.get_secret_value() if settings.engine_token else None
-    return ServiceConfig(
-        token=token,
-        max_upload_bytes=settings.max_image_bytes,
-        queue_size=settings.engine_queue_size,
-        max_batch=(settings.engine_max_batch or None) if batching else 1,
-        batch_wait_s=settings.engine_batch_wait_ms / 1000 if batching else 0.0,
-        clip_jobs=settings.engine_clip_jobs,
-        live_sessions=settings.engine_live_sessions,
-        codec_threads=codec_threads,
-        header_timeout_s=settings.engine_header_timeout_s,
-        body_timeout_s=settings.engine_body_timeout_s,
-    )
 
 
 def http_engine_from_settings(settings: Settings) -> HttpEngine | None:
