@@ -75,7 +75,8 @@ class FakeDiscord(People, Rest):
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-        """Wait until predicate() is truthy (re-checked after every request); return it."""
+        """Wait until predicate() is truthy (re-checked after every request, CDN ones too);
+        return it."""
 
         async def wait() -> Any:
             async with self._changed:
@@ -168,6 +169,7 @@ class FakeDiscord(People, Rest):
     # ---- CDN -----------------------------------------------------------------------
     async def _cdn(self, request: web.Request) -> web.Response:
         self.fetched.append(request.match_info["path"])
+        await self._notify()
         data = self.cdn.get(request.match_info["path"])
         if data is None:
             return web.Response(status=404)
