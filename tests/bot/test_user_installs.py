@@ -35,6 +35,18 @@ async def posted_photo(fake: FakeDiscord, author: User, channel: Channel, photo)
     )
 
 
+async def beautified_in_a_dm(
+    fake: FakeDiscord, bot: BeautyBot, photo
+) -> tuple[User, User, Channel, Json]:
+    """Alice (who installed the app) uses Apps > Beautify on Bob's photo in their DM."""
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    fake.install_for(alice)
+    dm = fake.add_private_channel(alice, bob)
+    target = await posted_photo(fake, bob, dm, photo)
+    reply = await final_reply(fake, bot, await fake.context_menu(alice, "Beautify", target))
+    return alice, bob, dm, reply
+
+
 def channel_calls(fake: FakeDiscord, channel: Channel) -> list[str]:
     """The REST calls the bot made on a channel itself (not through an interaction)."""
     return [c.path for c in fake.calls if c.path.startswith(f"/channels/{channel.id}")]
@@ -78,11 +90,7 @@ async def test_without_a_user_install_nothing_is_offered_outside_the_bots_server
 async def test_apps_menu_in_a_dm_between_two_other_people(
     fake: FakeDiscord, synced: BeautyBot, photo
 ) -> None:
-    alice, bob = fake.add_user("alice"), fake.add_user("bob")
-    fake.install_for(alice)
-    dm = fake.add_private_channel(alice, bob)
-    target = await posted_photo(fake, bob, dm, photo)
-    reply = await final_reply(fake, synced, await fake.context_menu(alice, "Beautify", target))
+    _, _, dm, reply = await beautified_in_a_dm(fake, synced, photo)
     assert reply["attachments"] and not reply["flags"] & EPHEMERAL  # both of them see it
     assert reply["channel_id"] == str(dm.id) and "tiny v1" in reply["content"]
     (row,) = await requests_rows(synced)
@@ -154,11 +162,7 @@ async def test_beautify_in_the_bots_dm_and_a_group_dm(
 async def test_buttons_under_a_user_install_result(
     fake: FakeDiscord, synced: BeautyBot, photo
 ) -> None:
-    alice, bob = fake.add_user("alice"), fake.add_user("bob")
-    fake.install_for(alice)
-    dm = fake.add_private_channel(alice, bob)
-    target = await posted_photo(fake, bob, dm, photo)
-    result = await final_reply(fake, synced, await fake.context_menu(alice, "Beautify", target))
+    alice, bob, dm, result = await beautified_in_a_dm(fake, synced, photo)
     (row,) = await requests_rows(synced)
     more = await fake.click(bob, result, f"bn:k:{row.id}:9")  # bob has no install of his own
     assert (await final_reply(fake, synced, more))["attachments"]
