@@ -24,6 +24,11 @@ from infra.settings import Settings
 log = logging.getLogger(__name__)
 
 SyncTarget = int | None  # a guild id, or None for the global commands
+# Every command, unless it says otherwise (the admin group does): both installs, everywhere.
+EVERY_INSTALL = discord.app_commands.AppInstallationType(guild=True, user=True)
+EVERYWHERE = discord.app_commands.AppCommandContext(
+    guild=True, dm_channel=True, private_channel=True
+)
 
 
 def find_extensions() -> list[str]:
@@ -98,6 +103,8 @@ class BeautyBot(commands.AutoShardedBot):
             command_prefix=commands.when_mentioned,
             intents=intents(),
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            allowed_installs=EVERY_INSTALL,
+            allowed_contexts=EVERYWHERE,
             **shard_options(parts.settings),
             **options,
         )
@@ -149,15 +156,15 @@ class BeautyBot(commands.AutoShardedBot):
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: messages are handled by the listeners of the extensions."""
 
-    def is_admin(self, user: discord.abc.User, guild: discord.Guild | None) -> bool:
-        """Manage Server in this guild, or a configured owner id."""
-        if user.id in self.settings.owner_ids:
+    def is_admin(self, interaction: discord.Interaction) -> bool:
+        """Manage Server where the interaction happened, or a configured owner id.
+
+        Discord's own resolution of the person's permissions: the bot may not be in that
+        server (a person's install), so it cannot compute them from roles it never saw.
+        """
+        if interaction.user.id in self.settings.owner_ids:
             return True
-        return (
-            guild is not None
-            and isinstance(user, discord.Member)
-            and user.guild_permissions.manage_guild
-        )
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
 
     async def close(self) -> None:
         """Stop the jobs, then unload the extensions (they stop their own work) and disconnect."""

@@ -8,9 +8,14 @@ from typing import Protocol
 
 import discord
 
+from bot.errors import BotError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_FILESIZE_LIMIT = 10 * 1024 * 1024
+EXPIRED_HERE = (
+    "Discord's 15 minutes to answer ran out, and I cannot post in this channel; please ask again."
+)
 TOKEN_MARGIN = timedelta(seconds=60)
 
 
@@ -35,35 +40,53 @@ class Delivery(Protocol):
 
 
 class InteractionDelivery:
-    """Edits the deferred interaction reply; after its token expires, posts in the channel."""
+    """Edits the deferred interaction reply; after its token expires, posts in the channel
+    where the bot may (else the request fails with a reason).
 
-    def __init__(self, interaction: discord.Interaction) -> None:
+    `note` is a line under every text (why only the user sees it); `channel_fallback` says
+    whether the bot may post in the channel: it is there, and the answer is public.
+    """
+
+    def __init__(
+        self, interaction: discord.Interaction, *, note: str = "", channel_fallback: bool = True
+    ) -> None:
         self.interaction = interaction
         self.filesize_limit = interaction.filesize_limit or DEFAULT_FILESIZE_LIMIT
+        self.note = note
+        self.channel_fallback = channel_fallback
 
     def token_valid(self) -> bool:
         """Whether the interaction token still has a safe margin left (15 min in all)."""
         return discord.utils.utcnow() < self.interaction.expires_at - TOKEN_MARGIN
 
+    def _noted(self, text: str) -> str:
+        return f"{text}\n{self.note}" if self.note else text
+
     async def progress(self, text: str) -> None:
         if self.token_valid():
-            await self.interaction.edit_original_response(content=text)
+            await self.interaction.edit_original_response(content=self._noted(text))
 
     async def result(
         self, text: str, file: discord.File, view: discord.ui.View | None
     ) -> int | None:
         if self.token_valid():
             message = await self.interaction.edit_original_response(
-                content=text, attachments=[file], view=view
+                content=self._noted(text), attachments=[file], view=view
             )
             return message.id
+        if not self.channel_fallback:
+            raise BotError(EXPIRED_HERE)
         return await self._channel_send(text, file, view)
 
     async def failure(self, text: str) -> None:
         if self.token_valid():
-            await self.interaction.edit_original_response(content=f"⚠️ {text}", attachments=[])
-        else:
+            await self.interaction.edit_original_response(
+                content=self._noted(f"⚠️ {text}"), attachments=[]
+            )
+        elif self.channel_fallback:
             await self._channel_send(f"⚠️ {text}")
+        else:
+            log.info("interaction %s expired; its failure cannot be shown", self.interaction.id)
 
     async def _channel_send(
         self, text: str, file: discord.File | None = None, view: discord.ui.View | None = None

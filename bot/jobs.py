@@ -18,7 +18,14 @@ from bot.engine_client import EngineClient, Translated, TranslateParams
 from bot.errors import GENERIC_FAILURE, BotError, BusyError, user_message
 from bot.media import Limits, Media, MediaFinder, check_media, download
 from bot.queue import FairQueue, Job
-from infra.db.models import GuildSettings, RequestKind, RequestSource, RequestStatus
+from infra.db.models import (
+    ChannelKind,
+    GuildSettings,
+    InstallContext,
+    RequestKind,
+    RequestSource,
+    RequestStatus,
+)
 from infra.db.preferences import find_guild_settings, user_default_model
 from infra.db.queries import count_user_requests
 from infra.db.requests import NewRequest, Outcome, RequestLog, input_hash
@@ -35,13 +42,20 @@ PROGRESS_EVERY_S = 2.0
 
 @dataclass(frozen=True)
 class Origin:
-    """Who asked, where, and how."""
+    """Who asked, where, and how (`bot.places` reads them from Discord)."""
 
     user_id: int
     source: RequestSource
+    install: InstallContext
+    channel_kind: ChannelKind
     guild_id: int | None = None
     channel_id: int | None = None
     message_id: int | None = None
+
+    @property
+    def settings_guild(self) -> int | None:
+        """The guild whose settings apply: only one that added the bot itself."""
+        return self.guild_id if self.install is InstallContext.GUILD else None
 
 
 @dataclass(frozen=True)
@@ -82,8 +96,8 @@ class Beautifier:
         async with self.db.sessions() as session:
             chosen = await user_default_model(session, origin.user_id)
             guild = None
-            if origin.guild_id is not None:
-                guild = await find_guild_settings(session, origin.guild_id)
+            if origin.settings_guild is not None:
+                guild = await find_guild_settings(session, origin.settings_guild)
             used = 0
             if guild is not None and guild.requests_per_user_per_hour:
                 since = self.requests.clock() - timedelta(hours=1)
@@ -201,6 +215,8 @@ class Beautifier:
             guild_id=origin.guild_id,
             channel_id=origin.channel_id,
             message_id=origin.message_id,
+            install=origin.install,
+            channel_kind=origin.channel_kind,
             parameters={"k": params.k, "panels": params.panels, "source": media.to_dict()},
             input_bytes=media.size,
             width=media.width,

@@ -31,8 +31,11 @@ To get one:
   1. https://discord.com/developers/applications -> New Application.
   2. Bot -> Reset Token -> copy it into DISCORD_TOKEN (keep it secret).
   3. Bot -> Privileged Gateway Intents -> enable Message Content Intent.
-  4. OAuth2 -> URL Generator -> scopes bot + applications.commands, then invite the bot.
-See the "Discord bot" section of README.md for the permissions and every setting."""
+  4. Installation -> Installation Contexts -> tick Guild Install and User Install.
+  5. Add it to a server (scopes bot + applications.commands) or to your own account
+     (integration_type=1, scope applications.commands): the links are in README.md.
+See the "Discord bot" section of README.md for both links, the permissions and every
+setting."""
 
 
 class MissingTokenError(RuntimeError):

@@ -53,6 +53,24 @@ class RequestSource(enum.StrEnum):
     HTTP = "http"
 
 
+class InstallContext(enum.StrEnum):
+    """Which install of the app a request came through (Discord's installation context)."""
+
+    GUILD = "guild"  # the server added the bot: its settings apply
+    USER = "user"  # the person added the app to their account
+
+
+class ChannelKind(enum.StrEnum):
+    """The kind of channel a request came from."""
+
+    GUILD_TEXT = "guild_text"  # a server's text or announcement channel
+    GUILD_THREAD = "guild_thread"
+    GUILD_VOICE = "guild_voice"  # the text chat of a voice or stage channel
+    BOT_DM = "bot_dm"  # the person's DM with the bot
+    DM = "dm"  # a DM between the person and someone else
+    GROUP_DM = "group_dm"
+
+
 class RequestKind(enum.StrEnum):
     """What was sent: a still image or a clip."""
 
@@ -141,6 +159,8 @@ class Request(Base):
     guild_id: Mapped[int | None] = mapped_column(BigInteger)
     channel_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    install: Mapped[InstallContext | None] = mapped_column(str_enum(InstallContext))
+    channel_kind: Mapped[ChannelKind | None] = mapped_column(str_enum(ChannelKind))
     source: Mapped[RequestSource] = mapped_column(str_enum(RequestSource))
     kind: Mapped[RequestKind] = mapped_column(str_enum(RequestKind))
     model: Mapped[str] = mapped_column(String(100))

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Date, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .models import Request, RequestStage, RequestStatus
 
@@ -60,14 +62,19 @@ async def count_user_requests(
     return int(await session.scalar(query) or 0)
 
 
-async def counts_by_model(
-    session: AsyncSession, guild_id: int, *, since: datetime | None = None
-) -> list[tuple[str, int]]:
-    """A guild's request count per model, most used first."""
+async def counts_by(
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    guild_id: int | None,
+    *,
+    since: datetime | None = None,
+) -> list[tuple[Any, int]]:
+    """Request counts per value of a `Request` column (model, install, channel kind), most
+    used first; in one guild, or everywhere when `guild_id` is None."""
     count = func.count(Request.id)
-    query = select(Request.model, count).where(*_guild_filter(guild_id, since))
-    query = query.group_by(Request.model).order_by(count.desc(), Request.model)
-    return [(model, int(n)) for model, n in (await session.execute(query)).all()]
+    query = select(column, count).where(*_guild_filter(guild_id, since))
+    query = query.group_by(column).order_by(count.desc(), column)
+    return [(value, int(n)) for value, n in (await session.execute(query)).all()]
 
 
 async def counts_by_day(
@@ -80,8 +87,8 @@ async def counts_by_day(
     return [(d, int(n)) for d, n in (await session.execute(query)).all()]
 
 
-def _guild_filter(guild_id: int, since: datetime | None) -> list[ColumnElement[bool]]:
-    where = [Request.guild_id == guild_id]
+def _guild_filter(guild_id: int | None, since: datetime | None) -> list[ColumnElement[bool]]:
+    where = [] if guild_id is None else [Request.guild_id == guild_id]
     return where if since is None else [*where, Request.queued_at >= since]
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .models import (
     FINAL_REQUEST_STATUSES,
+    ChannelKind,
+    InstallContext,
     Request,
     RequestKind,
     RequestSource,
@@ -47,6 +49,8 @@ class NewRequest:
     guild_id: int | None = None
     channel_id: int | None = None
     message_id: int | None = None
+    install: InstallContext | None = None  # None: not from Discord (the CLI, the service)
+    channel_kind: ChannelKind | None = None
     model_version: int | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     input_bytes: int | None = None

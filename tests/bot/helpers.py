@@ -50,9 +50,11 @@ async def ephemeral_answer(fake: FakeDiscord, interaction: FakeInteraction) -> s
     def found() -> str | None:
         for call in fake.calls:
             token_match = interaction.token in call.path or str(interaction.id) in call.path
+            if not token_match or call.method != "POST":
+                continue
             body = call.json or {}
             data = body.get("data", body)
-            if token_match and call.method == "POST" and (data.get("flags") or 0) & 64:
+            if (data.get("flags") or 0) & 64:
                 return str(data.get("content"))
         return None
 

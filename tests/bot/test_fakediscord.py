@@ -84,5 +84,19 @@ async def test_missing_permissions_are_forbidden(fake: FakeDiscord, client: comm
     assert (await target.send("text only")).content == "text only"
 
 
+async def test_channels_the_bot_is_not_in_are_refused(
+    fake: FakeDiscord, client: commands.Bot
+) -> None:
+    alice, bob = fake.add_user("alice"), fake.add_user("bob")
+    elsewhere = fake.add_guild("No bot", bot=False)
+    assert [guild.id for guild in client.guilds] == [fake.guild_id]
+    for channel in (fake.add_private_channel(alice, bob), elsewhere):
+        target = client.get_partial_messageable(channel.id)
+        with pytest.raises(discord.Forbidden) as refused:
+            await target.send("hello")
+        assert refused.value.code == 50001  # Missing Access
+    assert (await client.get_partial_messageable(fake.bot_dm(alice).id).send("hi")).content == "hi"
+
+
 def _bytes() -> bytes:
     return b"result-bytes"

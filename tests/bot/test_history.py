@@ -60,8 +60,9 @@ async def test_admin_stats_counts_by_model_and_day(
     refused = await ephemeral_answer(fake, await fake.slash(alice, "admin", stats))
     assert "Manage Server" in refused
     answer = await ephemeral_answer(fake, await fake.slash(fake.owner, "admin", stats))
-    by_model, by_day, latency = answer.splitlines()
+    by_model, where, by_day, latency = answer.splitlines()
     assert by_model == "**Requests, last 30 days**, by model: tiny 2, tiny-edges 1"
+    assert where == "**Where**: by install: guild 3; by channel: guild text 3"
     assert by_day == "**By day**: 2026-12-01 3"
     assert re.fullmatch(
         r"\*\*Latency\*\* \(total, 3 requests\): p50 \d+\.\d s, p90 \d+\.\d s, p99 \d+\.\d s",

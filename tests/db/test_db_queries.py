@@ -8,6 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from infra.db.models import (
+    ChannelKind,
+    InstallContext,
     Request,
     RequestKind,
     RequestSource,
@@ -16,8 +18,8 @@ from infra.db.models import (
 )
 from infra.db.queries import (
     count_user_requests,
+    counts_by,
     counts_by_day,
-    counts_by_model,
     recent_requests,
     stage_latencies,
 )
@@ -90,14 +92,42 @@ async def test_guild_counts_by_model_and_by_utc_day(db: Database) -> None:
     ]
     await add(db, *rows)
     async with db.sessions() as session:
-        by_model = await counts_by_model(session, 10)
+        by_model = await counts_by(session, Request.model, 10)
         by_day = await counts_by_day(session, 10)
         since_may = await counts_by_day(session, 10, since=midnight)
-        model_since_may = await counts_by_model(session, 10, since=midnight)
+        model_since_may = await counts_by(session, Request.model, 10, since=midnight)
     assert by_model == [("flowers", 3), ("edges", 1)]
     assert by_day == [(date(2024, 4, 30), 1), (date(2024, 5, 1), 2), (date(2024, 5, 3), 1)]
     assert since_may == by_day[1:]
     assert model_since_may == [("flowers", 2), ("edges", 1)]
+
+
+async def test_counts_by_install_and_channel_kind_here_and_everywhere(db: Database) -> None:
+    user, guild = InstallContext.USER, InstallContext.GUILD
+    rows = [
+        request(install=guild, channel_kind=ChannelKind.GUILD_TEXT),
+        request(install=guild, channel_kind=ChannelKind.GUILD_TEXT),
+        request(install=user, channel_kind=ChannelKind.GUILD_THREAD),
+        request(guild_id=None, install=user, channel_kind=ChannelKind.DM),
+        request(guild_id=None, install=user, channel_kind=ChannelKind.GROUP_DM),
+        request(guild_id=None, install=None, channel_kind=None, source=RequestSource.CLI),
+    ]
+    await add(db, *rows)
+    async with db.sessions() as session:
+        installs_here = await counts_by(session, Request.install, 10)
+        kinds_here = await counts_by(session, Request.channel_kind, 10)
+        installs_everywhere = await counts_by(session, Request.install, None)
+        kinds_everywhere = dict(await counts_by(session, Request.channel_kind, None))
+    assert installs_here == [(guild, 2), (user, 1)]
+    assert kinds_here == [(ChannelKind.GUILD_TEXT, 2), (ChannelKind.GUILD_THREAD, 1)]
+    assert installs_everywhere == [(user, 3), (guild, 2), (None, 1)]  # None: not from Discord
+    assert kinds_everywhere == {
+        ChannelKind.GUILD_TEXT: 2,
+        ChannelKind.GUILD_THREAD: 1,
+        ChannelKind.DM: 1,
+        ChannelKind.GROUP_DM: 1,
+        None: 1,
+    }
 
 
 async def test_stage_latency_percentiles(db: Database) -> None:

@@ -17,9 +17,12 @@ SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
+MENTION_EVERYONE = 1 << 17
+USE_EXTERNAL_EMOJIS = 1 << 18
 MANAGE_GUILD = 1 << 5
 ADMINISTRATOR = 1 << 3
 USE_APPLICATION_COMMANDS = 1 << 31
+USE_EXTERNAL_APPS = 1 << 50  # on for @everyone by default
 MEMBER_PERMISSIONS = (
     VIEW_CHANNEL
     | SEND_MESSAGES
@@ -27,7 +30,11 @@ MEMBER_PERMISSIONS = (
     | ATTACH_FILES
     | READ_MESSAGE_HISTORY
     | USE_APPLICATION_COMMANDS
+    | USE_EXTERNAL_APPS
 )
+
+# Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types).
+GUILD_TEXT, DM, GROUP_DM = 0, 1, 3
 
 
 class Snowflakes:
@@ -112,15 +119,21 @@ class Member:
 
 @dataclass
 class Channel:
+    """A server's text channel (guild_id set), or a DM or group DM between `recipients`."""
+
     id: int
     name: str
-    guild_id: int
+    guild_id: int | None
     overwrites: list[Json] = field(default_factory=list)
+    type: int = GUILD_TEXT
+    recipients: list[User] = field(default_factory=list)
 
     def payload(self, position: int = 0) -> Json:
+        if self.guild_id is None:
+            return self._private_payload()
         return {
             "id": str(self.id),
-            "type": 0,
+            "type": self.type,
             "guild_id": str(self.guild_id),
             "name": self.name,
             "position": position,
@@ -131,6 +144,18 @@ class Channel:
             "rate_limit_per_user": 0,
             "last_message_id": None,
         }
+
+    def _private_payload(self) -> Json:
+        data: Json = {
+            "id": str(self.id),
+            "type": self.type,
+            "recipients": [user.payload() for user in self.recipients],
+            "last_message_id": None,
+            "flags": 0,
+        }
+        if self.type == GROUP_DM:
+            data.update(name=self.name, icon=None, owner_id=str(self.recipients[0].id))
+        return data
 
 
 def attachment(
@@ -160,7 +185,6 @@ def message(
     data: Json = {
         "id": str(message_id),
         "channel_id": str(channel.id),
-        "guild_id": str(channel.guild_id),
         "author": author.payload(),
         "content": content,
         "timestamp": now_iso(),
@@ -176,5 +200,7 @@ def message(
         "type": 0,
         "flags": 0,
     }
+    if channel.guild_id is not None:
+        data["guild_id"] = str(channel.guild_id)
     data.update(extra)
     return data

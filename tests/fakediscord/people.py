@@ -6,14 +6,15 @@ import logging
 from typing import Any, Literal
 
 from . import payloads as p
+from .installs import Installs
 from .payloads import Channel, Json, User
-from .world import FakeInteraction, World
+from .world import FakeInteraction
 
 log = logging.getLogger(__name__)
 
 
-class People(World):
-    """What a person can do; each ends in a gateway dispatch to the bot."""
+class People(Installs):
+    """What a person can do; each ends in a gateway dispatch to the bot (where it sees it)."""
 
     async def post_message(
         self,
@@ -28,7 +29,8 @@ class People(World):
         referenced: Literal["included", "missing", "deleted"] = "included",
         dispatch: bool = True,
     ) -> Json:
-        """A person posts a message; the bot receives MESSAGE_CREATE (unless not `dispatch`).
+        """A person posts a message; the bot receives MESSAGE_CREATE (unless not `dispatch`,
+        or the bot is not in the channel).
 
         `embeds` are link previews (`embed_image`), `stickers` sticker items (`sticker`);
         `reply_to` makes it a reply, whose gateway event carries the replied-to message
@@ -45,7 +47,7 @@ class People(World):
                 "type": 0,
                 "message_id": reply_to["id"],
                 "channel_id": reply_to["channel_id"],
-                "guild_id": reply_to["guild_id"],
+                "guild_id": reply_to.get("guild_id"),
             }
             if referenced == "included":
                 extra["referenced_message"] = reply_to
@@ -58,11 +60,12 @@ class People(World):
             content,
             attachments,
             [self.bot_user] if mention_bot else [],
-            member=self.members[author.id].payload(),
             **extra,
         )
+        if channel.guild_id is not None:
+            data["member"] = self.members[author.id].payload()
         self.messages[int(data["id"])] = data
-        if dispatch:
+        if dispatch and self.bot_sees(channel):
             await self.dispatch("MESSAGE_CREATE", data)
         return data
 
@@ -100,11 +103,11 @@ class People(World):
         user: User,
         kind: int,
         data: Json,
-        channel: Channel | None,
+        channel: Channel,
+        owners: Json,
         age_s: float = 0.0,
         **extra: Any,
     ) -> FakeInteraction:
-        channel = channel or self.general
         interaction_id = self.ids(age_s)
         token = f"token-{interaction_id}"
         payload: Json = {
@@ -112,24 +115,26 @@ class People(World):
             "application_id": str(self.application_id),
             "type": kind,
             "data": data,
-            "guild_id": str(channel.guild_id),
-            "channel_id": str(channel.id),
-            "channel": channel.payload(),
-            "member": self.members[user.id].payload(self.permissions(user.id, channel)),
             "token": token,
             "version": 1,
-            "app_permissions": str(self.permissions(self.bot_user.id, channel)),
             "locale": "en-US",
-            "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(channel.guild_id)},
-            "context": 0,
+            "authorizing_integration_owners": owners,
             "attachment_size_limit": self.attachment_size_limit,
+            **self.place_fields(user, channel),
         }
         payload.update(extra)
         interaction = FakeInteraction(interaction_id, token, payload)
         self.interactions[interaction_id] = interaction
         return interaction
+
+    def _command_data(self, name: str, channel: Channel, **fields: Any) -> Json:
+        """A command's interaction data; `guild_id` only for a command synced to a guild."""
+        command = self.synced_command(name, channel) or {}
+        data: Json = {"id": command.get("id") or str(self.ids()), "name": name, **fields}
+        if "guild_id" in command:
+            data["guild_id"] = command["guild_id"]
+        return data
 
     async def slash(
         self,
@@ -144,24 +149,19 @@ class People(World):
         """A person runs /name (options: nested subcommand options); files by option name.
 
         age_s makes the interaction that old (its token expires 15 minutes after creation).
+        Raises NotOfferedError where Discord would not offer the command to this person.
         """
         channel = channel or self.general
-        resolved: Json = {"attachments": {}, "channels": self._resolved_channels(user)}
+        owners = self.owners(user, name, channel)
+        resolved: Json = {"attachments": {}, "channels": self._resolved_channels(user, channel)}
         options = list(options or [])
         for option_name, upload in (files or {}).items():
             attachment = self.upload(channel, *upload)
             resolved["attachments"][attachment["id"]] = attachment
             target = _innermost(options)
             target.append({"name": option_name, "type": 11, "value": attachment["id"]})
-        data: Json = {
-            "id": str(self._command_id(name)),
-            "name": name,
-            "type": 1,
-            "options": options,
-            "resolved": resolved,
-            "guild_id": str(channel.guild_id),
-        }
-        interaction = self._interaction(user, kind, data, channel, age_s)
+        data = self._command_data(name, channel, type=1, options=options, resolved=resolved)
+        interaction = self._interaction(user, kind, data, channel, owners, age_s)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
@@ -172,45 +172,38 @@ class People(World):
         return await self.slash(user, name, options, channel=channel, kind=4)
 
     async def context_menu(self, user: User, name: str, target: Json) -> FakeInteraction:
-        """A person picks Apps > name on a message."""
+        """A person picks Apps > name on a message (NotOfferedError where Discord would not
+        offer it to this person)."""
         channel = self.channels[int(target["channel_id"])]
-        data = {
-            "id": str(self._command_id(name)),
-            "name": name,
-            "type": 3,
-            "target_id": target["id"],
-            "resolved": {"messages": {target["id"]: target}},
-            "guild_id": str(channel.guild_id),
-        }
-        interaction = self._interaction(user, 2, data, channel)
+        owners = self.owners(user, name, channel)
+        resolved = {"messages": {target["id"]: target}}
+        data = self._command_data(name, channel, type=3, target_id=target["id"], resolved=resolved)
+        interaction = self._interaction(user, 2, data, channel, owners)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
     async def click(
         self, user: User, message: Json, custom_id: str, values: list[str] | None = None
     ) -> FakeInteraction:
-        """A person clicks a button (or picks values in a select) on a message."""
+        """A person clicks a button (or picks values in a select) on a message; the installs
+        that authorize it are those of the interaction that posted the message."""
         channel = self.channels[int(message["channel_id"])]
+        metadata = message.get("interaction_metadata") or {}
+        owners = metadata.get("authorizing_integration_owners") or {"0": str(channel.guild_id)}
         data: Json = {"custom_id": custom_id, "component_type": 3 if values is not None else 2}
         if values is not None:
             data["values"] = values
-        interaction = self._interaction(user, 3, data, channel, message=message)
+        interaction = self._interaction(user, 3, data, channel, owners, message=message)
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
 
-    def _resolved_channels(self, user: User) -> Json:
-        """Every channel, as a channel option resolves it for this user."""
+    def _resolved_channels(self, user: User, where: Channel) -> Json:
+        """The channels of the interaction's guild, as a channel option resolves them."""
         return {
             str(c.id): {**c.payload(), "permissions": str(self.permissions(user.id, c))}
             for c in self.channels.values()
+            if where.guild_id is not None and c.guild_id == where.guild_id
         }
-
-    def _command_id(self, name: str) -> int:
-        for commands in self.commands.values():
-            for command in commands:
-                if command["name"] == name:
-                    return int(command["id"])
-        return self.ids()
 
     async def dispatch(self, event: str, data: Json) -> None:
         raise NotImplementedError  # the server sends it

@@ -9,13 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from . import payloads as p
+from .installs import EPHEMERAL, MISSING_ACCESS, Installs
 from .payloads import Channel, Json
-from .world import FakeInteraction, World
+from .world import FakeInteraction
 
 log = logging.getLogger(__name__)
 
 
-class Rest(World):
+class Rest(Installs):
     """REST routes over the World; `route` answers (status, JSON)."""
 
     async def route(
@@ -28,6 +29,8 @@ class Rest(World):
     ) -> tuple[int, Any]:
         parts = path.strip("/").split("/")
         body = body or {}
+        if parts[0] == "channels" and not self.bot_sees(self.channels[int(parts[1])]):
+            return 403, MISSING_ACCESS  # a channel the bot is not in
         match (method, parts):
             case ("GET", ["users", "@me"]):
                 return 200, self.bot_user.payload()
@@ -37,7 +40,7 @@ class Rest(World):
                 return 200, {"url": self.gateway_url}
             case ("GET", ["gateway", "bot"]):
                 return 200, self._bot_gateway()
-            case ("GET", ["guilds", guild_id]) if int(guild_id) in self.guild_names:
+            case ("GET", ["guilds", guild_id]) if int(guild_id) in self.bot_guilds:
                 return 200, self.guild_payload(int(guild_id))
             case ("GET", ["guilds", _, "channels"]):
                 return 200, [c.payload(i) for i, c in enumerate(self.channels.values())]
@@ -103,7 +106,9 @@ class Rest(World):
         found = [
             m
             for m in self.messages.values()
-            if m["channel_id"] == str(channel_id) and int(m["id"]) < before
+            if m["channel_id"] == str(channel_id)
+            and int(m["id"]) < before
+            and not m["flags"] & EPHEMERAL  # only their user sees ephemeral messages
         ]
         return sorted(found, key=lambda m: int(m["id"]), reverse=True)[:limit]
 
@@ -154,30 +159,18 @@ class Rest(World):
         interaction = self.interactions[interaction_id]
         interaction.callbacks.append(body)
         kind = body["type"]
-        channel = self.channels[int(interaction.payload["channel_id"])]
+        data = self._as_allowed(interaction, body.get("data") or {})
         resource: Json = {"type": kind}
         if kind in (4, 5):  # CHANNEL_MESSAGE(_WITH_SOURCE), DEFERRED_CHANNEL_MESSAGE
-            message = self._new_message(
-                channel,
-                body.get("data") or {},
-                files,
-                interaction_metadata={
-                    "id": str(interaction_id),
-                    "type": 2,
-                    "user": interaction.payload["member"]["user"],
-                    "authorizing_integration_owners": {"0": str(channel.guild_id)},
-                },
-                application_id=str(self.application_id),
-                webhook_id=str(self.application_id),
-            )
+            message = self._answer(interaction, data, files)
             if kind == 5:
-                message["flags"] = (body.get("data") or {}).get("flags", 0) | 128  # LOADING
+                message["flags"] = data.get("flags", 0) | 128  # LOADING
             interaction.original_id = int(message["id"])
             resource["message"] = message
         elif kind == 7:  # UPDATE_MESSAGE on the component's message
             target = int(interaction.payload["message"]["id"])
             interaction.original_id = target
-            resource["message"] = self._edit(target, body.get("data") or {}, files)
+            resource["message"] = self._edit(target, data, files)
         elif kind == 6:
             interaction.original_id = int(interaction.payload["message"]["id"])
         return {
@@ -186,10 +179,37 @@ class Rest(World):
                 "type": interaction.payload["type"],
                 "response_message_id": str(interaction.original_id or 0),
                 "response_message_loading": kind == 5,
-                "response_message_ephemeral": bool((body.get("data") or {}).get("flags", 0) & 64),
+                "response_message_ephemeral": bool(data.get("flags", 0) & EPHEMERAL),
             },
             "resource": resource,
         }
+
+    def _as_allowed(self, interaction: FakeInteraction, data: Json) -> Json:
+        """The answer as Discord shows it: ephemeral where a public one is not allowed."""
+        if not self.forced_ephemeral(interaction.payload):
+            return data
+        return {**data, "flags": (data.get("flags") or 0) | EPHEMERAL}
+
+    def _answer(
+        self, interaction: FakeInteraction, data: Json, files: list[tuple[str, bytes]]
+    ) -> Json:
+        """A message answering the interaction: posted in its channel through the
+        interaction, wherever that is (the bot need not be in the channel)."""
+        payload = interaction.payload
+        channel = self.channels[int(payload["channel_id"])]
+        return self._new_message(
+            channel,
+            data,
+            files,
+            interaction_metadata={
+                "id": str(interaction.id),
+                "type": payload["type"],
+                "user": self.invoker(payload),
+                "authorizing_integration_owners": payload["authorizing_integration_owners"],
+            },
+            application_id=str(self.application_id),
+            webhook_id=str(self.application_id),
+        )
 
     def _webhook_message(
         self, method: str, token: str, which: str, body: Json, files: list[tuple[str, bytes]]
@@ -209,10 +229,10 @@ class Rest(World):
 
     def _followup(self, token: str, body: Json, files: list[tuple[str, bytes]]) -> Json:
         interaction = self._by_token(token)
-        channel = self.channels[int(interaction.payload["channel_id"])]
+        body = self._as_allowed(interaction, body)
         if interaction.original_id is None:  # a follow-up without a response acts as one
             interaction.callbacks.append({"type": 4, "data": body})
-        message = self._new_message(channel, body, files, webhook_id=str(self.application_id))
+        message = self._answer(interaction, body, files)
         if interaction.original_id is None:
             interaction.original_id = int(message["id"])
         return message
@@ -230,6 +250,9 @@ class Rest(World):
             command.setdefault("nsfw", False)
             if scope != "global":
                 command["guild_id"] = scope
+            else:  # Discord's defaults for a global command (null means the default too)
+                command["integration_types"] = command.get("integration_types") or [0]
+                command["contexts"] = command.get("contexts") or [0, 1, 2]
             commands.append(command)
         self.commands[scope] = commands
         return commands

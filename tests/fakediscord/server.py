@@ -33,7 +33,6 @@ class FakeDiscord(People, Rest):
         super().__init__(attachment_size_limit)
         self.calls: list[Call] = []
         self.fetched: list[str] = []  # the CDN and media proxy paths the bot downloaded
-        self.commands: dict[str, list[Json]] = {}  # "global" or guild id -> commands
         self.sockets: list[web.WebSocketResponse] = []
         self.shards: dict[web.WebSocketResponse, tuple[int, int]] = {}  # socket -> (id, count)
         self.recommended_shards = 1  # what GET /gateway/bot answers
@@ -76,7 +75,8 @@ class FakeDiscord(People, Rest):
             self._changed.notify_all()
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = DEFAULT_TIMEOUT) -> Any:
-        """Wait until predicate() is truthy (re-checked after every request); return it."""
+        """Wait until predicate() is truthy (re-checked after every request, CDN ones too);
+        return it."""
 
         async def wait() -> Any:
             async with self._changed:
@@ -105,13 +105,14 @@ class FakeDiscord(People, Rest):
         return (guild_id >> 22) % count
 
     async def dispatch(self, event: str, data: Json) -> None:
-        """Send a DISPATCH to the connections of the shard that owns its guild (else to all)."""
+        """Send a DISPATCH to the connections of the shard that owns its guild (DMs: shard 0)."""
         self._sequence += 1
         frame = {"op": 0, "t": event, "s": self._sequence, "d": data}
         guild_id = data.get("guild_id") or (data.get("id") if event == "GUILD_CREATE" else None)
         for socket in list(self.sockets):
             shard_id, count = self.shards.get(socket, (0, 1))
-            if guild_id is not None and self.shard_of(int(guild_id), count) != shard_id:
+            # DMs go to shard 0 (https://discord.com/developers/docs/events/gateway#sharding)
+            if self.shard_of(int(guild_id or 0), count) != shard_id:
                 continue
             if not socket.closed:
                 await socket.send_str(json.dumps(frame))
@@ -147,7 +148,7 @@ class FakeDiscord(People, Rest):
         self._sessions[session_id] = shard
         self.sockets.append(socket)
         self.shards[socket] = shard
-        guilds = [g for g in self.guild_names if self.shard_of(g, count) == shard_id]
+        guilds = [g for g in self.bot_guilds if self.shard_of(g, count) == shard_id]
         ready = {
             "v": 10,
             "user": self.bot_user.payload(),
@@ -168,6 +169,7 @@ class FakeDiscord(People, Rest):
     # ---- CDN -----------------------------------------------------------------------
     async def _cdn(self, request: web.Request) -> web.Response:
         self.fetched.append(request.match_info["path"])
+        await self._notify()
         data = self.cdn.get(request.match_info["path"])
         if data is None:
             return web.Response(status=404)

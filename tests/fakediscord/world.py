@@ -41,10 +41,11 @@ class FakeInteraction:
 
 
 class World:
-    """Guilds (the first made at start) with channels, roles and members, a bot and its app.
+    """Guilds (the first made at start) with channels, roles and members, a bot and its app;
+    DMs and group DMs between people.
 
     Every guild has the same members and roles (each its own @everyone); `add_guild` makes
-    more, for sharding.
+    more, for sharding, or without the bot (where only a person's install reaches).
     """
 
     def __init__(self, attachment_size_limit: int = 10 * 1024 * 1024) -> None:
@@ -55,6 +56,9 @@ class World:
         self.application_id = self.ids()
         self.guild_id = self.ids()
         self.guild_names = {self.guild_id: GUILD_NAME}
+        self.bot_guilds = {self.guild_id}  # the servers that added the bot
+        self.user_installs: set[int] = set()  # the people who added the app to their account
+        self.commands: dict[str, list[Json]] = {}  # "global" or guild id -> commands
         self.everyone = Role(self.guild_id, "@everyone", p.MEMBER_PERMISSIONS)
         self.bot_role = Role(self.ids(), "beautynet", p.MEMBER_PERMISSIONS)
         self.admin_role = Role(self.ids(), "admins", p.MEMBER_PERMISSIONS | p.MANAGE_GUILD)
@@ -78,36 +82,78 @@ class World:
         """A new guild member (with Manage Server when admin)."""
         return self.add_member(User(self.ids(), name), [self.admin_role] if admin else [])
 
-    def add_guild(self, name: str, shard: tuple[int, int] | None = None) -> Channel:
-        """Another guild (on shard (id, count) when given); returns its "general" channel."""
+    def add_guild(
+        self,
+        name: str,
+        shard: tuple[int, int] | None = None,
+        bot: bool = True,
+        everyone_denied: int = 0,
+    ) -> Channel:
+        """Another guild (on shard (id, count) when given; without the bot unless `bot`);
+        returns its "general" channel, where `everyone_denied` is denied to @everyone."""
         guild_id = self.ids()
         if shard is not None:  # make the id older by a few ms, onto the wanted shard
             index, count = shard
             guild_id -= (((guild_id >> 22) - index) % count) << 22
         self.guild_names[guild_id] = name
-        return self.add_channel("general", guild_id=guild_id)
+        if bot:
+            self.bot_guilds.add(guild_id)
+        return self.add_channel("general", guild_id=guild_id, everyone_denied=everyone_denied)
 
-    def add_channel(self, name: str, bot_denied: int = 0, guild_id: int | None = None) -> Channel:
-        """A text channel (in the first guild by default); bot_denied removes bot permissions."""
+    def add_channel(
+        self,
+        name: str,
+        bot_denied: int = 0,
+        guild_id: int | None = None,
+        everyone_denied: int = 0,
+    ) -> Channel:
+        """A text channel (in the first guild by default); bot_denied removes bot permissions,
+        everyone_denied those of @everyone (whose role id is the guild's)."""
+        guild_id = guild_id or self.guild_id
         overwrites = []
-        if bot_denied:
-            overwrites.append(
-                {"id": str(self.bot_role.id), "type": 0, "allow": "0", "deny": str(bot_denied)}
-            )
-        channel = Channel(self.ids(), name, guild_id or self.guild_id, overwrites)
+        for role_id, denied in ((self.bot_role.id, bot_denied), (guild_id, everyone_denied)):
+            if denied:
+                overwrite = {"id": str(role_id), "type": 0, "allow": "0", "deny": str(denied)}
+                overwrites.append(overwrite)
+        channel = Channel(self.ids(), name, guild_id, overwrites)
         self.channels[channel.id] = channel
         return channel
 
+    def add_private_channel(self, *people: User) -> Channel:
+        """A DM between two people, or a group DM between more; the bot is there only if listed."""
+        kind = p.DM if len(people) == 2 else p.GROUP_DM
+        channel = Channel(self.ids(), "private", None, type=kind, recipients=list(people))
+        self.channels[channel.id] = channel
+        return channel
+
+    def bot_dm(self, user: User) -> Channel:
+        """The person's DM with the bot."""
+        return self.add_private_channel(user, self.bot_user)
+
+    def bot_sees(self, channel: Channel) -> bool:
+        """Whether the bot can read the channel: it is one of a DM's people, or a member of
+        the guild with View Channel there."""
+        if channel.guild_id is None:
+            return self.bot_user in channel.recipients
+        allowed = self.permissions(self.bot_user.id, channel)
+        return channel.guild_id in self.bot_guilds and bool(allowed & p.VIEW_CHANNEL)
+
     def permissions(self, user_id: int, channel: Channel | None = None) -> int:
         """A member's permissions (in a channel): roles, then role overwrites."""
-        member = self.members[user_id]
+        return self._resolve(self.members[user_id].roles, channel)
+
+    def everyone_permissions(self, channel: Channel) -> int:
+        """What @everyone may do in a channel."""
+        return self._resolve([], channel)
+
+    def _resolve(self, roles: list[Role], channel: Channel | None) -> int:
         value = self.everyone.permissions
-        for role in member.roles:
+        for role in roles:
             value |= role.permissions
         if value & p.ADMINISTRATOR:
             return (1 << 53) - 1
         guild_id = channel.guild_id if channel else self.guild_id
-        role_ids = {str(role.id) for role in member.roles} | {str(guild_id)}
+        role_ids = {str(role.id) for role in roles} | {str(guild_id)}
         for overwrite in channel.overwrites if channel else []:
             if overwrite["id"] in role_ids:
                 value = (value & ~int(overwrite["deny"])) | int(overwrite["allow"])

@@ -21,7 +21,7 @@ ADMIN = "admin"
 
 def check_admin(interaction: discord.Interaction) -> bool:
     """Raise NotAdminError unless the user has Manage Server here or is a configured owner."""
-    if not bot_of(interaction).is_admin(interaction.user, interaction.guild):
+    if not bot_of(interaction).is_admin(interaction):
         log.info("admin command refused for user %s", interaction.user.id)
         raise NotAdminError()
     return True
@@ -40,6 +40,12 @@ class AdminGroup(app_commands.Group):
             description="Server admin: channels, models, datasets, status",
             default_permissions=discord.Permissions(manage_guild=True),
             guild_only=True,
+            # A server's settings are its admins' business: only where the server added the
+            # bot, never through a person's install nor in DMs.
+            allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+            allowed_contexts=app_commands.AppCommandContext(
+                guild=True, dm_channel=False, private_channel=False
+            ),
         )
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:

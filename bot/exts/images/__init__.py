@@ -21,11 +21,11 @@ from discord import ui
 
 from bot.bot import BeautyBot, bot_of
 from bot.catalog import CLUSTERS
-from bot.delivery import InteractionDelivery
 from bot.engine_client import Translated, TranslateParams
 from bot.errors import BotError, report
-from bot.jobs import Origin, ViewFactory
+from bot.jobs import ViewFactory
 from bot.media import Media
+from bot.places import acknowledge, origin_of
 from infra.db.models import Request, RequestSource
 from infra.db.queries import find_request
 
@@ -60,12 +60,8 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
         panels=row.parameters.get("panels", 2),
     )
     params = replace(params, **changes)
-    origin = Origin(
-        interaction.user.id, RequestSource.SLASH, interaction.guild_id, interaction.channel_id
-    )
-    admission = await bot.beautifier.precheck(origin, media)
-    await interaction.response.defer(thinking=True)
-    delivery = InteractionDelivery(interaction)
+    admission = await bot.beautifier.precheck(origin_of(interaction, RequestSource.SLASH), media)
+    delivery = await acknowledge(interaction)
     await bot.beautifier.beautify(admission, params, delivery, buttons_for(bot))
 
 
@@ -90,13 +86,13 @@ class DeleteButton(ui.DynamicItem[ui.Button], template=r"bn:del:(?P<request>\d+)
         try:
             bot = bot_of(interaction)
             row = await load_request(bot, self.request_id)
-            if row.user_id != interaction.user.id and not bot.is_admin(
-                interaction.user, interaction.guild
-            ):
+            if row.user_id != interaction.user.id and not bot.is_admin(interaction):
                 raise BotError("Only the person who asked (or an admin) can delete this.")
-            if interaction.message is not None:
-                await interaction.message.delete()
-            await interaction.response.send_message("Deleted.", ephemeral=True)
+            # Through the interaction, not the channel: the bot may not be in the channel
+            # (a person's install), and an ephemeral result has no channel message to delete.
+            await interaction.response.defer()
+            await interaction.delete_original_response()
+            await interaction.followup.send("Deleted.", ephemeral=True)
         except Exception as exc:
             await report(interaction, exc, "delete button")
 

@@ -10,26 +10,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.bot import BeautyBot
-from bot.delivery import InteractionDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
 from bot.exts.images import buttons_for
-from bot.jobs import Origin
 from bot.media import Media
+from bot.places import acknowledge, origin_of
 from infra.db.models import RequestSource
 
 log = logging.getLogger(__name__)
-
-
-def origin_of(interaction: discord.Interaction, source: RequestSource) -> Origin:
-    message = interaction.message
-    return Origin(
-        user_id=interaction.user.id,
-        source=source,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        message_id=message.id if message else None,
-    )
 
 
 class Beautify(commands.Cog):
@@ -81,8 +69,7 @@ class Beautify(commands.Cog):
         admission = await self.bot.beautifier.precheck(
             origin_of(interaction, RequestSource.SLASH), Media.from_attachment(file)
         )
-        await interaction.response.defer(thinking=True)
-        await self.bot.beautifier.compare(admission, InteractionDelivery(interaction))
+        await self.bot.beautifier.compare(admission, await acknowledge(interaction))
 
     async def beautify_message(
         self, interaction: discord.Interaction, message: discord.Message
@@ -105,8 +92,7 @@ class Beautify(commands.Cog):
             raise BotError(f"There is no model called `{params.model}`; see /models.")
         require_attach_files(interaction)
         admission = await self.bot.beautifier.precheck(origin_of(interaction, source), media)
-        await interaction.response.defer(thinking=True)
-        delivery = InteractionDelivery(interaction)
+        delivery = await acknowledge(interaction)
         await self.bot.beautifier.beautify(admission, params, delivery, buttons_for(self.bot))
 
 

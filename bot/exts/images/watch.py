@@ -14,9 +14,8 @@ from bot.delivery import MessageDelivery
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, user_message
 from bot.exts.images import buttons_for
-from bot.jobs import Origin
 from bot.media import Media
-from infra.db.models import RequestSource
+from bot.places import origin_of_message
 from infra.db.preferences import watched_channels
 
 log = logging.getLogger(__name__)
@@ -79,13 +78,7 @@ class Watch(commands.Cog):
 
     async def beautify(self, message: discord.Message) -> None:
         """Run the first attachment through the queue; refusals are replies."""
-        origin = Origin(
-            user_id=message.author.id,
-            source=RequestSource.MESSAGE,
-            guild_id=message.guild.id if message.guild else None,
-            channel_id=message.channel.id,
-            message_id=message.id,
-        )
+        origin = origin_of_message(message)
         delivery = MessageDelivery(message)
         try:
             media = await self.media_of(message)
