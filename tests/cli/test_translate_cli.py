@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from PIL import Image
 
 from beautynet.cli import main
+from beautynet.cli.status import CLEAR, working
 from tests.conftest import GIF_DURATIONS, animation
 
 
@@ -195,3 +198,51 @@ def test_console_script_exit_code_and_no_traceback(
     )
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_bad_file_is_refused_before_torch_or_a_model_loads(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "text.jpg").write_bytes(b"this is not an image\n")
+    script = (
+        "import sys; from beautynet.cli import main; "
+        f"code = main(['translate', {str(tmp_path / 'text.jpg')!r}]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.splitlines()[-1] == "1 False"
+    assert "text.jpg: not an image (could not identify format)" in result.stderr
+
+
+class Terminal(io.StringIO):
+    """What a terminal receives (isatty: True), and when it first received anything."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = threading.Event()
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.written.set()
+        return super().write(text)
+
+
+def test_a_slow_step_says_what_it_does_on_a_terminal_and_clears_its_line() -> None:
+    terminal = Terminal()
+    with working("loading nature", terminal, after=0):
+        assert terminal.written.wait(20)  # the step lasts until the line was shown
+    shown = terminal.getvalue()
+    assert "loading nature (0 s)" in shown and shown.endswith(CLEAR)
+
+
+def test_a_quick_step_or_a_pipe_gets_no_line() -> None:
+    terminal, pipe = Terminal(), io.StringIO()
+    with working("loading nature", terminal, after=60):
+        pass  # done long before a line would show
+    with working("loading nature", pipe, after=0):
+        pipe.write("")  # whatever the step takes, a pipe gets no spinner
+    assert terminal.getvalue() == "" and pipe.getvalue() == ""
