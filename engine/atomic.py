@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
     """Call `write` on a temp file next to `path`, fsync it, then rename it over `path`.
@@ -57,6 +55,8 @@ def current_umask() -> int:
 
 def atomic_torch_save(obj: object, path: Path) -> None:
     """torch.save, atomically."""
+    import torch  # here, so that the modules that write other files need no torch
+
     atomic_write(path, lambda handle: torch.save(obj, handle))
 
 

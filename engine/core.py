@@ -41,7 +41,7 @@ from engine.imaging import (
     read_image,
 )
 from engine.machine import MachineStore, file_digest
-from engine.models import ModelEntry, ModelRegistry, ModelSpec, load_model
+from engine.models import ModelEntry, ModelRegistry, ModelSpec, ModelVersion, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
     ClipFormat,
@@ -93,20 +93,6 @@ class Compared:
     height: int
     quality_reduced: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    """An installed model version, and whether its name serves it and it is the default."""
-
-    entry: ModelEntry
-    served: bool  # the version a plain name resolves to
-    default: bool  # the default model's served version
-
-    @property
-    def segmenter(self) -> str:
-        """'clusters k=7' or 'edges'."""
-        return self.entry.spec.segmenter_label
 
 
 @dataclass(frozen=True)
@@ -337,16 +323,7 @@ class Engine:
     # ---- the model catalogue -------------------------------------------------------------
     def model_versions(self) -> list[ModelVersion]:
         """Every installed model version, with which ones are served and the default."""
-        entries = self.registry.entries()
-        if not entries:
-            return []
-        default = self.registry.default_name(entries)
-        served = {e.name: self.registry.current_version(e.name, entries) for e in entries}
-        versions = []
-        for entry in entries:
-            is_served = served[entry.name] == entry.version
-            versions.append(ModelVersion(entry, is_served, is_served and entry.name == default))
-        return versions
+        return self.registry.versions()
 
     def model(self, name: str | None = None, version: int | None = None) -> ModelEntry:
         """A model version (default: the default model, the version its name serves)."""

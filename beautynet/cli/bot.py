@@ -10,7 +10,7 @@ import sys
 import discord
 
 from beautynet.components.bot import MissingTokenError, run_bot
-from infra.db.schema import SchemaError
+from infra.db.errors import SchemaError
 from infra.settings import Settings
 
 from .common import add_network_arguments

@@ -13,7 +13,7 @@ from engine.core import Engine
 from engine.errors import ModelError
 from engine.service import check_listen_address, create_app, serve
 from engine.threads import use_threads
-from infra.db.schema import SchemaError
+from infra.db.errors import SchemaError
 from infra.db.session import open_database
 from infra.settings import Settings
 

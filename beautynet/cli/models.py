@@ -6,19 +6,20 @@ import argparse
 import sys
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
-from beautynet.components.engine import build_engine
-from engine.core import Engine
+from beautynet.components.registry import model_registry
 from engine.errors import EngineError
-from engine.models import parse_model_ref
-from engine.nets import GeneratorConfig
-from infra.db.schema import SchemaError
-from infra.db.session import Database
+from engine.models import ModelRegistry, parse_model_ref
+from engine.specs import GeneratorConfig
+from infra.db.errors import SchemaError
 from infra.settings import Settings
 
-from .records import audit_model_change, in_database
+if TYPE_CHECKING:
+    from infra.db.session import Database
 
-Handler = Callable[[argparse.Namespace, Engine], int]
+
+Handler = Callable[[argparse.Namespace, ModelRegistry], int]
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -46,12 +47,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _run(
     handler: Handler, audit_as: str | None = None
 ) -> Callable[[argparse.Namespace, Settings], int]:
-    """Give a handler the engine (changes: audited as `audit_as`); errors: one line, exit 2."""
+    """Give a handler the models (changes: audited as `audit_as`); errors: one line, exit 2.
+    Nothing here loads a model, so nothing imports torch: `beautynet models` answers at once."""
 
     def run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             if audit_as is None:
-                return handler(args, build_engine(settings, "cpu"))
+                return handler(args, model_registry(settings))
+            from .records import in_database  # the database's modules: only for a change
+
             return in_database(settings, partial(_audited, handler, audit_as, args, settings))
         except (EngineError, ValueError, SchemaError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -64,15 +68,17 @@ async def _audited(
     handler: Handler, action: str, args: argparse.Namespace, settings: Settings, db: Database
 ) -> int:
     """Make a model change only with the database open, so that it is always audited."""
-    code = handler(args, build_engine(settings, "cpu"))
+    from .records import audit_model_change
+
+    code = handler(args, model_registry(settings))
     name, version = parse_model_ref(args.model)
     await audit_model_change(db, action, name, {} if version is None else {"version": version})
     return code
 
 
-def list_models(args: argparse.Namespace, engine: Engine) -> int:
+def list_models(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """One line per model version; '*' marks the versions being served."""
-    versions = engine.model_versions()
+    versions = registry.versions()
     if not versions:
         print("no models installed; train one with `beautynet train`")
         return 0
@@ -90,9 +96,9 @@ def list_models(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
-def show_model(args: argparse.Namespace, engine: Engine) -> int:
+def show_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """Everything about one model version."""
-    entry = engine.model(*parse_model_ref(args.model))
+    entry = registry.get(*parse_model_ref(args.model))
     meta = entry.spec.meta
     rows = {
         "model": entry.spec.label,
@@ -119,26 +125,26 @@ def _network(generator: GeneratorConfig) -> str:
     )
 
 
-def promote_model(args: argparse.Namespace, engine: Engine) -> int:
+def promote_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """Serve a version and make its name the default model."""
-    entry = engine.promote(*parse_model_ref(args.model))
+    entry = registry.promote(*parse_model_ref(args.model))
     print(f"promoted {entry.spec.label}; it is now the default model")
     return 0
 
 
-def rollback_model(args: argparse.Namespace, engine: Engine) -> int:
+def rollback_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """Undo the last promotion of a model."""
     name, _ = parse_model_ref(args.model)
-    entry = engine.rollback(name)
+    entry = registry.rollback(name)
     print(f"rolled back: {name} now serves {entry.spec.label}")
     return 0
 
 
-def delete_model(args: argparse.Namespace, engine: Engine) -> int:
+def delete_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     """Delete a user model version."""
     name, version = parse_model_ref(args.model)
     if version is None:
         raise ValueError("say which version to delete: NAME@VERSION")
-    engine.delete(name, version)
+    registry.delete(name, version)
     print(f"deleted {name} v{version}")
     return 0

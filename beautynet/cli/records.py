@@ -6,16 +6,18 @@ import asyncio
 import getpass
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.segment import segmenter_label
-from engine.training import TrainConfig, TrainResult
+from engine.specs import segmenter_label
 from infra.db.models import TrainingStatus
 from infra.db.preferences import audit
 from infra.db.requests import utcnow
 from infra.db.session import Database, open_database
 from infra.db.training import NewRun, finish_run, start_run
 from infra.settings import Settings
+
+if TYPE_CHECKING:  # the training's types only: `beautynet models` imports this without torch
+    from engine.training import TrainConfig, TrainResult
 
 T = TypeVar("T")
 

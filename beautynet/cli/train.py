@@ -25,7 +25,7 @@ from engine.training import (
 from engine.training.augment import POLICIES
 from engine.training.distributed import launched_as_main
 from engine.training.losses import GAN_LOSSES
-from infra.db.schema import SchemaError
+from infra.db.errors import SchemaError
 from infra.settings import Settings
 
 from .common import add_device_argument

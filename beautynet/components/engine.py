@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from engine.core import Engine
 from engine.device import resolve_device
-from engine.models import ModelRegistry
 from engine.service import ServiceConfig
 from engine.threads import ThreadPlan, plan_threads
 from engine.training import TrainDefaults
 from infra.settings import Settings
 
 from .limits import clip_limits, image_limits
+from .registry import model_registry
 
 
 def build_engine(
@@ -25,7 +25,7 @@ def build_engine(
     `streams` (generator calls at once) defaults to BEAUTYNET_ENGINE_STREAMS (0: auto).
     """
     return Engine(
-        ModelRegistry(settings.models_dir),
+        model_registry(settings),
         resolve_device(device or settings.device),
         settings.runtime,
         limits=image_limits(settings),

@@ -18,14 +18,17 @@ import logging
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_bytes
 from engine.errors import ModelError
 from engine.names import inside
-from engine.nets import UnetGenerator
+from engine.specs import ModelSpec
 
-from .modelfile import MODEL_SUFFIX, ModelSpec, read_spec, save_model
+from .header import MODEL_SUFFIX, read_spec
+
+if TYPE_CHECKING:
+    from engine.nets import UnetGenerator
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,20 @@ class ModelEntry:
         """The validation sample sheet saved next to the weights, if any."""
         sheet = self.path.with_suffix(".png")
         return sheet if sheet.is_file() else None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """An installed model version, and whether its name serves it and it is the default."""
+
+    entry: ModelEntry
+    served: bool  # the version a plain name resolves to
+    default: bool  # the default model's served version
+
+    @property
+    def segmenter(self) -> str:
+        """'clusters k=7' or 'edges'."""
+        return self.entry.spec.segmenter_label
 
 
 def _stamp(path: Path) -> tuple[int, int]:
@@ -124,6 +141,19 @@ class ModelRegistry:
                     log.warning("skipping model file %s: %s", path, exc)
         return sorted(found, key=lambda entry: (entry.name, entry.version))
 
+    def versions(self) -> list[ModelVersion]:
+        """Every installed model version, with which ones are served and the default."""
+        entries = self.entries()
+        if not entries:
+            return []
+        default = self.default_name(entries)
+        served = {e.name: self.current_version(e.name, entries) for e in entries}
+        versions = []
+        for entry in entries:
+            is_served = served[entry.name] == entry.version
+            versions.append(ModelVersion(entry, is_served, is_served and entry.name == default))
+        return versions
+
     def names(self) -> list[str]:
         """Distinct model names."""
         return sorted({entry.name for entry in self.entries()})
@@ -176,6 +206,8 @@ class ModelRegistry:
         version = max(taken, default=0) + 1
         spec = replace(spec, meta=replace(spec.meta, version=version))
         path = inside(directory, f"{spec.meta.name}-v{version}{MODEL_SUFFIX}")
+        from .modelfile import save_model  # torch: only a registration writes weights
+
         save_model(path, spec, generator)
         if sample_sheet is not None:
             shutil.copyfile(sample_sheet, path.with_suffix(".png"))

@@ -1,15 +1,9 @@
 """pix2pix networks: the U-Net generator and the (multi-scale) PatchGAN discriminator."""
 
+from engine.specs import UPSAMPLE_KINDS, GeneratorConfig, UpsampleKind
+
 from .patchgan import DiscriminatorConfig, Features, MultiScaleDiscriminator, PatchDiscriminator
-from .unet import (
-    UPSAMPLE_KINDS,
-    GeneratorConfig,
-    UnetGenerator,
-    UpsampleKind,
-    default_depth,
-    fix_noise,
-    weights_fit,
-)
+from .unet import UnetGenerator, default_depth, fix_noise, weights_fit
 
 __all__ = [
     "UPSAMPLE_KINDS",

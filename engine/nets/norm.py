@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
 
-NormKind = Literal["batch", "instance"]
+from engine.specs import NormKind
 
 
 def make_norm(kind: NormKind, channels: int) -> nn.Module:

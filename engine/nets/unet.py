@@ -24,63 +24,20 @@ fixed, seeded field per size, so the same input still always gives the same outp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
-from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from .norm import NormKind, make_norm
+from engine.specs import RESIZE_KINDS, GeneratorConfig, NormKind, UpsampleKind
 
-UpsampleKind = Literal["transpose", "nearest", "bilinear", "pixelshuffle"]
-UPSAMPLE_KINDS: tuple[UpsampleKind, ...] = ("transpose", "nearest", "bilinear", "pixelshuffle")
-RESIZE_KINDS: tuple[UpsampleKind, ...] = ("nearest", "bilinear")  # a resize, then a convolution
+from .norm import make_norm
+
 # The last convolution of a generator without the input skip (inside its upsampling layer),
 # and of one with it.
 _PLAIN_LAST_CONV = "outermost.1.1"
 _SKIP_LAST_CONV = "outermost.to_image.0"
-# Model files written before `upsample` was stored were all made with transposed convolutions.
-_LEGACY_UPSAMPLE: UpsampleKind = "transpose"
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Hyper-parameters of the generator; stored inside every model file."""
-
-    ngf: int = 64
-    depth: int = 8
-    in_channels: int = 3
-    out_channels: int = 3
-    norm: NormKind = "instance"
-    dropout: float = 0.5
-    upsample: UpsampleKind = "nearest"
-    noise: bool = False
-    input_skip: bool = False  # the last convolution also sees the input at full resolution
-
-    def __post_init__(self) -> None:
-        if self.ngf < 1:
-            raise ValueError(f"ngf must be >= 1, got {self.ngf}")
-        if not 5 <= self.depth <= 10:
-            raise ValueError(f"depth must be between 5 and 10, got {self.depth}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.upsample not in UPSAMPLE_KINDS:
-            raise ValueError(f"upsample must be one of {UPSAMPLE_KINDS}, got {self.upsample!r}")
-        if self.input_skip and self.upsample not in RESIZE_KINDS:
-            raise ValueError(f"input_skip needs upsample {' or '.join(RESIZE_KINDS)}")
-
-    @property
-    def multiple(self) -> int:
-        """Input height and width must be multiples of this."""
-        return 2**self.depth
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
-        return cls(**{"upsample": _LEGACY_UPSAMPLE, "noise": False, "input_skip": False, **data})
 
 
 def _width(cfg: GeneratorConfig, level: int) -> int:

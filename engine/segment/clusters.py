@@ -8,42 +8,17 @@ gives the same colours, whatever order k-means found the clusters in.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
 
 import torch
+
+from engine.specs import ClustersConfig
 
 from .base import Segmentation
 from .color import lab_to_rgb, rgb_to_lab
 from .filters import gaussian_blur
 from .kmeans import assign, fit_centroids, refine, sample_pixels
 
-MAX_K = 32
 _GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
-
-
-@dataclass(frozen=True)
-class ClustersConfig:
-    """Parameters of the clusters segmenter; stored inside every model file."""
-
-    kind: Literal["clusters"] = "clusters"
-    k: int = 7
-    blur_sigma: float = 0.0
-    sample_pixels: int = 2048
-    iterations: int = 10
-    refine_iterations: int = 1  # Lloyd steps on all pixels after fitting the subsample
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 2 <= self.k <= MAX_K:
-            raise ValueError(f"k must be between 2 and {MAX_K}, got {self.k}")
-        if self.blur_sigma < 0:
-            raise ValueError(f"blur_sigma must be >= 0, got {self.blur_sigma}")
-        if self.sample_pixels < self.k:
-            raise ValueError(f"sample_pixels must be >= k, got {self.sample_pixels}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def palette(k: int) -> torch.Tensor:

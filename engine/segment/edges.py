@@ -7,13 +7,11 @@ White edges on black, as Mathematica draws them.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
 import torch
 import torch.nn.functional as F
 
 from engine.device import one_cpu_thread
+from engine.specs import EdgesConfig
 
 from .base import Segmentation
 from .filters import gaussian_blur, grayscale, masked_min_max
@@ -21,26 +19,6 @@ from .filters import gaussian_blur, grayscale, masked_min_max
 _SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 # Neighbour offsets (dy, dx) across the edge for gradient directions 0, 45, 90 and 135 degrees.
 _ACROSS = ((0, 1), (1, 1), (1, 0), (1, -1))
-
-
-@dataclass(frozen=True)
-class EdgesConfig:
-    """Parameters of the edges segmenter; stored inside every model file."""
-
-    kind: Literal["edges"] = "edges"
-    sigma: float = 1.5
-    low: float = 0.08  # hysteresis thresholds, as fractions of the image's strongest gradient
-    high: float = 0.2
-    max_hysteresis_steps: int = 64
-
-    def __post_init__(self) -> None:
-        if self.sigma < 0:
-            raise ValueError(f"sigma must be >= 0, got {self.sigma}")
-        if not 0 < self.low <= self.high < 1:
-            raise ValueError(f"need 0 < low <= high < 1, got low={self.low} high={self.high}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _shift(values: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from engine.core import Compared, Encoded, ModelVersion
+from engine.core import Compared, Encoded
 from engine.errors import InputError, ModelError
-from engine.models import ModelSpec
+from engine.models import ModelSpec, ModelVersion
 from engine.names import check_name, check_version, parse_model_ref
 from engine.pipeline import DEFAULT_BUDGET_BYTES, Panels, TranslateOptions
 from engine.video import is_clip

@@ -14,6 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.db.errors import SchemaError
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -22,10 +24,6 @@ ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"  # a checkout's; an installed package
 # checkout, and an editable install of one, keeps it at the top level.
 MIGRATIONS_DIRS = (Path(__file__).resolve().parent / "migrations", PROJECT_ROOT / "migrations")
 UPGRADE_HINT = "run `beautynet db upgrade`"
-
-
-class SchemaError(RuntimeError):
-    """The database schema does not match the code: refuse to start."""
 
 
 def migrations_dir() -> Path:

@@ -246,3 +246,16 @@ def test_a_quick_step_or_a_pipe_gets_no_line() -> None:
     with working("loading nature", pipe, after=0):
         pipe.write("")  # whatever the step takes, a pipe gets no spinner
     assert terminal.getvalue() == "" and pipe.getvalue() == ""
+
+
+def test_models_lists_without_torch(data_dir: Path) -> None:
+    script = (
+        "import sys; from beautynet.cli import main; code = main(['models']); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "0 False"
+    assert any(line.startswith("* tiny ") for line in lines)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -187,3 +190,32 @@ def test_lookups_read_no_model_file_until_the_folder_changes(
     assert [e.version for e in registry.entries()][-1] == 49  # a change is seen at once
     registry.register(spec("m"), generator)
     assert registry.get("m", 50).version == 50
+
+
+def test_the_spec_read_without_torch_is_the_one_torch_reads(tmp_path: Path, make_model) -> None:
+    path = make_model("tiny", EdgesConfig(sigma=2.0), version=3)
+    assert read_spec(path) == load_model(path, CPU).spec
+    for bundled in ModelRegistry(None).entries():  # the shipped files, as torch wrote them
+        payload = torch.load(bundled.path, map_location="cpu", weights_only=True, mmap=True)
+        assert bundled.spec == ModelSpec.from_dict(payload)
+
+
+def test_a_model_file_whose_pickle_calls_anything_else_is_refused(tmp_path: Path) -> None:
+    """A file that would run code when unpickled (here os.system) is refused, not run."""
+    path = tmp_path / "evil.pt"
+    call = pickle.dumps(Call(tmp_path / "ran"))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("evil/data.pkl", call)
+    with pytest.raises(ModelError, match=r"not a beautynet model file \(UnpicklingError\)"):
+        read_spec(path)
+    assert not (tmp_path / "ran").exists()
+
+
+class Call:
+    """Unpickled, it would run `touch marker`."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.system, (f"touch {self.marker}",)
