@@ -22,6 +22,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -99,16 +100,10 @@ class _Backend:
     streams = 1  # batches it runs at once to good effect
 
     def __init__(
-        self,
-        generator: UnetGenerator,
-        precision: str,
-        threads: int,
-        fallback: Run | None,
-        store: MachineStore | None = None,
+        self, generator: UnetGenerator, precision: str, threads: int, fallback: Run | None
     ) -> None:
         self.generator, self.precision, self.threads = generator, precision, threads
         self.fallback = fallback  # for a shape whose graph cannot be built (None: raise)
-        self.store = store  # where exported graphs are kept between runs (None: nowhere)
         self._graphs: BuiltOnce[tuple[int, int], Run] = BuiltOnce(GRAPHS_KEPT)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
@@ -140,16 +135,6 @@ class _Backend:
         network = copy.deepcopy(self.generator).float().eval().requires_grad_(False)
         fix_noise(network, height, width)
         return network
-
-    def _exported(self, height: int, width: int) -> bytes:
-        """The ONNX graph for (height, width): the one kept on disk, else exported now (and
-        kept), since exporting takes a second or two."""
-        graph = self.store.graph(height, width) if self.store else None
-        if graph is None:
-            graph = _onnx(self._fixed_copy(height, width), height, width)
-            if self.store:
-                self.store.keep_graph(height, width, graph)
-        return graph
 
 
 class _Eager(_Backend):
@@ -228,8 +213,11 @@ def _as_array(batch: torch.Tensor) -> np.ndarray:
     return batch.detach().float().cpu().contiguous().numpy()
 
 
-class _OnnxRuntime(_Backend):
-    """ONNX Runtime's CPU provider; concurrent calls share one session, threads split."""
+class _Exported(_Backend):
+    """A runtime of the generator's exported ONNX graph (`package`), running `streams`
+    batches at once; the graphs are kept in the store (if any) for the next load."""
+
+    package = ""
 
     def __init__(
         self,
@@ -240,15 +228,32 @@ class _OnnxRuntime(_Backend):
         store: MachineStore | None,
         streams: int,
     ) -> None:
-        super().__init__(generator, precision, threads, fallback, store)
-        self._ort, self.streams = _require("onnxruntime"), streams
+        super().__init__(generator, precision, threads, fallback)
+        self.store, self.streams = store, streams
+        self.runtime = _require(self.package)
+
+    def _exported(self, height: int, width: int) -> bytes:
+        """The ONNX graph for (height, width): the one kept on disk, else exported now (and
+        kept), since exporting takes a second or two."""
+        graph = self.store.graph(height, width) if self.store else None
+        if graph is None:
+            graph = _onnx(self._fixed_copy(height, width), height, width)
+            if self.store:
+                self.store.keep_graph(height, width, graph)
+        return graph
+
+
+class _OnnxRuntime(_Exported):
+    """ONNX Runtime's CPU provider; concurrent calls share one session, threads split."""
+
+    package = "onnxruntime"
 
     def _build(self, height: int, width: int) -> Run:
-        options = self._ort.SessionOptions()
+        options = self.runtime.SessionOptions()
         options.intra_op_num_threads = max(1, self.threads // self.streams)
         options.inter_op_num_threads = 1
         graph = self._exported(height, width)
-        session = self._ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        session = self.runtime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
         def run(batch: torch.Tensor) -> torch.Tensor:
             (output,) = session.run(None, {"x": _as_array(batch)})
@@ -257,20 +262,14 @@ class _OnnxRuntime(_Backend):
         return run
 
 
-class _OpenVino(_Backend):
+class _OpenVino(_Exported):
     """OpenVINO on the CPU: one compiled model per batch size, `streams` requests at once."""
 
-    def __init__(
-        self,
-        generator: UnetGenerator,
-        precision: str,
-        threads: int,
-        fallback: Run,
-        store: MachineStore | None,
-        streams: int,
-    ) -> None:
-        super().__init__(generator, precision, threads, fallback, store)
-        self._core, self.streams = _require("openvino").Core(), streams
+    package = "openvino"
+
+    @cached_property
+    def _core(self) -> Any:
+        return self.runtime.Core()
 
     def _build(self, height: int, width: int) -> Run:
         model = self._core.read_model(self._exported(height, width))
