@@ -28,7 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import describe_machine
 from bench.quality import everyday_photos
-from engine.device import resolve_device
+from engine.device import resolve_device, set_torch_threads
 from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.runtimes import RUNTIMES, GeneratorRunner, wall_seconds
@@ -116,7 +116,7 @@ class Case:
 
 def measure(case: Case, runtime: str, threads: int, repeats: int) -> Row:
     batch = len(case.inputs)
-    torch.set_num_threads(threads)
+    set_torch_threads(threads)
     try:
         # One call at a time, on all `threads`: the latency of one call (the service's streams
         # trade it for throughput; bench/load.py measures that).

@@ -29,7 +29,7 @@ from engine.datasets import (
     list_datasets,
     load_manifest,
 )
-from engine.device import Precision
+from engine.device import Precision, torch_threads
 from engine.errors import InputError, ModelError, NotConfiguredError
 from engine.imaging import (
     ImageFormat,
@@ -159,8 +159,11 @@ class Engine:
         self.runtime = check_runtime(runtime)  # `auto` or one of engine.runtimes.RUNTIMES
         self.limits = limits
         self.batch_size = batch_size  # 0: each model's fastest, measured at load
-        # Batches an exported runtime runs at once (0: two once torch has two threads).
-        self.streams = streams or default_streams(torch.get_num_threads())
+        # The threads every model's network runs on, fixed now: a model loaded while frames
+        # run elsewhere (each on one thread, `one_cpu_thread`) must still get them all.
+        self.threads = torch_threads()
+        # Batches an exported runtime runs at once (0: two once there are two threads).
+        self.streams = streams or default_streams(self.threads)
         self.clip_limits = clip_limits
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
         self.machine_dir = machine_dir  # what loading measures here is kept (None: not kept)
@@ -196,7 +199,12 @@ class Engine:
             store = MachineStore(self.machine_dir, file_digest(entry.path))
         model = load_model(entry.path, self.device)
         translator = ImageTranslator(
-            model, self.runtime, self.batch_size, streams=self.streams, store=store
+            model,
+            self.runtime,
+            self.batch_size,
+            threads=self.threads,
+            streams=self.streams,
+            store=store,
         )
         log.info("loaded %s", translator.describe())
         return translator

@@ -81,6 +81,25 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
         yield
 
 
+# The process's torch (OpenMP) thread count outside `one_cpu_thread`. torch keeps one count for
+# the whole process, read by every thread it has not met yet: a save and restore around a
+# block, as `one_cpu_thread` does on several threads at once, could otherwise restore another
+# block's 1 and leave every later thread, and every model loaded later, on one core.
+_torch_threads = 0
+
+
+def torch_threads() -> int:
+    """How many threads torch runs ops on in this process (outside `one_cpu_thread`)."""
+    return _torch_threads or torch.get_num_threads()
+
+
+def set_torch_threads(count: int) -> None:
+    """Give torch `count` threads, process-wide (what `one_cpu_thread` restores)."""
+    global _torch_threads
+    _torch_threads = count
+    torch.set_num_threads(count)
+
+
 @contextlib.contextmanager
 def one_cpu_thread(device: torch.device) -> Iterator[None]:
     """Run many small CPU ops on the calling thread alone; a no-op off the CPU.
@@ -88,17 +107,18 @@ def one_cpu_thread(device: torch.device) -> Iterator[None]:
     Each op on a 256 px mask is just big enough for torch to open an OpenMP parallel region.
     In a worker thread (the engine service's network thread, the bot's engine threads) every
     region costs a wake-up of its team: the edges segmenter's ~700 small ops took 37 ms there
-    against 6 ms on one thread, which it needs no more than.
+    against 6 ms on one thread, which it needs no more than. On leaving, torch gets the
+    process's own count back (`torch_threads`), whatever other threads did meanwhile.
     """
     if device.type != "cpu":
         yield
         return
-    before = torch.get_num_threads()
+    restore = torch_threads()
     torch.set_num_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(restore)
 
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)

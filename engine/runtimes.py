@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from engine.built import BuiltOnce
-from engine.device import autocast, place, resolve_precision
+from engine.device import autocast, place, resolve_precision, torch_threads
 from engine.machine import MachineStore
 from engine.names import AUTO, RUNTIMES, check_runtime
 from engine.nets import UnetGenerator, fix_noise
@@ -386,7 +386,7 @@ class GeneratorRunner:
         self.device = next(generator.parameters()).device
         check_runtime(requested)
         self.generator, self.store = generator, store
-        self.threads = threads or torch.get_num_threads()
+        self.threads = threads or torch_threads()
         streams = streams or default_streams(self.threads)
         settings = {"requested": requested, "threads": self.threads, "streams": streams}
         self._identity = store.identity(_device_name(self.device), **settings) if store else {}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-import torch
+from engine.device import set_torch_threads
 
 
 @dataclass(frozen=True)
@@ -68,4 +68,4 @@ def default_streams(network_threads: int) -> int:
 
 def use_threads(plan: ThreadPlan) -> None:
     """Give torch the network's share (process-wide; the codec workers are the service's)."""
-    torch.set_num_threads(plan.network)
+    set_torch_threads(plan.network)

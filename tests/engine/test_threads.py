@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
 import pytest
 import torch
 
 from beautynet.components.engine import service_config, service_threads
+from engine.core import Engine
+from engine.device import one_cpu_thread, set_torch_threads, torch_threads
+from engine.models import ModelRegistry
 from engine.threads import plan_threads, use_threads
 from infra.settings import Settings
+
+CPU = torch.device("cpu")
+T = TypeVar("T")
 
 
 @pytest.mark.parametrize(
@@ -38,10 +50,58 @@ def test_bad_counts_are_refused() -> None:
         plan_threads(streams=-1)
 
 
-def test_torch_gets_the_network_share() -> None:
-    before = torch.get_num_threads()
+@pytest.fixture
+def two_torch_threads() -> Iterator[int]:
+    """torch on two threads (whatever the machine), the process's own count restored after."""
+    before = torch_threads()
+    set_torch_threads(2)
     try:
-        use_threads(plan_threads(network=1, codec=1))
-        assert torch.get_num_threads() == 1
+        yield 2
     finally:
-        torch.set_num_threads(before)
+        set_torch_threads(before)
+
+
+def test_torch_gets_the_network_share(two_torch_threads: int) -> None:
+    use_threads(plan_threads(network=1, codec=1))
+    assert torch.get_num_threads() == torch_threads() == 1
+
+
+def in_a_new_thread(call: Callable[[], T]) -> T:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
+def test_one_thread_blocks_side_by_side_give_torch_its_threads_back(
+    two_torch_threads: int,
+) -> None:
+    """Two threads in `one_cpu_thread` at once, the first to come the first to leave (two live
+    frames in flight): threads started afterwards still get torch's two threads, not one."""
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with one_cpu_thread(CPU):
+            first_in.set()
+            assert second_in.wait(20)
+        first_out.set()
+
+    def second() -> None:
+        assert first_in.wait(20)
+        with one_cpu_thread(CPU):
+            second_in.set()
+            assert first_out.wait(20)
+
+    with ThreadPoolExecutor(2) as pool:
+        for block in [pool.submit(first), pool.submit(second)]:
+            block.result(20)
+    assert in_a_new_thread(torch.get_num_threads) == two_torch_threads
+    assert torch_threads() == two_torch_threads
+
+
+def test_a_model_loaded_beside_a_one_thread_block_gets_the_engines_threads(
+    two_torch_threads: int, make_model, tmp_path: Path
+) -> None:
+    make_model("tiny", directory=tmp_path / "models")
+    engine = Engine(ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none"), CPU)
+    with one_cpu_thread(CPU):  # a live frame, say, on this thread
+        translator = in_a_new_thread(lambda: engine.translator("tiny"))
+    assert engine.threads == translator.runner.threads == two_torch_threads
