@@ -19,6 +19,7 @@ import statistics
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ BATCH_CHOICES = {"cpu": (1, 2, 4, 8), "cuda": (1, 2, 4, 8, 16, 32, 64)}
 # A smaller batch within 10% of the fastest per image wins: less latency, and two runs of
 # the same batch on a CPU differ by about that much.
 BATCH_TOLERANCE = 0.10
+# A model whose calls take this much longer than measured for it here is said to be slow,
+# judged on the median of its last calls at the measured shape.
+SLOW = 1.5
+PACE_CALLS = 32
 
 Run = Callable[[torch.Tensor], torch.Tensor]
 
@@ -72,12 +77,17 @@ class RuntimeInfo:
     batch: int
     streams: int
     fallbacks: tuple[str, ...] = ()
+    slowdown: float = 1.0  # its recent calls against what was measured for it (`Pace`)
 
     def describe(self) -> str:
-        """'openvino-fp32, batch 1, 2 streams' (then why a runtime fell back, if one did)."""
+        """'openvino-fp32, batch 1, 2 streams' (then why a runtime fell back, if one did, and
+        how much slower than measured it runs, when it is slow)."""
         text = f"{self.name}, batch {self.batch}"
         text += f", {self.streams} streams" if self.streams > 1 else ""
-        return text + "".join(f" (instead of {reason})" for reason in self.fallbacks)
+        text += "".join(f" (instead of {reason})" for reason in self.fallbacks)
+        return text + (
+            f", {self.slowdown:.1f}x slower than measured" if self.slowdown >= SLOW else ""
+        )
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -361,6 +371,56 @@ def _backend(
 
 
 # ---- the engine's door ---------------------------------------------------------------------
+class Pace:
+    """How fast a model's calls run against what was measured for it on this machine.
+
+    The measurement (`GeneratorRunner.fastest_batch`) ran `streams` calls at once; a call
+    then takes `streams` times the measured milliseconds per image, and no more when fewer
+    run. The median of the last `PACE_CALLS` calls at the measured shape, against that, is the
+    slowdown: above `SLOW` the model gets less of the machine than when it was measured
+    (another model's work beside it, other processes, fewer threads than it was given), and
+    the log says so once, and again when it is back to speed.
+    """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.expected: dict[tuple[int, int, int], float] = {}  # (H, W, batch): ms per image
+        self.slowdown = 1.0
+        self._recent: deque[float] = deque(maxlen=PACE_CALLS)
+        self._lock = threading.Lock()
+
+    def expect(self, height: int, width: int, batch: int, ms_per_image: float) -> None:
+        self.expected[(height, width, batch)] = ms_per_image
+
+    def observe(self, batch: torch.Tensor, seconds: float) -> None:
+        """One call's time, compared with what was measured for its shape (if anything)."""
+        expected = self.expected.get((batch.shape[-2], batch.shape[-1], len(batch)))
+        if expected is None:
+            return
+        with self._lock:
+            self._recent.append(seconds * 1000 / len(batch) / expected)
+            if len(self._recent) < PACE_CALLS:
+                return
+            was_slow = self.slowdown >= SLOW
+            self.slowdown = statistics.median(self._recent)
+            self._recent.clear()
+        if (self.slowdown >= SLOW) != was_slow:
+            self._say(expected)
+
+    def _say(self, expected: float) -> None:
+        if self.slowdown >= SLOW:
+            log.warning(
+                "%s runs %.1fx slower than measured on this machine (%.1f ms per image, "
+                "measured %.1f with its streams busy): something else has its cores",
+                self.label,
+                self.slowdown,
+                self.slowdown * expected,
+                expected,
+            )
+        else:
+            log.info("%s runs at its measured speed again", self.label)
+
+
 class GeneratorRunner:
     """One generator behind the first runtime that builds, for inputs in [-1, 1] on the
     generator's device; outputs are float32 on that device.
@@ -382,10 +442,12 @@ class GeneratorRunner:
         streams: int = 0,
         probe: tuple[int, int] | None = None,
         store: MachineStore | None = None,
+        label: str = "",
     ) -> None:
         self.device = next(generator.parameters()).device
         check_runtime(requested)
         self.generator, self.store = generator, store
+        self.pace = Pace(label or "the generator")
         self.threads = threads or torch_threads()
         streams = streams or default_streams(self.threads)
         settings = {"requested": requested, "threads": self.threads, "streams": streams}
@@ -413,7 +475,10 @@ class GeneratorRunner:
         return self._backend.streams
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        return self._backend(batch).to(batch.device)
+        started = time.perf_counter()
+        output = self._backend(batch).to(batch.device)
+        self.pace.observe(batch, time.perf_counter() - started)
+        return output
 
     def fastest_batch(self, height: int, width: int, repeats: int = 5) -> int:
         """The batch size with the fewest milliseconds per image on this device: measured
@@ -427,8 +492,12 @@ class GeneratorRunner:
                 if kept is None or kept.get("choices") != list(self.batch_choices):
                     kept = self._measure_batches(height, width, repeats)
                     self._keep(batches={**self._kept.get("batches", {}), shape: kept})
-                _MEASURED[key] = int(kept["chosen"])
-            return _MEASURED[key]
+                _MEASURED[key] = kept
+            chosen = int(_MEASURED[key]["chosen"])
+            ms = _MEASURED[key]["ms_per_image"].get(str(chosen))
+            if ms:  # a call, with every stream busy, takes `streams` times the measured time
+                self.pace.expect(height, width, chosen, ms * self.streams)
+            return chosen
 
     @property
     def batch_choices(self) -> tuple[int, ...]:
@@ -482,7 +551,7 @@ class GeneratorRunner:
             list(pool.map(self, [batch] * self.streams))
 
 
-_MEASURED: dict[tuple[Any, ...], int] = {}
+_MEASURED: dict[tuple[Any, ...], dict[str, Any]] = {}
 _MEASURED_LOCK = threading.Lock()
 
 

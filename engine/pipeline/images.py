@@ -103,6 +103,7 @@ class ImageTranslator:
             streams=streams,
             probe=(size, size),
             store=store,
+            label=model.spec.label,
         )
         self.batch_size = batch_size or self.runner.fastest_batch(size, size)
         self._network_pool: ThreadPoolExecutor | None = None  # see `overlapped`
@@ -113,7 +114,8 @@ class ImageTranslator:
     def runtime(self) -> RuntimeInfo:
         """How the generator runs here."""
         runner = self.runner
-        return RuntimeInfo(runner.name, self.batch_size, runner.streams, tuple(runner.fallbacks))
+        fallbacks, slowdown = tuple(runner.fallbacks), runner.pace.slowdown
+        return RuntimeInfo(runner.name, self.batch_size, runner.streams, fallbacks, slowdown)
 
     def describe(self) -> str:
         """'nature v7 on openvino-fp32, batch 1, 2 streams': the model and how it runs."""

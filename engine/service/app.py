@@ -13,6 +13,7 @@ import torch
 from aiohttp import web
 
 from engine.core import Encoded, Engine
+from engine.runtimes import SLOW
 from engine.training import TrainDefaults
 from engine.video import ClipLimits
 
@@ -92,6 +93,12 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         "beautynet_runtime_info",
         "How each loaded model runs: its runtime, batch size and streams.",
         lambda: _runtime_labels(engine),
+    )
+    metrics.labelled(
+        "beautynet_runtime_slowdown",
+        "Each loaded model's recent calls against its speed measured on this machine "
+        f"(1: as measured; from {SLOW:g}, the log says it is slow).",
+        lambda: [({"model": label}, info.slowdown) for label, info in engine.runtimes().items()],
     )
     live = app[keys.LIVE_SESSIONS]
     metrics.gauge("beautynet_live_sessions", "Live camera sessions open.", lambda: live.open)

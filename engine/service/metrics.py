@@ -75,7 +75,7 @@ class Metrics:
             "beautynet_stage_seconds", "Time spent per request stage.", LATENCY_BUCKETS
         )
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
-        self.infos: dict[str, tuple[str, Callable[[], list[dict[str, str]]]]] = {}
+        self.labelled_gauges: dict[str, tuple[str, Callable[[], list[tuple[dict[str, str], float]]]]] = {}
         self.counters: dict[str, dict[Labels, int]] = {name: defaultdict(int) for name in COUNTERS}
         for phase in ("headers", "body"):
             self.counters["beautynet_stalled_connections_total"][(("phase", phase),)] = 0
@@ -111,7 +111,13 @@ class Metrics:
 
     def info(self, name: str, help_text: str, read: Callable[[], list[dict[str, str]]]) -> None:
         """Label sets read when the metrics are rendered, each shown as `name{labels} 1`."""
-        self.infos[name] = (help_text, read)
+        self.labelled(name, help_text, lambda: [(labels, 1.0) for labels in read()])
+
+    def labelled(
+        self, name: str, help_text: str, read: Callable[[], list[tuple[dict[str, str], float]]]
+    ) -> None:
+        """Values by label set, read when the metrics are rendered: `name{labels} value`."""
+        self.labelled_gauges[name] = (help_text, read)
 
     def render(self) -> str:
         """The whole exposition, Prometheus text format 0.0.4."""
@@ -128,8 +134,8 @@ class Metrics:
             lines += self.batch_size.render() + self.latency.render()
         for name, (help_text, read) in sorted(self.gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {read()}"]
-        for name, (help_text, read_labels) in sorted(self.infos.items()):
+        for name, (help_text, read_values) in sorted(self.labelled_gauges.items()):
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
-            for labels in read_labels():
-                lines.append(f"{name}{_labels(tuple(sorted(labels.items())))} 1")
+            for labels, reading in read_values():
+                lines.append(f"{name}{_labels(tuple(sorted(labels.items())))} {reading:g}")
         return "\n".join(lines) + "\n"

@@ -3,6 +3,7 @@ cannot run falls back to eager with its reason."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -172,3 +173,33 @@ def test_a_new_shape_builds_while_built_shapes_keep_running(
         assert torch.allclose(runner(small), eager(generator, small), atol=1e-3)  # not blocked
         release.set()
         assert tall.result(20).shape == (1, 3, 64, 32)
+
+
+def test_a_model_slower_than_measured_says_so_and_when_it_is_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="engine.runtimes")
+    runner = GeneratorRunner(tiny_generator(), "eager-fp32", label="tiny v1")
+    pace, batch = runner.pace, inputs(2, 32, 32)
+    pace.expect(32, 32, 2, ms_per_image=10.0)  # a call of 2 images: 20 ms when as measured
+    for seconds in [0.020] * runtimes.PACE_CALLS:
+        pace.observe(batch, seconds)
+    assert pace.slowdown == pytest.approx(1.0) and "slower" not in caplog.text
+    for seconds in [0.020] * 10 + [0.045] * (runtimes.PACE_CALLS - 10):  # most calls 2.25x
+        pace.observe(batch, seconds)
+    assert pace.slowdown == pytest.approx(2.25)
+    assert "tiny v1 runs 2.2x slower than measured on this machine" in caplog.text
+    info = RuntimeInfo(runner.name, 2, 1, slowdown=pace.slowdown)
+    assert info.describe() == "eager-fp32, batch 2, 2.2x slower than measured"
+    pace.observe(inputs(1, 32, 32), 1.0)  # another batch size: nothing measured to compare
+    for seconds in [0.021] * runtimes.PACE_CALLS:
+        pace.observe(batch, seconds)
+    assert pace.slowdown == pytest.approx(1.05)
+    assert "tiny v1 runs at its measured speed again" in caplog.text
+
+
+def test_the_measured_batch_sets_the_pace_expected(tmp_path) -> None:
+    runner = GeneratorRunner(tiny_generator(), "eager-fp32", label="tiny v1")
+    chosen = runner.fastest_batch(32, 32, repeats=1)
+    (expected,) = runner.pace.expected.items()
+    assert expected[0] == (32, 32, chosen) and expected[1] > 0

@@ -190,7 +190,9 @@ async def test_healthz_and_metrics_say_how_each_loaded_model_runs(
     line = (
         'beautynet_runtime_info{batch="64",model="tiny v1",runtime="openvino-fp32",streams="1"} 1'
     )
-    assert line in await _metrics(service)
+    metrics = await _metrics(service)
+    assert line in metrics
+    assert 'beautynet_runtime_slowdown{model="tiny v1"} 1' in metrics  # not slow, nor measured
 
 
 async def test_two_streams_run_two_batches_at_once(start_service, two_streams, png: bytes) -> None:
