@@ -62,6 +62,9 @@ class Histogram:
         return lines
 
 
+ReadLabelled = Callable[[], list[tuple[dict[str, str], float]]]  # values by label set
+
+
 class Metrics:
     """Counters, gauges and histograms of one service (thread-safe)."""
 
@@ -75,7 +78,7 @@ class Metrics:
             "beautynet_stage_seconds", "Time spent per request stage.", LATENCY_BUCKETS
         )
         self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
-        self.labelled_gauges: dict[str, tuple[str, Callable[[], list[tuple[dict[str, str], float]]]]] = {}
+        self.labelled_gauges: dict[str, tuple[str, ReadLabelled]] = {}
         self.counters: dict[str, dict[Labels, int]] = {name: defaultdict(int) for name in COUNTERS}
         for phase in ("headers", "body"):
             self.counters["beautynet_stalled_connections_total"][(("phase", phase),)] = 0
@@ -113,9 +116,7 @@ class Metrics:
         """Label sets read when the metrics are rendered, each shown as `name{labels} 1`."""
         self.labelled(name, help_text, lambda: [(labels, 1.0) for labels in read()])
 
-    def labelled(
-        self, name: str, help_text: str, read: Callable[[], list[tuple[dict[str, str], float]]]
-    ) -> None:
+    def labelled(self, name: str, help_text: str, read: ReadLabelled) -> None:
         """Values by label set, read when the metrics are rendered: `name{labels} value`."""
         self.labelled_gauges[name] = (help_text, read)
 
