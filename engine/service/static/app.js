@@ -227,9 +227,9 @@ async function followClip(file, job, params, id) {
     if (job !== state.job) return;
     status = await (await call(`/v1/clips/${encodeURIComponent(id)}`)).json();
     if (status.state === "failed") throw new ApiError(400, status.error || "the clip could not be translated");
-    if (status.state === "done") break;
     const done = status.total ? status.done / status.total : 0;
     working(status.total ? `Frame ${status.done} of ${status.total}` : "Starting…", done);
+    if (status.state === "done") break; // its last progress shown, however quick the clip
     await sleep(POLL_MS);
   }
   working("Fetching the result…", 1);
