@@ -11,6 +11,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
+from engine.device import cpu_has_fast_bf16
+from engine.machine import cpu_model
+
 
 def photo_like(width: int, height: int, seed: int) -> Image.Image:
     """A smooth colour field with soft shapes and sensor noise: k-means sees what a photo gives."""
@@ -45,7 +48,10 @@ def interleaved_medians(runs: dict[str, Callable[[], object]], repeats: int) -> 
 
 
 def describe_machine() -> str:
-    """One line naming the software and hardware a figure was measured on."""
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    """One line naming the software and hardware a figure was measured on: the CPU's model
+    and whether it runs bf16 natively (AVX-512 BF16, AMX) or not (AVX2), or the GPU."""
+    bf16 = "native bf16" if cpu_has_fast_bf16() else "no native bf16"
+    cpu = f"{cpu_model()} ({bf16})"
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     threads = torch.get_num_threads()
-    return f"torch {torch.__version__}, {os.cpu_count()} cpus, {threads} threads, {device}"
+    return f"torch {torch.__version__}, {cpu}, {os.cpu_count()} cpus, {threads} threads, {device}"

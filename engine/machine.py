@@ -41,7 +41,9 @@ def cpu_identity() -> str:
             for line in info:
                 key, _, value = line.partition(":")
                 key = key.strip()
-                if key in ("model name", "flags", "Features", "CPU part") and key not in fields:
+                if key in ("model name", "CPU part") and key not in fields:
+                    fields[key] = value.strip()
+                if key in ("flags", "Features") and key not in fields:  # in a stable order
                     fields[key] = " ".join(sorted(value.split()))
                 if not line.strip() and fields:
                     break  # the first processor describes them all
@@ -49,6 +51,15 @@ def cpu_identity() -> str:
         pass
     fields.setdefault("processor", platform.processor() or platform.machine())
     return "; ".join(f"{key}: {value}" for key, value in sorted(fields.items()))
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo (or the platform) gives it."""
+    for part in cpu_identity().split("; "):
+        key, _, value = part.partition(": ")
+        if key in ("model name", "processor"):
+            return value
+    return "unknown CPU"
 
 
 @cache

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
-from moviepy.video.io.ffmpeg_reader import FFMPEG_VideoReader
 
 from engine.errors import InputError
 
@@ -21,6 +20,10 @@ def even_fit(width: int, height: int, size: int) -> tuple[int, int]:
 
 def read_frames(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
     """(H, W, 3) uint8 frames, scaled by ffmpeg to `size` (w, h) while decoding."""
+    # Imported here: moviepy takes a tenth of a second, which every command checking an
+    # input's kind would pay, and only reading a clip needs it.
+    from moviepy.video.io.ffmpeg_reader import FFMPEG_VideoReader
+
     width, height = size
     try:
         reader = FFMPEG_VideoReader(

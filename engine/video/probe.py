@@ -6,8 +6,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos
-
 from engine.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -53,6 +51,8 @@ def probe_clip(path: Path, limits: ClipLimits = ClipLimits()) -> ClipInfo:
         raise InputError(
             f"clip too large ({size / MiB:.1f} MiB, limit {limits.max_bytes / MiB:.0f} MiB)"
         )
+    from moviepy.video.io.ffmpeg_reader import ffmpeg_parse_infos  # as in `frames`: slow
+
     try:
         infos = ffmpeg_parse_infos(str(path), check_duration=True, decode_file=False)
     except (OSError, KeyError, ValueError, IndexError, AttributeError) as exc:
