@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from typing import Literal, TypeVar
 
@@ -86,18 +87,25 @@ def autocast(device: torch.device, precision: Precision) -> Iterator[None]:
 # block, as `one_cpu_thread` does on several threads at once, could otherwise restore another
 # block's 1 and leave every later thread, and every model loaded later, on one core.
 _torch_threads = 0
+_threads_lock = threading.Lock()
 
 
 def torch_threads() -> int:
-    """How many threads torch runs ops on in this process (outside `one_cpu_thread`)."""
-    return _torch_threads or torch.get_num_threads()
+    """How many threads torch runs ops on in this process (outside `one_cpu_thread`): as set
+    by `set_torch_threads`, else torch's own count when first asked (before any block)."""
+    global _torch_threads
+    with _threads_lock:
+        if not _torch_threads:
+            _torch_threads = torch.get_num_threads()
+        return _torch_threads
 
 
 def set_torch_threads(count: int) -> None:
     """Give torch `count` threads, process-wide (what `one_cpu_thread` restores)."""
     global _torch_threads
-    _torch_threads = count
-    torch.set_num_threads(count)
+    with _threads_lock:
+        _torch_threads = count
+        torch.set_num_threads(count)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from typing import TypeVar
 import pytest
 import torch
 
+import engine.device
 from beautynet.components.engine import service_config, service_threads
 from engine.core import Engine
 from engine.device import one_cpu_thread, set_torch_threads, torch_threads
@@ -71,11 +72,14 @@ def in_a_new_thread(call: Callable[[], T]) -> T:
         return pool.submit(call).result()
 
 
+@pytest.mark.parametrize("set_by", ["the service's thread plan", "torch's own count"])
 def test_one_thread_blocks_side_by_side_give_torch_its_threads_back(
-    two_torch_threads: int,
+    two_torch_threads: int, monkeypatch: pytest.MonkeyPatch, set_by: str
 ) -> None:
     """Two threads in `one_cpu_thread` at once, the first to come the first to leave (two live
     frames in flight): threads started afterwards still get torch's two threads, not one."""
+    if set_by == "torch's own count":  # a process that never set it (the command line)
+        monkeypatch.setattr(engine.device, "_torch_threads", 0)
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 
     def first() -> None:
