@@ -2,10 +2,13 @@
 
 A `GeneratorRunner` runs one generator through one runtime, for any input shape. The
 compiled and exported runtimes get a graph per input (height, width), because the noise
-layers' fixed fields depend on it (`fix_noise`); each graph is built from the loaded weights
-on first use, in memory (never a download, never a file), and OpenVINO compiles it once per
-batch size. `auto` takes the fastest runtime that keeps the picture on this device; one that
-cannot be built here falls back to eager PyTorch, with the reason logged and kept.
+layers' fixed fields depend on it (`fix_noise`); each graph is exported from the loaded
+weights on first use (never downloaded; with a `MachineStore`, kept in the data folder for
+the next load), and OpenVINO compiles it once per batch size. `auto` takes the fastest
+runtime that keeps the picture on this device; one that cannot be built here falls back to
+eager PyTorch, with the reason logged and kept. What a load measures here (the runtime
+chosen, the batch size) is kept in the store too, and each runner's `Pace` says when its
+calls run slower than measured.
 """
 
 from __future__ import annotations
