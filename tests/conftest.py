@@ -73,6 +73,11 @@ def cpu_bf16(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return native
 
 
+def auto_cpu_runtime() -> str:
+    """The runtime `auto` chooses on this CPU (or on the one the `cpu_bf16` fixture sets)."""
+    return "openvino-bf16" if engine.device.cpu_has_fast_bf16() else "openvino-fp32"
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_model: MakeModel) -> Path:
     """A data directory holding a tiny clusters model and a tiny edges model, set in the env."""

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.bot import BeautyBot
 from infra.db.models import AuditLog
-from tests.conftest import encoded
+from tests.conftest import auto_cpu_runtime, encoded
 from tests.fakediscord import FakeDiscord
 
 from .conftest import BotFactory
@@ -138,7 +138,7 @@ async def test_status(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     answer = await ephemeral_answer(fake, interaction)
     assert "0 running, 0 waiting, capacity 4" in answer
     assert "InProcessEngine on cpu" in answer and "tiny v1 (default)" in answer
-    assert "**Runtime**: tiny v1 on openvino-fp32, batch " in answer
+    assert f"**Runtime**: tiny v1 on {auto_cpu_runtime()}, batch " in answer
     assert "**Trainings**: none" in answer
 
 

@@ -16,7 +16,7 @@ from engine.core import Engine
 from engine.imaging import decode_image, encode_image
 from engine.models import ModelRegistry
 from engine.segment import EdgesConfig
-from tests.conftest import make_clip
+from tests.conftest import auto_cpu_runtime, make_clip
 
 CPU = torch.device("cpu")
 
@@ -141,5 +141,6 @@ async def test_start_loads_the_default_model_in_the_background(
             break
         await asyncio.sleep(0.05)
     (loaded,) = await client.runtimes()
-    assert loaded.startswith("lines v1 on openvino-fp32, batch ")  # the first name: default
-    assert "engine runtime: lines v1 on openvino-fp32" in caplog.text
+    runtime = auto_cpu_runtime()
+    assert loaded.startswith(f"lines v1 on {runtime}, batch ")  # the first name: default
+    assert f"engine runtime: lines v1 on {runtime}" in caplog.text

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import torch
 
+import engine.device
 from engine import machine, runtimes
 from engine.machine import GRAPHS_KEPT, MachineStore
 from engine.runtimes import GeneratorRunner
@@ -38,6 +39,12 @@ class Counted:
 
         monkeypatch.setattr(GeneratorRunner, "_measure_batches", timed)
         monkeypatch.setattr(runtimes, "_onnx", exported)
+
+
+@pytest.fixture(autouse=True)
+def fp32_only_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about what is kept, not precision: a CPU without native bf16."""
+    monkeypatch.setattr(engine.device, "cpu_has_fast_bf16", lambda: False)
 
 
 @pytest.fixture
@@ -112,7 +119,8 @@ def test_what_is_kept_names_what_it_depends_on(tmp_path: Path, counted: Counted)
     (kept,) = (tmp_path / "machine" / "measured").glob("*.json")
     record = json.loads(kept.read_text())
     identity, measured = record["identity"], record["measured"]
-    assert identity["model"] == "model-a" and identity["requested"] == "onnxruntime-fp32"
+    assert identity["model"] == "model-a"
+    assert identity["candidates"] == ["onnxruntime-fp32", "eager-fp32"]
     assert identity["torch"] == torch.__version__ and identity["cpus"] == os.cpu_count()
     assert measured["runtime"] == "onnxruntime-fp32"
     timing = measured["batches"]["32x32"]

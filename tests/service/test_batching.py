@@ -10,6 +10,7 @@ import pytest
 
 from engine.pipeline import ImageTranslator
 from engine.service import keys
+from tests.conftest import auto_cpu_runtime
 
 from .conftest import Service, wait_until
 
@@ -181,15 +182,15 @@ async def test_unknown_clip_job_is_404(service: Service) -> None:
 
 
 async def test_healthz_and_metrics_say_how_each_loaded_model_runs(
-    service: Service, png: bytes
+    service: Service, png: bytes, cpu_bf16: bool
 ) -> None:
     assert (await _post(service, png))[0] == 200  # loads the default model
     async with service.session.get(f"{service.url}/healthz") as response:
         runtimes = (await response.json())["runtimes"]
-    assert runtimes == {"tiny v1": "openvino-fp32, batch 64"}  # auto, on a CPU
-    line = (
-        'beautynet_runtime_info{batch="64",model="tiny v1",runtime="openvino-fp32",streams="1"} 1'
-    )
+    runtime = auto_cpu_runtime()  # on either kind of CPU, as the fixture sets it
+    assert runtimes == {"tiny v1": f"{runtime}, batch 64"}
+    labels = f'batch="64",model="tiny v1",runtime="{runtime}",streams="1"'
+    line = f"beautynet_runtime_info{{{labels}}} 1"
     metrics = await _metrics(service)
     assert line in metrics
     assert 'beautynet_runtime_slowdown{model="tiny v1"} 1' in metrics  # not slow, nor measured

@@ -23,7 +23,7 @@ from bench.load import free_port
 from engine.imaging import encode_image
 from engine.models import ModelRegistry
 from engine.segment import EdgesConfig
-from tests.conftest import photo_like, write_tiny_model
+from tests.conftest import auto_cpu_runtime, photo_like, write_tiny_model
 
 from .conftest import TOKEN
 
@@ -109,7 +109,7 @@ def test_start_line_access_log_and_a_graceful_stop(served: Served) -> None:
     assert f"{bundled_default} (default)" in started and ", tiny v1, tiny-edges v1;" in started
     assert "threads: network" in started
     said = "".join(served.seen)  # the default model loaded before the port opened
-    assert f"engine runtime: {bundled_default} on openvino-fp32, batch " in said
+    assert f"engine runtime: {bundled_default} on {auto_cpu_runtime()}, batch " in said
     head, body = translate_request(served.port)
     with socket.create_connection(("127.0.0.1", served.port), timeout=TIMEOUT_S) as client:
         client.sendall(head + body)
