@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_write_bytes
+from engine.device import cpu_isa_cap
 from engine.names import inside
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,7 @@ class MachineStore:
 
     def identity(self, device: str, **settings: Any) -> dict[str, Any]:
         """Everything a measurement depends on: machine, libraries, model, `settings`."""
-        cap = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or ""
-        machine = {"cpu": cpu_identity(), "cpus": os.cpu_count(), "onednn_cap": cap}
+        machine = {"cpu": cpu_identity(), "cpus": os.cpu_count(), "onednn_cap": cpu_isa_cap()}
         if device != "cpu":
             machine["device"] = device
         return {**machine, **library_versions(), "model": self.model, **settings}
