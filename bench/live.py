@@ -173,8 +173,8 @@ async def play(
 
         async def receive() -> None:
             async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    state["errors"] += 1
+                if message.type == aiohttp.WSMsgType.TEXT:  # an error, or a model loading
+                    state["errors"] += "error" in message.json()
                     continue
                 (number,) = NUMBER.unpack_from(message.data)
                 latencies.append(time.perf_counter() - sent_at[number])

@@ -41,6 +41,12 @@ class BuiltOnce(Generic[Key, Value]):
                         del self._built[key]
         return built.result()
 
+    def built(self, key: Key) -> bool:
+        """Whether the value for `key` is built: `get` would return it at once."""
+        with self._lock:
+            future = self._built.get(key)
+        return future is not None and future.done() and future.exception() is None
+
     def ready(self) -> list[Value]:
         """The values built so far (none still building, none failed), oldest use first."""
         with self._lock:

@@ -189,9 +189,18 @@ class Engine:
 
         The lookup reads no model file; a version is loaded once and kept (the last few).
         """
-        name, version = parse_model_ref(model) if model else (None, None)
-        entry = self.registry.get(name, version)
+        entry = self._entry(model)
         return self._loaded.get((entry.name, entry.version), lambda: self._load(entry))
+
+    def to_load(self, model: str | None = None) -> str | None:
+        """The label of the version `translator(model)` would have to load first ('nature
+        v7'), or None when it is loaded: a live page says so rather than freezing."""
+        entry = self._entry(model)
+        return None if self._loaded.built((entry.name, entry.version)) else entry.spec.label
+
+    def _entry(self, model: str | None) -> ModelEntry:
+        name, version = parse_model_ref(model) if model else (None, None)
+        return self.registry.get(name, version)
 
     def _load(self, entry: ModelEntry) -> ImageTranslator:
         store = None

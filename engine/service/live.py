@@ -5,7 +5,11 @@ The client sends binary messages: a 4-byte big-endian frame number, then one enc
 (JPEG, PNG or WebP) of at most `live_frame_bytes`. The server answers binary messages: the
 same frame number, then a JPEG of the interpretation (segmentation | interpretation with
 panels=3); a frame it could not translate gets a text message `{"error", "status", "frame"}`,
-and a session it ends gets `{"error", "status"}` before the close frame.
+and a session it ends gets `{"error", "status"}` before the close frame. A model version that
+must be loaded first (the session's, or one promoted while it runs) is announced with the text
+messages `{"event": "loading", "model": "nature v7"}`, then `{"event": "ready", "model": ...}`
+once it is loaded: a client holds its frames in between, so none is dropped while the model
+loads. Clients ignore events they do not know.
 
 A frame that arrives while the engine is busy with this session takes the place of any
 frame already waiting, so latency never builds up when the engine is slower than the
@@ -86,7 +90,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         model, options = parse_params(dict(request.query))
         # An unknown model, or k for an edges model, is said now rather than at every frame.
-        translator = await _resolve(request.app, model)
+        translator = await _translator(request.app, ws, model)
         translator.segmenter_for(options)
     except Exception as exc:
         status, message = error_status(exc)
@@ -100,9 +104,24 @@ async def live(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _resolve(app: web.Application, model: str | None) -> ImageTranslator:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(app[keys.CPU_POOL], app[keys.ENGINE].translator, model)
+async def _translator(
+    app: web.Application, ws: web.WebSocketResponse, model: str | None
+) -> ImageTranslator:
+    """The translator for `model`, announcing a load (seconds) to the client while it runs."""
+    loop, pool, engine = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.ENGINE]
+    found = await loop.run_in_executor(pool, _loaded_translator, engine, model)
+    if isinstance(found, ImageTranslator):
+        return found
+    await ws.send_json({"event": "loading", "model": found})
+    translator = await loop.run_in_executor(pool, engine.translator, model)
+    await ws.send_json({"event": "ready", "model": translator.model.spec.label})
+    return translator
+
+
+def _loaded_translator(engine: Engine, model: str | None) -> ImageTranslator | str:
+    """The translator if its version is loaded, else the label of the version to load."""
+    loading = engine.to_load(model)
+    return engine.translator(model) if loading is None else loading
 
 
 async def _serve(app: web.Application, ws: web.WebSocketResponse, session: _Session) -> None:
@@ -156,7 +175,7 @@ async def _answer_newest(app: web.Application, ws: web.WebSocketResponse, sessio
         number, data = session.latest
         session.latest = None
         try:
-            reply = await _translate_frame(app, session, number, data)
+            reply = await _translate_frame(app, ws, session, number, data)
         except Exception as exc:
             status, message = error_status(exc)
             await ws.send_json({"error": message, "status": status, "frame": number})
@@ -184,13 +203,13 @@ def _encode_reply(translation: Translation, panels: int, model: ModelSpec) -> by
 
 
 async def _translate_frame(
-    app: web.Application, session: _Session, number: int, data: bytes
+    app: web.Application, ws: web.WebSocketResponse, session: _Session, number: int, data: bytes
 ) -> bytes:
     """decode -> (batched, with this session's state) translate -> JPEG."""
     loop, pool, metrics = asyncio.get_running_loop(), app[keys.CPU_POOL], app[keys.METRICS]
     start = time.monotonic()
     image = await loop.run_in_executor(pool, _decode_frame, app, data)
-    translator = await _resolve(app, session.model)  # loaded once; sees promotions at once
+    translator = await _translator(app, ws, session.model)  # sees promotions at once
     label = translator.model.spec.label
     if label != session.label:  # another version (k may differ): start its colours afresh
         session.label, session.state, session.state_frame = label, None, -1

@@ -28,6 +28,7 @@ def test_a_slow_build_keeps_neither_other_keys_nor_ready_waiting() -> None:
         second = pool.submit(cache.get, "b", slow)  # waits for the first build, builds nothing
         assert cache.get("a", lambda: 99) == 1  # not blocked, not rebuilt
         assert cache.ready() == [1]  # "b" is still building
+        assert cache.built("a") and not cache.built("b")  # a live page says "b" is loading
         release.set()
         assert first.result(10) == second.result(10) == 2
     assert builds == ["b"] and cache.ready() == [2, 1]  # "a" was used last
@@ -41,8 +42,8 @@ def test_a_failed_build_is_tried_again_and_the_oldest_is_dropped() -> None:
 
     with pytest.raises(RuntimeError, match="no"):
         cache.get("a", broken)
-    assert cache.ready() == []
+    assert cache.ready() == [] and not cache.built("a")
     assert cache.get("a", lambda: 1) == 1
     cache.get("b", lambda: 2)
     cache.get("c", lambda: 3)
-    assert cache.ready() == [2, 3]
+    assert cache.ready() == [2, 3] and not cache.built("a")  # dropped: it would load again

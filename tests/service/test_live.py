@@ -37,8 +37,22 @@ def jpeg(photo) -> bytes:
     return encode_image(photo(96, 64), "jpeg")
 
 
+async def received(ws: aiohttp.ClientWebSocketResponse) -> aiohttp.WSMessage:
+    """The next message that is not an event (a model loading, then ready)."""
+    while True:
+        message = await ws.receive(timeout=30)
+        if message.type != aiohttp.WSMsgType.TEXT or "event" not in message.json():
+            return message
+
+
+async def said(ws: aiohttp.ClientWebSocketResponse) -> dict[str, object]:
+    message = await received(ws)
+    assert message.type == aiohttp.WSMsgType.TEXT, message
+    return message.json()
+
+
 async def answer(ws: aiohttp.ClientWebSocketResponse) -> tuple[int, bytes]:
-    message = await ws.receive(timeout=30)
+    message = await received(ws)
     assert message.type == aiohttp.WSMsgType.BINARY, message
     (number,) = NUMBER.unpack_from(message.data)
     return number, message.data[NUMBER.size :]
@@ -99,10 +113,40 @@ async def test_each_session_keeps_its_own_state(service: Service, jpeg: bytes, p
     assert state_a is not None and tuple(state_a.shape) == (1, 7, 3)
 
 
+def loading(label: str) -> list[dict[str, str]]:
+    return [{"event": "loading", "model": label}, {"event": "ready", "model": label}]
+
+
+async def test_a_model_that_must_load_is_announced(service: Service, jpeg: bytes) -> None:
+    async with await connect(service, "?model=tiny@1") as ws:
+        events = [await ws.receive_json(timeout=30) for _ in range(2)]
+        await ws.send_bytes(frame(1, jpeg))
+        assert (await ws.receive(timeout=30)).type == aiohttp.WSMsgType.BINARY
+    assert events == loading("tiny v1")
+    async with await connect(service, "?model=tiny@1") as ws:  # loaded: nothing to announce
+        await ws.send_bytes(frame(2, jpeg))
+        assert (await ws.receive(timeout=30)).type == aiohttp.WSMsgType.BINARY
+
+
+async def test_a_version_promoted_mid_session_is_announced(service: Service, jpeg: bytes) -> None:
+    engine = service.app[keys.ENGINE]
+    engine.promote("tiny", 1)
+    async with await connect(service, "?model=tiny") as ws:
+        assert [await ws.receive_json(timeout=30) for _ in range(2)] == loading("tiny v1")
+        await ws.send_bytes(frame(1, jpeg))
+        assert (await ws.receive(timeout=30)).type == aiohttp.WSMsgType.BINARY
+        engine.promote("tiny", 2)
+        await ws.send_bytes(frame(2, jpeg))
+        events = [await ws.receive_json(timeout=30) for _ in range(2)]
+        last = await ws.receive(timeout=30)
+    assert events == loading("tiny v2")
+    assert last.type == aiohttp.WSMsgType.BINARY and NUMBER.unpack_from(last.data) == (2,)
+
+
 async def test_a_bad_frame_is_told_and_the_session_goes_on(service: Service, jpeg: bytes) -> None:
     async with await connect(service) as ws:
         await ws.send_bytes(frame(3, b"this is not an image at all\n"))
-        told = await ws.receive_json(timeout=30)
+        told = await said(ws)
         await ws.send_bytes(frame(4, jpeg))
         number, _ = await answer(ws)
     assert told == {"error": "not an image (could not identify format)", "status": 400, "frame": 3}
@@ -112,9 +156,9 @@ async def test_a_bad_frame_is_told_and_the_session_goes_on(service: Service, jpe
 async def test_text_and_headerless_messages_are_refused(service: Service) -> None:
     async with await connect(service) as ws:
         await ws.send_str("hello")
-        assert "binary" in (await ws.receive_json(timeout=30))["error"]
+        assert "binary" in (await said(ws))["error"]
         await ws.send_bytes(b"\x00\x01")
-        assert "4-byte frame number" in (await ws.receive_json(timeout=30))["error"]
+        assert "4-byte frame number" in (await said(ws))["error"]
 
 
 async def test_a_frame_over_the_limit_closes_the_session(start_service, jpeg: bytes) -> None:
@@ -122,7 +166,7 @@ async def test_a_frame_over_the_limit_closes_the_session(start_service, jpeg: by
     assert len(jpeg) > 1000
     async with await connect(service) as ws:
         await ws.send_bytes(frame(0, jpeg))
-        message = await ws.receive(timeout=30)
+        message = await received(ws)
     assert message.type == aiohttp.WSMsgType.CLOSE
     assert ws.close_code == 1009  # message too big
 
@@ -148,7 +192,7 @@ async def test_sessions_are_bounded(start_service, jpeg: bytes) -> None:
 )
 async def test_bad_options_end_the_session(service: Service, query, status, fragment) -> None:
     async with await connect(service, query) as ws:
-        told = await ws.receive_json(timeout=30)
+        told = await said(ws)
         assert (await ws.receive(timeout=30)).type == aiohttp.WSMsgType.CLOSE
     assert told["status"] == status and fragment in told["error"]
     assert ws.close_code == 1008
@@ -157,7 +201,7 @@ async def test_bad_options_end_the_session(service: Service, query, status, frag
 async def test_an_idle_session_is_closed(start_service) -> None:
     service = await start_service(live_idle_s=0.2)
     async with await connect(service) as ws:
-        told = await ws.receive_json(timeout=30)
+        told = await said(ws)
         assert (await ws.receive(timeout=30)).type == aiohttp.WSMsgType.CLOSE
     assert "no frame" in told["error"]
     await wait_until(lambda: service.app[keys.LIVE_SESSIONS].open == 0)

@@ -99,10 +99,12 @@ def serving(data: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service with two tiny models besides the bundled ones."""
+    """The service with three tiny models besides the bundled ones ("tiny-late" is loaded
+    only by the test of a model that loads while the camera runs)."""
     data = tmp_path_factory.mktemp("page-data")
     write_tiny_model(data / "models", "tiny")
     write_tiny_model(data / "models", "tiny-edges", EdgesConfig())
+    write_tiny_model(data / "models", "tiny-late", seed=2)
     with serving(data) as url:
         yield url
 
@@ -232,6 +234,48 @@ def test_live_mode_shows_interpreted_frames_and_their_rate(page: Any) -> None:
     assert page.inner_text("#live-toggle") == "Start the camera"
     assert page.inner_text("#fps") == "0.0 frames/s"  # not the last figure: no frames now
     assert page.inner_text("#latency") == ""
+
+
+def test_live_says_a_model_is_loading_and_holds_frames_meanwhile(page: Any) -> None:
+    """Issue 38: switching to a model not yet loaded shows it on the badge, and no frame
+    is sent into the wait (so none is dropped); then frames flow again."""
+    # What the page's sockets send and are told, in order (Chromium's DevTools report no
+    # frames sent as Blobs, so the page's own WebSocket is watched from inside).
+    page.evaluate(
+        """() => {
+            window.order = [];
+            window.WebSocket = class extends WebSocket {
+                constructor(...args) {
+                    super(...args);
+                    this.addEventListener('message', ({ data }) => {
+                        if (typeof data === 'string') order.push(JSON.parse(data).event);
+                    });
+                }
+                send(data) { order.push('frame'); super.send(data); }
+            };
+            window.badges = [];
+            const fps = document.getElementById('fps');
+            new MutationObserver(() => badges.push(fps.textContent))
+                .observe(fps, { childList: true, characterData: true, subtree: true });
+        }"""
+    )
+    choose(page, "tiny")
+    page.click("#tab-live")
+    page.click("#live-toggle")
+    page.wait_for_function("() => parseFloat(document.getElementById('fps').textContent) > 0")
+    page.evaluate("() => { order.length = 0; }")  # tiny's load, if any, is over
+    choose(page, "tiny-late")  # a new session, on a model the service has not loaded
+    page.wait_for_function(
+        """() => {
+            const at = badges.indexOf('Loading tiny-late v1…');
+            return at >= 0 && badges.slice(at).some(text => parseFloat(text) > 0);
+        }"""
+    )
+    page.click("#live-toggle")
+    events = page.evaluate("() => order")
+    loading, ready = events.index("loading"), events.index("ready")
+    assert loading < ready and "frame" not in events[loading:ready], events
+    assert "frame" in events[ready:]  # and frames went again
 
 
 def test_live_panels_read_segmentation_then_interpretation(page: Any) -> None:

@@ -272,9 +272,9 @@ function wireUpload() {
 const live = new LiveSession({
   video: $("camera"),
   canvas: $("interpretation"),
-  onStats: ({ fps, latency }) => {
-    $("fps").textContent = `${fps.toFixed(1)} frames/s`;
-    $("latency").textContent = latency === null ? "" : `${Math.round(latency)} ms`;
+  onStats: ({ fps, latency, loading }) => {
+    $("fps").textContent = loading ? `Loading ${loading}…` : `${fps.toFixed(1)} frames/s`;
+    $("latency").textContent = loading || latency === null ? "" : `${Math.round(latency)} ms`;
   },
   onError: showError,
 });

@@ -4,7 +4,8 @@
 // are unanswered: the service translates two of a session's frames at once (one decoding
 // and segmenting while the other is in the network), and the next frame is taken from the
 // camera as soon as one is answered, the freshest it can start on. The service keeps only
-// the newest waiting frame of any client, so latency never builds up.
+// the newest waiting frame of any client, so latency never builds up. While the service
+// loads a model (it says "loading", then "ready") no frame is sent: none is lost to the wait.
 
 import { liveProtocols, liveUrl } from "./api.js";
 
@@ -35,6 +36,7 @@ export class LiveSession {
     this.answers = []; // [time, latency] of recent answers
     this.encoding = false;
     this.fresh = false; // the camera has a frame not sent yet
+    this.loading = null; // the model the service is loading, if any: frames wait for it
   }
 
   get running() {
@@ -102,7 +104,7 @@ export class LiveSession {
     const ws = this.ws;
     const ready = ws && ws.readyState === WebSocket.OPEN && this.video.videoWidth > 0;
     const room = this.sent - this.answered < MAX_UNANSWERED;
-    if (!ready || !room || !this.fresh || this.encoding) return;
+    if (!ready || !room || !this.fresh || this.encoding || this.loading) return;
     this.fresh = false;
     const scale = FRAME_SIDE / Math.max(this.video.videoWidth, this.video.videoHeight);
     this.capture.width = Math.round(this.video.videoWidth * scale);
@@ -135,6 +137,7 @@ export class LiveSession {
   }
 
   told(message) {
+    if (message.event !== undefined) return this.event(message);
     if (message.frame !== undefined) {
       this.answer(message.frame, false);
       this.onError(message.error);
@@ -142,6 +145,14 @@ export class LiveSession {
     }
     this.closedWithError = true; // the close that follows says no more than this
     this.onError(message.error);
+  }
+
+  event({ event, model }) {
+    if (event === "loading") this.loading = model;
+    else if (event === "ready") this.loading = null;
+    else return; // an event this page does not know
+    this.onStats(this.stats());
+    this.send();
   }
 
   answer(number, interpreted = true) {
@@ -163,6 +174,7 @@ export class LiveSession {
     return {
       fps: this.answers.length > 1 ? ((this.answers.length - 1) * 1000) / span : 0,
       latency: latencies.length ? latencies[Math.floor(latencies.length / 2)] : null,
+      loading: this.loading,
     };
   }
 }
