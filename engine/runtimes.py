@@ -500,10 +500,13 @@ class GeneratorRunner:
                 kept = self._kept.get("batches", {}).get(shape)
                 if kept is None or kept.get("choices") != list(self.batch_choices):
                     kept = self._measure_batches(height, width, repeats)
-                    self._keep(batches={**self._kept.get("batches", {}), shape: kept})
                 _MEASURED[key] = kept
-            chosen = int(_MEASURED[key]["chosen"])
-            ms = _MEASURED[key]["ms_per_image"].get(str(chosen))
+            # What a twin network (same shape) measured in this process is kept for this
+            # model too: the next process may load this one first.
+            measured = _MEASURED[key]
+            self._keep(batches={**self._kept.get("batches", {}), shape: measured})
+            chosen = int(measured["chosen"])
+            ms = measured["ms_per_image"].get(str(chosen))
             if ms:  # a call, with every stream busy, takes `streams` times the measured time
                 self.pace.expect(height, width, chosen, ms * self.streams)
             return chosen

@@ -73,6 +73,22 @@ def test_a_second_load_measures_nothing_and_chooses_the_same(
     assert torch.allclose(again(x), first(x), atol=1e-5)  # the kept graph is the same network
 
 
+def test_a_twin_network_measured_in_this_process_is_kept_for_the_second_model_too(
+    tmp_path: Path, counted: Counted
+) -> None:
+    """Two models of one network (nature, nature-edges) share its timing in a process, and
+    each keeps it: the next process that loads the second one first measures nothing."""
+    folder = tmp_path / "machine"
+    _, batch = load(MachineStore(folder, "model-a"))
+    second = GeneratorRunner(
+        tiny_generator(), threads=1, probe=SHAPE, store=MachineStore(folder, "model-b")
+    )
+    assert second.fastest_batch(*SHAPE, repeats=1) == batch  # the twin's, same process
+    assert counted.timings == 1
+    _, again = load(MachineStore(folder, "model-b"))  # a new process, model-b first
+    assert (counted.timings, again) == (1, batch)
+
+
 @pytest.mark.parametrize(
     "change", ["another CPU", "the oneDNN cap", "another torch", "another model file"]
 )
