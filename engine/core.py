@@ -64,6 +64,7 @@ from engine.training import (
     make_train_config,
     run_training,
 )
+from engine.training.detail import DetailConfig, run_detail_training
 from engine.video import ClipLimits, Kind, kind_of
 
 ClipProgress = Callable[[int, int], None]  # (frames done, total), from the working thread
@@ -398,6 +399,32 @@ class Engine:
         if self.runs_dir is None:
             raise NotConfiguredError("training is not configured on this engine")
         return self.runs_dir
+
+    def train_detail(
+        self,
+        model: str,
+        dataset: str,
+        config: DetailConfig,
+        run_dir: Path | None = None,
+        resume: bool = False,
+        precision: Precision = "auto",
+    ) -> ModelEntry:
+        """Train `model`'s detail network on `dataset` and register the model with it as a
+        new version (served once promoted)."""
+        base = self._entry(model)
+        self.dataset(dataset)  # an unknown dataset is said before any work
+        paths = image_paths(self.datasets_folder(), dataset)
+        run_dir = run_dir or inside(self.runs_folder(), f"{base.name}-detail")
+        return run_detail_training(
+            base,
+            paths,
+            config,
+            run_dir,
+            self.registry,
+            self.device,
+            resume=resume,
+            precision=precision,
+        )
 
     def train(
         self,

@@ -57,6 +57,29 @@ class GeneratorConfig:
         return cls(**{"upsample": LEGACY_UPSAMPLE, "noise": False, "input_skip": False, **data})
 
 
+# ---- the detail network (issue 36) ------------------------------------------------------
+@dataclass(frozen=True)
+class EnhancerConfig:
+    """Hyper-parameters of the detail network that paints a result larger than the
+    generator's: from the generator's picture enlarged and the segmentation at the result's
+    size, texture finer than the generator's own (stored in model files that have one)."""
+
+    channels: int = 32
+    blocks: int = 2  # residual blocks of two 3x3 convolutions, at half the result's size
+    max_size: int = 1024  # the longest side it was trained to paint
+
+    def __post_init__(self) -> None:
+        if not 4 <= self.channels <= 256:
+            raise ValueError(f"channels must be between 4 and 256, got {self.channels}")
+        if not 1 <= self.blocks <= 16:
+            raise ValueError(f"blocks must be between 1 and 16, got {self.blocks}")
+        if self.max_size < 64:
+            raise ValueError(f"max_size must be >= 64, got {self.max_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 # ---- the segmenter ----------------------------------------------------------------------
 MAX_K = 32
 SEGMENTER_KINDS = ("clusters", "edges")
@@ -151,6 +174,7 @@ class ModelSpec:
     generator: GeneratorConfig
     segmenter: SegmenterConfig
     size: int = 256  # the long side of the images the model was trained on
+    enhancer: EnhancerConfig | None = None  # paints results larger than `size`, if any
 
     @property
     def label(self) -> str:
@@ -167,6 +191,7 @@ class ModelSpec:
             "generator": self.generator.to_dict(),
             "segmenter": self.segmenter.to_dict(),
             "size": self.size,
+            "enhancer": None if self.enhancer is None else self.enhancer.to_dict(),
         }
 
     @classmethod
@@ -176,4 +201,5 @@ class ModelSpec:
             generator=GeneratorConfig.from_dict(data["generator"]),
             segmenter=segmenter_config_from_dict(data["segmenter"]),
             size=int(data["size"]),
+            enhancer=EnhancerConfig(**data["enhancer"]) if data.get("enhancer") else None,
         )

@@ -27,6 +27,7 @@ COMMANDS = (
     Command("models", "list and manage models"),
     Command("dataset", "build and inspect training datasets"),
     Command("train", "train a model on a dataset (pix2pix)"),
+    Command("train-detail", "train a model's detail network: answers up to 1024 px"),
     Command("db", "database schema and maintenance"),
     Command("engine", "run the engine as an HTTP service"),
 )
@@ -48,7 +49,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     for name, help_text in COMMANDS:
         subparser = subparsers.add_parser(name, help=help_text, description=help_text)
         if name == command:
-            importlib.import_module(f"{__name__}.{name}").register(subparser)
+            module = name.replace("-", "_")
+            importlib.import_module(f"{__name__}.{module}").register(subparser)
     return parser
 
 

@@ -28,7 +28,7 @@ from engine.specs import ModelSpec
 from .header import MODEL_SUFFIX, read_spec
 
 if TYPE_CHECKING:
-    from engine.nets import UnetGenerator
+    from engine.nets import DetailEnhancer, UnetGenerator
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,11 @@ class ModelRegistry:
 
     # ---- changes -------------------------------------------------------------------
     def register(
-        self, spec: ModelSpec, generator: UnetGenerator, sample_sheet: Path | None = None
+        self,
+        spec: ModelSpec,
+        generator: UnetGenerator,
+        sample_sheet: Path | None = None,
+        enhancer: DetailEnhancer | None = None,
     ) -> ModelEntry:
         """Save a new version of `spec.meta.name` (not served until promoted)."""
         directory = self._require_user_dir()
@@ -208,7 +212,7 @@ class ModelRegistry:
         path = inside(directory, f"{spec.meta.name}-v{version}{MODEL_SUFFIX}")
         from .modelfile import save_model  # torch: only a registration writes weights
 
-        save_model(path, spec, generator)
+        save_model(path, spec, generator, enhancer)
         if sample_sheet is not None:
             shutil.copyfile(sample_sheet, path.with_suffix(".png"))
         return ModelEntry(spec, path, bundled=False)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import torch
+
 from engine.specs import (
     SEGMENTER_KINDS,
     ClustersConfig,
@@ -23,6 +27,22 @@ def build_segmenter(config: SegmenterConfig) -> Segmenter:
     return EdgesSegmenter(config)
 
 
+def segment_larger(
+    config: SegmenterConfig, images: torch.Tensor, state: torch.Tensor | None, scale: float
+) -> torch.Tensor:
+    """The segmentation of (B, 3, H, W) images that were segmented `scale` times smaller for
+    the generator (with `state` from there): the same regions, drawn at this size. Clusters
+    paint with the centroids fitted there; edges smooth and grow `scale` times further, so
+    they find the same edges, one pixel wide here."""
+    if isinstance(config, ClustersConfig):
+        if state is None:
+            raise ValueError("clusters need the centroids fitted at the generator's size")
+        return ClustersSegmenter(config).paint(images, state, scale)
+    steps = round(config.max_hysteresis_steps * scale)
+    larger = replace(config, sigma=config.sigma * scale, max_hysteresis_steps=steps)
+    return EdgesSegmenter(larger).segment(images).images
+
+
 __all__ = [
     "SEGMENTER_KINDS",
     "ClustersConfig",
@@ -33,6 +53,7 @@ __all__ = [
     "Segmenter",
     "SegmenterConfig",
     "build_segmenter",
+    "segment_larger",
     "segmenter_config_from_dict",
     "segmenter_label",
 ]

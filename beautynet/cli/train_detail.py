@@ -1,0 +1,59 @@
+"""`beautynet train-detail`: train a model's detail network (issue 36) and register the model
+with it as a new version, so that it answers at up to 1024 px."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from beautynet.components.engine import build_engine
+from engine.errors import EngineError
+from engine.specs import EnhancerConfig
+from engine.training import parse_duration
+from engine.training.detail import DetailConfig
+from infra.settings import Settings
+
+from .common import add_device_argument
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="the model to add detail to: name[@version]")
+    parser.add_argument("--dataset", required=True, help="the photos it was trained on")
+    length = parser.add_mutually_exclusive_group(required=True)
+    length.add_argument("--steps", type=int, help="training steps")
+    length.add_argument("--time-budget", help="train for this long, e.g. 2h or 90m")
+    parser.add_argument("--channels", type=int, default=EnhancerConfig.channels)
+    parser.add_argument("--blocks", type=int, default=EnhancerConfig.blocks)
+    parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
+    parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
+    parser.add_argument("--run-dir", help="where checkpoints and samples go")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    add_device_argument(parser)
+    parser.set_defaults(func=train_detail_command)
+
+
+def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Train, register, and say how to serve the new version."""
+    try:
+        config = DetailConfig(
+            enhancer=EnhancerConfig(channels=args.channels, blocks=args.blocks),
+            batch_size=args.batch_size,
+            steps=args.steps,
+            time_budget_s=parse_duration(args.time_budget) if args.time_budget else None,
+            checkpoint_interval_s=parse_duration(args.checkpoint_every),
+            seed=args.seed,
+        )
+        engine = build_engine(settings, args.device)
+        run_dir = Path(args.run_dir) if args.run_dir else None
+        entry = engine.train_detail(
+            args.model, args.dataset, config, run_dir, args.resume, args.precision
+        )
+    except (ValueError, EngineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"registered {entry.spec.label}, with a detail network (up to 1024 px)")
+    print(f"serve it with: beautynet models promote {entry.name}@{entry.version}")
+    return 0

@@ -1,0 +1,65 @@
+"""The detail network (issue 36): paints a result larger than the generator's.
+
+The generator paints at its own size (256 px) from the segmentation. To answer at up to
+1024 px, its picture is enlarged (bilinear) and this network adds what enlarging cannot:
+texture at the result's own scale, from the enlarged picture and the segmentation made at
+the result's size (whose region borders are sharp there). It works at half the result's size,
+pixel-unshuffled in and pixel-shuffled out as ESPCN does, so that it costs a few GFLOP per
+megapixel.
+
+What it adds carries no coarse content: its output minus that output's own average over each
+of the generator's pixels. Box-downsampled to the generator's size, the result is the
+generator's picture: detail is added, not a new picture painted.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.specs import EnhancerConfig
+
+UNSHUFFLE = 2  # the network runs at half the result's size
+SLOPE = 0.2
+
+
+class _Residual(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(channels, channels, 3, padding=1)
+        self.second = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.second(F.leaky_relu(self.first(x), SLOPE))
+
+
+class DetailEnhancer(nn.Module):
+    """(the generator's picture, the segmentation at the result's size) -> the result."""
+
+    def __init__(self, cfg: EnhancerConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        folded = 6 * UNSHUFFLE**2  # picture and segmentation, pixel-unshuffled
+        self.head = nn.Conv2d(folded, cfg.channels, 3, padding=1)
+        self.body = nn.Sequential(*(_Residual(cfg.channels) for _ in range(cfg.blocks)))
+        self.tail = nn.Conv2d(cfg.channels, 3 * UNSHUFFLE**2, 3, padding=1)
+        for parameter in self.tail.parameters():  # untrained, it adds nothing
+            nn.init.zeros_(parameter)
+
+    @property
+    def multiple(self) -> int:
+        """The result's height and width must be multiples of this."""
+        return UNSHUFFLE
+
+    def forward(self, picture: torch.Tensor, segmentation: torch.Tensor) -> torch.Tensor:
+        """picture (B, 3, h, w): the generator's, in [-1, 1]; segmentation (B, 3, H, W) in
+        [-1, 1] at the result's size (even sides) -> the result (B, 3, H, W) in [-1, 1]."""
+        size = segmentation.shape[-2:]
+        enlarged = F.interpolate(picture, size=size, mode="bilinear", align_corners=False)
+        x = F.pixel_unshuffle(torch.cat([enlarged, segmentation.to(enlarged.dtype)], 1), UNSHUFFLE)
+        x = self.body(F.leaky_relu(self.head(x), SLOPE))
+        detail = F.pixel_shuffle(self.tail(x), UNSHUFFLE)
+        coarse = F.adaptive_avg_pool2d(detail, (picture.shape[-2], picture.shape[-1]))
+        detail = detail - F.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
+        return (enlarged + detail).clamp(-1, 1)

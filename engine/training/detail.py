@@ -1,0 +1,381 @@
+"""Training the detail network (issue 36) of a trained model, on the same beautiful photos.
+
+Each photo is translated once, as the engine serves it: fitted to the model's size,
+segmented, painted by the (frozen) generator. The photo is then also taken at `scale` times
+that size (2, 3 and 4: results of 512 to 1024 px), with its segmentation at that size. A
+step draws crops of one scale: the generator's picture of the crop, the segmentation and the
+photo at the larger size. The network learns to add the photo's detail to the picture.
+
+Losses see only detail (the image minus its average over each generator pixel, the band the
+network can change): a PatchGAN pair of scales judges it beside the segmentation, its
+features are matched (pix2pixHD), an L1 term keeps it near the photo's, and colour grain
+beyond the photo's is penalised. A checkpoint every `checkpoint_interval_s` makes a run
+resumable across sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine.atomic import atomic_torch_save
+from engine.device import Precision, autocast, place, resolve_precision
+from engine.imaging import encode_image, grid, read_image
+from engine.imaging.tensors import to_image, to_tensor
+from engine.models import Model, ModelEntry, ModelRegistry, load_model
+from engine.nets import DetailEnhancer, DiscriminatorConfig, MultiScaleDiscriminator
+from engine.pipeline import ImageTranslator
+from engine.segment import segment_larger
+from engine.specs import EnhancerConfig
+
+from .data import split_holdout
+from .losses import adversarial, chroma_grain_excess, feature_matching, split_halves
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "detail-checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class DetailConfig:
+    """How a detail network is trained; stored in its checkpoints."""
+
+    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
+    )
+    scales: tuple[int, ...] = (2, 3, 4)  # the result is this many times the model's size
+    crop: int = 144  # side of a training crop at the result's size (a multiple of each scale)
+    batch_size: int = 4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 2.0
+    feature_matching: float = 10.0
+    chroma_grain: float = 100.0
+    gan_loss: str = "hinge"
+    seed: int = 0
+    time_budget_s: float | None = None
+    steps: int | None = None
+    checkpoint_interval_s: float = 300.0
+    sample_every: int = 200
+
+    def __post_init__(self) -> None:
+        if any(self.crop % (2 * s) for s in self.scales):
+            raise ValueError(f"crop {self.crop} must be a multiple of twice each of {self.scales}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scales"] = list(self.scales)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetailConfig:
+        return cls(
+            **{
+                **data,
+                "enhancer": EnhancerConfig(**data["enhancer"]),
+                "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),
+                "scales": tuple(data["scales"]),
+            }
+        )
+
+
+@dataclass
+class _Example:
+    """One photo at one scale: the generator's picture and, `scale` times larger, the
+    segmentation and the photo (uint8, to keep 74 photos x 3 scales in memory)."""
+
+    scale: int
+    picture: torch.Tensor  # (3, h, w)
+    segmentation: torch.Tensor  # (3, h * scale, w * scale)
+    photo: torch.Tensor  # (3, h * scale, w * scale)
+
+
+def _bytes(images: torch.Tensor) -> torch.Tensor:
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def prepare_examples(
+    model: Model, photos: Sequence[Image.Image], scales: Sequence[int], largest_only: bool = False
+) -> list[_Example]:
+    """Every photo at every scale its size allows (or the largest), translated as the engine
+    serves it."""
+    translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+    examples: list[_Example] = []
+    for photo in photos:
+        (translation,) = translator.translate([photo])
+        small = translation.original
+        for scale in sorted(scales, reverse=True):
+            width, height = small.width * scale, small.height * scale
+            if max(width, height) > max(photo.size):
+                continue  # no photo detail to learn from at this scale
+            large = to_tensor(photo.resize((width, height), Image.Resampling.LANCZOS))[None]
+            segmentation = segment_larger(
+                model.spec.segmenter, large, translation.state, float(scale)
+            )
+            picture = to_tensor(translation.interpretation)
+            examples.append(
+                _Example(scale, _bytes(picture), _bytes(segmentation[0]), _bytes(large[0]))
+            )
+            if largest_only:
+                break
+    return examples
+
+
+def high_pass(images: torch.Tensor, small: tuple[int, int]) -> torch.Tensor:
+    """The images minus their average over each pixel of the `small` size, enlarged: the
+    band the detail network paints (as its own output is built)."""
+    coarse = F.adaptive_avg_pool2d(images, small)
+    return images - F.interpolate(coarse, size=images.shape[-2:], mode="bilinear")
+
+
+@dataclass
+class _Batch:
+    picture: torch.Tensor  # (B, 3, c, c) in [-1, 1], c = crop / scale
+    segmentation: torch.Tensor  # (B, 3, crop, crop) in [-1, 1]
+    photo: torch.Tensor  # (B, 3, crop, crop) in [-1, 1]
+
+    @property
+    def small(self) -> tuple[int, int]:
+        """The generator's size of the crops."""
+        return self.picture.shape[-2], self.picture.shape[-1]
+
+
+@dataclass
+class DetailTrainer:
+    """Trains one detail network for one frozen model."""
+
+    config: DetailConfig
+    examples: list[_Example]
+    validation: list[_Example]
+    run_dir: Path
+    device: torch.device
+    precision: Precision = "auto"
+    step: int = 0
+    elapsed_s: float = 0.0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        cfg = self.config
+        self.precision = resolve_precision(self.device, self.precision)
+        torch.manual_seed(cfg.seed)
+        self.enhancer = place(DetailEnhancer(cfg.enhancer), self.device)
+        self.discriminator = place(MultiScaleDiscriminator(cfg.discriminator), self.device)
+        betas = (cfg.beta1, 0.999)
+        self.opt_g = torch.optim.Adam(self.enhancer.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=betas)
+        self.random = torch.Generator().manual_seed(cfg.seed)
+        self.by_scale = {
+            scale: [e for e in self.examples if e.scale == scale] for scale in cfg.scales
+        }
+        self.by_scale = {scale: found for scale, found in self.by_scale.items() if found}
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+    # ---- data ---------------------------------------------------------------------------
+    def _draw(self, upper: int) -> int:
+        return int(torch.randint(upper, (), generator=self.random))
+
+    def batch(self) -> _Batch:
+        """Crops of one scale (its turn by step), each at a random place, maybe mirrored."""
+        scales = sorted(self.by_scale)
+        scale = scales[self.step % len(scales)]
+        pool, crop = self.by_scale[scale], self.config.crop
+        side = crop // scale
+        pictures: list[torch.Tensor] = []
+        segmentations: list[torch.Tensor] = []
+        photos: list[torch.Tensor] = []
+        for _ in range(self.config.batch_size):
+            example = pool[self._draw(len(pool))]
+            height, width = example.picture.shape[1:]
+            top, left = self._draw(height - side + 1), self._draw(width - side + 1)
+            parts = [
+                example.picture[:, top : top + side, left : left + side],
+                example.segmentation[:, top * scale : (top + side) * scale][
+                    ..., left * scale : (left + side) * scale
+                ],
+                example.photo[:, top * scale : (top + side) * scale][
+                    ..., left * scale : (left + side) * scale
+                ],
+            ]
+            if self._draw(2):
+                parts = [part.flip(-1) for part in parts]
+            for found, part in zip((pictures, segmentations, photos), parts, strict=True):
+                found.append(part)
+
+        def stacked(parts: list[torch.Tensor]) -> torch.Tensor:
+            batch = torch.stack(parts).to(self.device).float() / 127.5 - 1
+            return batch.contiguous(memory_format=torch.channels_last)
+
+        return _Batch(stacked(pictures), stacked(segmentations), stacked(photos))
+
+    # ---- one step -----------------------------------------------------------------------
+    def _judge(self, model: torch.nn.Module, batch: _Batch, fake: torch.Tensor) -> tuple:
+        small = batch.small
+        images = torch.cat([high_pass(fake, small), high_pass(batch.photo, small)])
+        with autocast(self.device, self.precision):  # detail is faint: x4, about [-1, 1]
+            scales = model(torch.cat([batch.segmentation, batch.segmentation]), images * 4)
+        return split_halves(scales)
+
+    def train_step(self) -> dict[str, float]:
+        cfg = self.config
+        batch = self.batch()
+        with autocast(self.device, self.precision):
+            fake = self.enhancer(batch.picture, batch.segmentation).float()
+
+        self.discriminator.requires_grad_(True)
+        fake_scales, real_scales = self._judge(self.discriminator, batch, fake.detach())
+        loss_d = adversarial(cfg.gan_loss, fake_scales, real_scales)  # type: ignore[arg-type]
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        self.discriminator.requires_grad_(False)
+        fake_scales, real_scales = self._judge(self.discriminator, batch, fake)
+        small = batch.small
+        loss_gan = adversarial(cfg.gan_loss, fake_scales, None)  # type: ignore[arg-type]
+        loss_fm = feature_matching(fake_scales, real_scales)
+        loss_l1 = F.l1_loss(high_pass(fake, small), high_pass(batch.photo, small))
+        loss_grain = chroma_grain_excess(fake, batch.photo)
+        loss_g = (
+            loss_gan
+            + cfg.feature_matching * loss_fm
+            + cfg.l1_weight * loss_l1
+            + cfg.chroma_grain * loss_grain
+        )
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.step += 1
+        return {
+            "d": loss_d.item(),
+            "g_gan": loss_gan.item(),
+            "g_fm": loss_fm.item(),
+            "g_l1": loss_l1.item(),
+            "g_grain": loss_grain.item(),
+        }
+
+    # ---- samples ------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample_sheet(self, path: Path) -> Path:
+        """Held-out photos at their largest scale: picture enlarged | result | photo."""
+        self.enhancer.eval()
+        rows = []
+        for example in self.validation:
+            picture = example.picture[None].float() / 127.5 - 1
+            segmentation = example.segmentation[None].float() / 127.5 - 1
+            size = segmentation.shape[-2:]
+            with autocast(self.device, self.precision):
+                result = self.enhancer(picture.to(self.device), segmentation.to(self.device))
+            enlarged = F.interpolate(picture, size=size, mode="bilinear")
+            images = [enlarged[0], result.float()[0].cpu(), example.photo.float() / 127.5 - 1]
+            rows.append([to_image((image + 1) / 2) for image in images])
+        self.enhancer.train()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(encode_image(grid(rows)))
+        return path
+
+    # ---- checkpoints --------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {
+            "config": self.config.to_dict(),
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "enhancer": self.enhancer.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "random": self.random.get_state(),
+            "history": self.history,
+        }
+        atomic_torch_save(state, self.checkpoint_path)
+
+    def load_checkpoint(self) -> bool:
+        if not self.checkpoint_path.is_file():
+            return False
+        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+        saved = DetailConfig.from_dict(state["config"])
+        if saved.enhancer != self.config.enhancer:
+            raise ValueError(f"{self.checkpoint_path} was made for another detail network")
+        self.enhancer.load_state_dict(state["enhancer"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.random.set_state(state["random"].cpu())
+        self.step, self.elapsed_s = int(state["step"]), float(state["elapsed_s"])
+        self.history = list(state["history"])
+        return True
+
+    # ---- the loop -----------------------------------------------------------------------
+    def _done(self) -> bool:
+        cfg = self.config
+        return (cfg.steps is not None and self.step >= cfg.steps) or (
+            cfg.time_budget_s is not None and self.elapsed_s >= cfg.time_budget_s
+        )
+
+    def run(self, resume: bool = False) -> DetailEnhancer:
+        """Train until the steps or the time budget are spent; the trained network."""
+        if resume and self.load_checkpoint():
+            log.info("resumed %s at step %d", self.run_dir, self.step)
+        last_checkpoint = time.monotonic()
+        while not self._done():
+            started = time.perf_counter()
+            losses = self.train_step()
+            if not all(math.isfinite(value) for value in losses.values()):
+                raise RuntimeError(f"detail training diverged at step {self.step}: {losses}")
+            self.elapsed_s += time.perf_counter() - started
+            if self.step % 20 == 0:
+                self.history.append({"step": self.step, **losses})
+                shown = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                log.info("step %d (%.0f s): %s", self.step, self.elapsed_s, shown)
+            if self.step % self.config.sample_every == 0 and self.validation:
+                self.sample_sheet(self.run_dir / "samples" / f"step-{self.step:07d}.png")
+            if time.monotonic() - last_checkpoint >= self.config.checkpoint_interval_s:
+                self.save_checkpoint()
+                last_checkpoint = time.monotonic()
+        self.save_checkpoint()
+        return self.enhancer.eval()
+
+
+SHEET_PHOTOS = 3
+
+
+def run_detail_training(
+    base: ModelEntry,
+    photos: Sequence[Path],
+    config: DetailConfig,
+    run_dir: Path,
+    registry: ModelRegistry,
+    device: torch.device,
+    *,
+    resume: bool = False,
+    precision: Precision = "auto",
+) -> ModelEntry:
+    """Train a detail network for `base` on `photos` and register base's generator with it
+    as the next version of base's name (served once promoted)."""
+    model = load_model(base.path, device)
+    train_paths, held_paths = split_holdout(photos, 0.1, config.seed)
+    log.info("translating %d photos at scales %s", len(photos), config.scales)
+    examples = prepare_examples(model, [read_image(p) for p in train_paths], config.scales)
+    sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]
+    held = prepare_examples(model, sheet_photos, config.scales, largest_only=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = DetailTrainer(config, examples, held, run_dir, device, precision)
+    enhancer = trainer.run(resume=resume)
+    sheet = trainer.sample_sheet(run_dir / "samples" / "final.png")
+    meta = replace(base.spec.meta, created=datetime.now(UTC).isoformat(timespec="seconds"))
+    spec = replace(base.spec, meta=meta, enhancer=config.enhancer)
+    return registry.register(spec, model.generator, sheet, enhancer)
