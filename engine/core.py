@@ -44,6 +44,7 @@ from engine.machine import MachineStore, file_digest
 from engine.models import ModelEntry, ModelRegistry, ModelSpec, ModelVersion, load_model
 from engine.names import check_name, inside, parse_model_ref
 from engine.pipeline import (
+    DEFAULT_LARGEST,
     ClipFormat,
     ClipResult,
     ClipTranslator,
@@ -154,6 +155,7 @@ class Engine:
         runs_dir: Path | None = None,
         machine_dir: Path | None = None,
         train_defaults: TrainDefaults = TrainDefaults(),
+        largest: int = DEFAULT_LARGEST,
     ) -> None:
         self.registry = registry
         self.device = device
@@ -169,6 +171,7 @@ class Engine:
         self.datasets_dir, self.runs_dir = datasets_dir, runs_dir
         self.machine_dir = machine_dir  # what loading measures here is kept (None: not kept)
         self.train_defaults = train_defaults
+        self.largest = largest  # a photo's answer, by default, with a detail network
         # Loading takes seconds (the runtime is built, the batch size measured): outside
         # the lock, so that models already loaded (and /healthz) are not kept waiting.
         self._loaded: BuiltOnce[tuple[str, int], ImageTranslator] = BuiltOnce(cache_size)
@@ -286,6 +289,7 @@ class Engine:
         image = self.decode(data)
         translator = self.translator(model)
         (result,) = translator.translate([image], options)
+        result = translator.detailed(image, result, options, self.largest)
         spec = translator.model.spec
         return self.encode(result, options.panels, spec, fmt, budget_bytes=budget_bytes)
 

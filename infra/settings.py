@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     runtime: str = "auto"
     max_image_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    # The longest side of a photo's answer when none is asked, where the model has a detail
+    # network (never larger than the photo); models without one answer at their own size.
+    answer_size: int = Field(default=1024, ge=64, le=2048)
     # `DATABASE_URL` (no prefix, the usual name): PostgreSQL when set, else the SQLite file.
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url")

@@ -17,7 +17,7 @@ from PIL import Image
 import engine.device
 from engine.imaging.encode import png_file
 from engine.models import ModelMeta, ModelSpec, save_model
-from engine.nets import GeneratorConfig, UnetGenerator
+from engine.nets import DetailEnhancer, EnhancerConfig, GeneratorConfig, UnetGenerator
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig
 
 TINY_GENERATOR = GeneratorConfig(ngf=4, depth=6)
@@ -36,9 +36,10 @@ def make_model(tmp_path: Path) -> MakeModel:
         directory: Path | None = None,
         size: int = 64,
         seed: int = 0,
+        enhancer: EnhancerConfig | None = None,
     ) -> Path:
         folder = directory or tmp_path / "models"
-        return write_tiny_model(folder, name, segmenter, version, size, seed)
+        return write_tiny_model(folder, name, segmenter, version, size, seed, enhancer)
 
     return make
 
@@ -50,18 +51,30 @@ def write_tiny_model(
     version: int = 1,
     size: int = 64,
     seed: int = 0,
+    enhancer: EnhancerConfig | None = None,
 ) -> Path:
-    """A tiny seeded random model file in `directory`; returns its path."""
+    """A tiny seeded random model file in `directory` (with a detail network whose random
+    weights all add something, if `enhancer`); returns its path."""
     torch.manual_seed(seed)
     spec = ModelSpec(
         ModelMeta(name, version=version, description=f"tiny {name}"),
         TINY_GENERATOR,
         segmenter or ClustersConfig(),
         size=size,
+        enhancer=enhancer,
     )
     path = directory / f"{name}-v{version}.pt"
-    save_model(path, spec, UnetGenerator(TINY_GENERATOR))
+    save_model(path, spec, UnetGenerator(TINY_GENERATOR), random_enhancer(enhancer))
     return path
+
+
+def random_enhancer(config: EnhancerConfig | None) -> DetailEnhancer | None:
+    """A detail network with random weights throughout (a new one adds nothing yet)."""
+    if config is None:
+        return None
+    network = DetailEnhancer(config)
+    torch.nn.init.normal_(network.tail.weight, std=0.05)
+    return network
 
 
 @pytest.fixture(params=[False, True], ids=["fp32-only-cpu", "native-bf16-cpu"])

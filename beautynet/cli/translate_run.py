@@ -148,7 +148,12 @@ class TranslateRun:
         decoded = self.decode(chunk)
         if not decoded:
             return
-        results = self.translator.translate([image for _, image in decoded], self.options)
+        images = [image for _, image in decoded]
+        translated = self.translator.translate(images, self.options)
+        results = [
+            self.translator.detailed(image, result, self.options, self.engine.largest)
+            for image, result in zip(images, translated, strict=True)
+        ]
         spec, panels = self.translator.model.spec, self.options.panels
         for (path, _), result in zip(decoded, results, strict=True):
             target = self.output_path(path)

@@ -36,6 +36,7 @@ def build_engine(
         runs_dir=settings.data_dir / "runs",
         machine_dir=settings.data_dir / "machine",
         train_defaults=train_defaults(settings),
+        largest=settings.answer_size,
     )
 
 

@@ -3,10 +3,11 @@
 from engine.options import Panels, TranslateOptions
 
 from .clips import DEFAULT_BUDGET_BYTES, ClipFormat, ClipResult, ClipTranslator
-from .images import ImageTranslator, Translation
+from .images import DEFAULT_LARGEST, ImageTranslator, Translation
 
 __all__ = [
     "DEFAULT_BUDGET_BYTES",
+    "DEFAULT_LARGEST",
     "ClipFormat",
     "ClipResult",
     "ClipTranslator",

@@ -20,7 +20,13 @@ from engine.machine import MachineStore
 from engine.models import Model
 from engine.options import Panels, TranslateOptions
 from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
-from engine.segment import ClustersConfig, Segmenter, build_segmenter
+from engine.segment import (
+    ClustersConfig,
+    Segmenter,
+    SegmenterConfig,
+    build_segmenter,
+    segment_larger,
+)
 
 from .batching import crop_batch, pad_batch, round_up, same_shape_batches
 from .overlap import overlapped
@@ -29,9 +35,18 @@ Item = TypeVar("Item")
 Prepared = TypeVar("Prepared")
 
 
+DEFAULT_LARGEST = 1024  # the longest side of an answer by default, with a detail network
+
+
+def _even_sides(image: Image.Image) -> Image.Image:
+    """The image less its last column or row where odd (the detail network halves sides)."""
+    width, height = image.width - image.width % 2, image.height - image.height % 2
+    return image if image.size == (width, height) else image.crop((0, 0, width, height))
+
+
 @dataclass(frozen=True)
 class Translation:
-    """One input's original (fitted to the model size), segmentation and interpretation.
+    """One input's original (fitted to the answer's size), segmentation and interpretation.
 
     `state` is the segmenter's state after this image (k-means centroids (1, k, 3) for
     clusters, None for edges): pass it with the next frame of the same stream.
@@ -123,14 +138,59 @@ class ImageTranslator:
 
     def segmenter_for(self, options: TranslateOptions) -> Segmenter:
         """The model's own segmenter, with k overridden when the caller asks."""
+        config = self.segmenter_config(options)
+        if config == self.model.spec.segmenter:
+            return self._default_segmenter
+        return build_segmenter(config)
+
+    def segmenter_config(self, options: TranslateOptions) -> SegmenterConfig:
+        """The model's own segmenter's config, with k overridden when the caller asks."""
         config = self.model.spec.segmenter
         if options.k is None or (isinstance(config, ClustersConfig) and options.k == config.k):
-            return self._default_segmenter
+            return config
         if not isinstance(config, ClustersConfig):
             raise ValueError(
                 f"k applies only to clusters models; {self.model.spec.label} uses {config.kind}"
             )
-        return build_segmenter(replace(config, k=options.k))
+        return replace(config, k=options.k)
+
+    def network_side(self, options: TranslateOptions) -> int:
+        """The long side the generator paints at: the model's own when a detail network
+        paints larger answers, else the size asked."""
+        model = self.model.spec.size
+        if options.size is None or (self.model.enhancer is not None and options.size > model):
+            return model
+        return options.size
+
+    @torch.inference_mode()
+    def detailed(
+        self,
+        image: Image.Image,
+        translation: Translation,
+        options: TranslateOptions = TranslateOptions(),
+        largest: int = DEFAULT_LARGEST,
+    ) -> Translation:
+        """`translation` (of `image`, at the generator's size) painted larger by the model's
+        detail network: at the size asked, else the input's own up to `largest`, never larger
+        than the input or than the network was trained for. Without a detail network, or
+        when that is no larger, `translation` itself."""
+        enhancer = self.model.enhancer
+        painted = translation.interpretation
+        if enhancer is None:
+            return translation
+        side = min(options.size or largest, max(image.size), enhancer.cfg.max_size)
+        if side <= max(painted.size):
+            return translation
+        original = _even_sides(fit_long_side(image, side))
+        pixels = to_tensor(original)[None].to(self.device)
+        scale = original.width / painted.width
+        config = self.segmenter_config(options)
+        segmentation = segment_larger(config, pixels, translation.state, scale)
+        picture = to_tensor(painted)[None].to(self.device) * 2 - 1
+        result = (enhancer(picture, segmentation * 2 - 1) + 1) / 2
+        return Translation(
+            original, to_image(segmentation[0]), to_image(result[0]), translation.state
+        )
 
     def translate(
         self,
@@ -146,7 +206,7 @@ class ImageTranslator:
         if states is not None and len(states) != len(images):
             raise ValueError(f"states has {len(states)} entries for {len(images)} images")
         segmenter = self.segmenter_for(options)
-        size = options.size or self.model.spec.size
+        size = self.network_side(options)
         sizes = [fitted_size(*image.size, size)[::-1] for image in images]  # (h, w)
         groups = same_shape_batches(sizes, self.model.spec.generator.multiple, self.batch_size)
 

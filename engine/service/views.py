@@ -309,6 +309,9 @@ async def _translate_image(
         app, "decode", lambda: (engine.decode(data), engine.translator(model))
     )
     translation = await app[keys.BATCHER].translate(translator, image, options)
+    translation = await _in_codec_pool(
+        app, "detail", lambda: translator.detailed(image, translation, options, engine.largest)
+    )
     spec = translator.model.spec
     encoded = await _in_codec_pool(
         app, "encode", lambda: engine.encode(translation, options.panels, spec, budget_bytes=budget)

@@ -1,0 +1,194 @@
+"""The detail network (issue 36): answers larger than the generator's, with detail added
+and the same picture kept; model files carry it; its training steps, checkpoints and resumes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from engine.errors import ModelError
+from engine.models import ModelRegistry, load_model, read_spec, save_model
+from engine.nets import DetailEnhancer, EnhancerConfig, UnetGenerator
+from engine.pipeline import ImageTranslator, TranslateOptions
+from engine.segment import ClustersConfig, EdgesConfig, build_segmenter, segment_larger
+from engine.specs import ModelMeta, ModelSpec
+from engine.training.detail import (
+    DetailConfig,
+    DetailTrainer,
+    prepare_examples,
+    run_detail_training,
+)
+from tests.conftest import TINY_GENERATOR, MakeModel, photo_like, random_enhancer
+
+SMALL = EnhancerConfig(channels=8, blocks=1, max_size=512)
+
+
+def test_what_the_network_adds_carries_no_coarse_content() -> None:
+    torch.manual_seed(0)
+    network = random_enhancer(SMALL)
+    assert network is not None
+    picture = torch.rand(2, 3, 24, 32) * 2 - 1
+    segmentation = torch.rand(2, 3, 96, 128) * 2 - 1
+    with torch.no_grad():
+        result = network(picture, segmentation)
+    enlarged = F.interpolate(picture, size=(96, 128), mode="bilinear")
+    assert (result - enlarged).abs().mean() > 0.01  # detail was added
+    coarse = F.adaptive_avg_pool2d(result - enlarged, (24, 32))
+    assert coarse.abs().mean() < 0.1 * (result - enlarged).abs().mean()  # and only detail
+
+
+def test_an_untrained_network_adds_nothing() -> None:
+    picture = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        result = DetailEnhancer(SMALL)(picture, torch.zeros(1, 3, 48, 48))
+    assert torch.allclose(result, F.interpolate(picture, size=(48, 48), mode="bilinear"))
+
+
+def test_a_model_file_carries_its_detail_network(tmp_path: Path, make_model: MakeModel) -> None:
+    path = make_model(enhancer=SMALL)
+    assert read_spec(path).enhancer == SMALL  # listed without torch
+    model = load_model(path, torch.device("cpu"))
+    assert model.enhancer is not None and model.enhancer.cfg == SMALL
+    assert not any(p.requires_grad for p in model.enhancer.parameters())
+    plain = load_model(make_model("plain"), torch.device("cpu"))
+    assert plain.enhancer is None and plain.spec.enhancer is None
+    spec = ModelSpec(ModelMeta("odd"), TINY_GENERATOR, ClustersConfig(), enhancer=SMALL)
+    with pytest.raises(ValueError, match="detail network"):
+        save_model(tmp_path / "odd-v1.pt", spec, UnetGenerator(TINY_GENERATOR))
+
+
+def test_a_file_whose_detail_weights_do_not_fit_is_refused(tmp_path: Path) -> None:
+    spec = ModelSpec(ModelMeta("odd"), TINY_GENERATOR, ClustersConfig(), enhancer=SMALL)
+    wider = DetailEnhancer(EnhancerConfig(channels=12, blocks=1))
+    path = tmp_path / "odd-v1.pt"
+    save_model(path, spec, UnetGenerator(TINY_GENERATOR), wider)
+    with pytest.raises(ModelError, match="does not match its config"):
+        load_model(path, torch.device("cpu"))
+
+
+@pytest.fixture
+def detailed(make_model: MakeModel) -> ImageTranslator:
+    """A clusters model of size 64 whose detail network paints up to 512 px."""
+    model = load_model(make_model(enhancer=SMALL), torch.device("cpu"))
+    return ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+
+
+def answer(translator: ImageTranslator, image: Image.Image, largest: int, **options: object):
+    chosen = TranslateOptions(**options)  # type: ignore[arg-type]
+    (small,) = translator.translate([image], chosen)
+    return small, translator.detailed(image, small, chosen, largest)
+
+
+@pytest.mark.parametrize(
+    ("photo_size", "largest", "size", "expected"),
+    [
+        ((300, 200), 1024, None, (300, 200)),  # the photo's own size
+        ((600, 400), 1024, None, (512, 341)),  # as large as the network paints: 512
+        ((300, 200), 160, None, (160, 106)),  # the default set lower
+        ((300, 200), 1024, 128, (128, 84)),  # the size asked
+        ((300, 200), 1024, 400, (300, 200)),  # never larger than the photo
+        ((50, 40), 1024, None, (64, 51)),  # a small photo: the generator's own answer
+    ],
+)
+def test_answers_come_at_the_photos_size_up_to_the_largest(
+    detailed: ImageTranslator, photo_size, largest, size, expected
+) -> None:
+    photo = photo_like(*photo_size)
+    small, result = answer(detailed, photo, largest, size=size)
+    width, height = result.interpretation.size
+    assert abs(width - expected[0]) <= 1 and abs(height - expected[1]) <= 1
+    assert result.original.size == result.segmentation.size == result.interpretation.size
+    assert max(small.interpretation.size) == min(size or 64, 64)  # the generator's own size
+
+
+def test_the_large_answer_is_the_small_one_with_detail(detailed: ImageTranslator) -> None:
+    small, large = answer(detailed, photo_like(256, 192), 1024)
+    assert large.interpretation.size == (256, 192)
+    down = large.interpretation.resize(small.interpretation.size, Image.Resampling.BOX)
+    a = torch.tensor(list(down.getdata()), dtype=torch.float32)
+    b = torch.tensor(list(small.interpretation.getdata()), dtype=torch.float32)
+    assert (a - b).abs().median() <= 10  # the same picture (issue 36's bound)
+    enlarged = small.interpretation.resize(large.interpretation.size, Image.Resampling.BILINEAR)
+    c = torch.tensor(list(enlarged.getdata()), dtype=torch.float32)
+    d = torch.tensor(list(large.interpretation.getdata()), dtype=torch.float32)
+    assert (c - d).abs().mean() > 1  # with detail that enlarging has not
+
+
+def test_k_and_edges_models_are_painted_larger_too(make_model: MakeModel) -> None:
+    for segmenter, options in ((ClustersConfig(), {"k": 4}), (EdgesConfig(), {})):
+        path = make_model(f"m-{segmenter.kind}", segmenter, enhancer=SMALL)
+        model = load_model(path, torch.device("cpu"))
+        translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+        _, result = answer(translator, photo_like(200, 150), 1024, **options)
+        assert result.interpretation.size == (200, 150)
+        colours = {c for _, c in result.segmentation.getcolors(maxcolors=1 << 16) or []}
+        assert len(colours) <= (4 if segmenter.kind == "clusters" else 2)
+
+
+def test_a_model_without_a_detail_network_answers_as_before(make_model: MakeModel) -> None:
+    model = load_model(make_model(), torch.device("cpu"))
+    translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+    small, result = answer(translator, photo_like(300, 200), 1024)
+    assert result is small and result.interpretation.size == (64, 43)
+    _, asked = answer(translator, photo_like(300, 200), 1024, size=128)
+    assert asked.interpretation.size == (128, 85)  # the generator itself, at the size asked
+
+
+def test_larger_clusters_keep_the_regions_of_the_small_ones() -> None:
+    config = ClustersConfig(k=4)
+    photo = torch.rand(1, 3, 8, 8).repeat_interleave(8, 2).repeat_interleave(8, 3)  # blocks
+    small = F.interpolate(photo, size=(16, 16), mode="area")
+    segmented = build_segmenter(config).segment(small)
+    larger = segment_larger(config, photo, segmented.state, 4.0)
+    down = F.interpolate(larger, size=(16, 16), mode="nearest")
+    assert (down - segmented.images).abs().amax(1).gt(0.01).float().mean() < 0.05
+    with pytest.raises(ValueError, match="centroids"):
+        segment_larger(config, photo, None, 4.0)
+
+
+def test_detail_training_steps_checkpoints_and_resumes(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    models = tmp_path / "models"
+    model = load_model(make_model(directory=models), torch.device("cpu"))
+    photos = [photo_like(160, 120, seed=i) for i in range(3)]
+    examples = prepare_examples(model, photos, (2,))
+    assert [e.photo.shape for e in examples] == [(3, 96, 128)] * 3  # 64 x 48, twice as large
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=3)
+    run = tmp_path / "run"
+    trainer = DetailTrainer(config, examples, examples[:1], run, torch.device("cpu"), "fp32")
+    before = [p.clone() for p in trainer.enhancer.parameters()]
+    trainer.run()
+    assert trainer.step == 3 and trainer.checkpoint_path.is_file()
+    assert any(
+        not torch.equal(a, b) for a, b in zip(before, trainer.enhancer.parameters(), strict=True)
+    )
+    longer = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=5)
+    again = DetailTrainer(longer, examples, [], run, torch.device("cpu"), "fp32")
+    again.run(resume=True)
+    assert again.step == 5  # two more, from the checkpoint
+
+
+def test_a_trained_detail_network_is_registered_with_its_generator(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    models = tmp_path / "models"
+    make_model(directory=models)
+    registry = ModelRegistry(models, bundled_dir=tmp_path / "none")
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"photo-{i}.png")
+        photo_like(160, 120, seed=i).save(paths[-1])
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=2)
+    entry = run_detail_training(
+        registry.get("tiny"), paths, config, tmp_path / "run", registry, torch.device("cpu")
+    )
+    assert (entry.version, entry.spec.enhancer) == (2, SMALL)
+    first, second = (load_model(registry.get("tiny", v).path, torch.device("cpu")) for v in (1, 2))
+    for a, b in zip(first.generator.parameters(), second.generator.parameters(), strict=True):
+        assert torch.equal(a, b)  # the same generator, now with detail
+    assert entry.sample_sheet is not None
