@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from bot.queue import FairQueue
 
 from bot.errors import BusyError
-from bot.queue import FairQueue
 from tests.conftest import encoded
 from tests.fakediscord import FakeDiscord
 
