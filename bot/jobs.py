@@ -385,7 +385,7 @@ class Beautifier:
             log.error("request %s failed", request_id, exc_info=exc)
         else:
             log.info("request %s refused: %s", request_id, message)
-        reason = (message or f"internal error: {type(exc).__name__}: {exc}")[:500]
+        reason = (message or f"internal error: {type(exc).__name__}")[:500]
         await self.requests.finish(request_id, RequestStatus.FAILED, reason=reason)
         await self._tell(request_id, delivery, message or GENERIC_FAILURE)
 

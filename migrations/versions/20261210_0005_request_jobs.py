@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment
+from sqlalchemy.util import await_only
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -48,13 +49,20 @@ def upgrade() -> None:
         batch_op.create_index("ix_request_jobs_turn", ["turn", "request_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_request_jobs_user_id"), ["user_id"], unique=False)
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(QueryBuilderEnvironment().build_install_query())
+        run_script(QueryBuilderEnvironment().build_install_query())
+
+
+def run_script(sql: str) -> None:
+    """Several statements at once, in the migration's transaction: asyncpg runs a script
+    through its simple query protocol (a prepared statement takes one command)."""
+    raw = op.get_bind().connection.driver_connection
+    await_only(raw.execute(sql))
 
 
 def downgrade() -> None:
     """Revert this revision."""
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(QueryBuilderEnvironment().build_uninstall_query())
+        run_script(QueryBuilderEnvironment().build_uninstall_query())
     with op.batch_alter_table("request_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_request_jobs_user_id"))
         batch_op.drop_index("ix_request_jobs_turn")
