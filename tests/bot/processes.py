@@ -97,4 +97,3 @@ class BotProcesses:
             if bot.process.poll() is None:
                 bot.process.kill()
                 bot.process.wait(timeout=30)
-
