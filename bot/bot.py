@@ -16,7 +16,8 @@ from bot.catalog import ModelCatalog
 from bot.engine_client import EngineClient
 from bot.jobs import Beautifier
 from bot.media import Limits
-from bot.queue import FairQueue
+from infra.db.dispatch import Dispatcher
+from infra.db.jobs import JobStore
 from infra.db.requests import RequestLog
 from infra.db.session import Database
 from infra.settings import Settings
@@ -70,15 +71,16 @@ def bot_of(interaction: discord.Interaction) -> BeautyBot:
 class BotParts:
     """Every part the bot and its extensions use, built by the composition root.
 
-    The database and the engine are opened and closed by whoever built them; the queue's
-    workers run while the bot does (started in `setup_hook`, stopped in `close`).
+    The database and the engine are opened and closed by whoever built them; the dispatcher
+    runs jobs while the bot does (started in `setup_hook`, stopped in `close`).
     """
 
     settings: Settings
     db: Database
     engine: EngineClient
     requests: RequestLog
-    queue: FairQueue
+    jobs: JobStore  # the durable queue, in the database
+    dispatcher: Dispatcher
     limits: Limits  # on attachments, before any download
     catalog: ModelCatalog
     beautifier: Beautifier
@@ -112,7 +114,8 @@ class BeautyBot(commands.AutoShardedBot):
         self.db = parts.db
         self.engine = parts.engine
         self.requests = parts.requests
-        self.queue = parts.queue
+        self.jobs = parts.jobs
+        self.dispatcher = parts.dispatcher
         self.limits = parts.limits
         self.catalog = parts.catalog
         self.beautifier = parts.beautifier
@@ -120,17 +123,19 @@ class BeautyBot(commands.AutoShardedBot):
         self.sync_guild = sync_guild
 
     async def setup_hook(self) -> None:
-        """Settle the request log, start the queue, load every extension, sync if asked.
+        """Settle the request log, load every extension, run the queued jobs, sync if asked.
 
-        Requests a previous run left unfinished are settled before any new work can start,
-        then announced to the extensions as the `requests_interrupted` event.
+        Queued and running requests are resumed from the database (those of a previous run
+        too); rows without a job to resume are settled, then announced to the extensions as
+        the `requests_interrupted` event.
         """
         interrupted = await self.requests.recover(retry=False)
         if interrupted:
             log.info("settled %d requests left unfinished by a previous run", len(interrupted))
-        await self.queue.start()
+        self.beautifier.bind(self)
         for extension in find_extensions():
             await self.load_extension(extension)
+        await self.dispatcher.start(self.beautifier.run_job)
         self.dispatch("requests_interrupted", interrupted)
         if self.sync_on_start:
             await self.sync_commands(self.sync_guild)
@@ -167,8 +172,11 @@ class BeautyBot(commands.AutoShardedBot):
         return interaction.guild_id is not None and interaction.permissions.manage_guild
 
     async def close(self) -> None:
-        """Stop the jobs, then unload the extensions (they stop their own work) and disconnect."""
-        log.info("stopping: the queue's jobs end, then the bot disconnects")
-        await self.queue.close()
+        """Take no new job and let the running ones finish (BEAUTYNET_STOP_GRACE_S), leaving
+        the rest queued for the next process; then unload the extensions and disconnect."""
+        grace = self.settings.stop_grace_s
+        log.info("stopping: no new jobs; running ones get %g s, the rest stay queued", grace)
+        await self.dispatcher.stop(grace)
+        await self.beautifier.close()
         await super().close()
         log.info("stopped")

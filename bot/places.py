@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.delivery import InteractionDelivery
+from bot.delivery import DEFAULT_FILESIZE_LIMIT, Answer
 from bot.jobs import Origin
 from infra.db.models import ChannelKind, InstallContext, RequestSource
 
@@ -71,13 +71,22 @@ def bot_in_channel(interaction: discord.Interaction) -> bool:
     return interaction.is_guild_integration() or interaction.context.dm_channel
 
 
-async def acknowledge(interaction: discord.Interaction) -> InteractionDelivery:
+async def acknowledge(interaction: discord.Interaction) -> Answer:
     """Defer within Discord's 3 s, privately where Discord would not show a public answer;
-    returns the delivery that edits that reply (and says why it is private)."""
+    returns where to answer: that response, edited (saying why it is private)."""
     public = shows_public_answers(interaction)
-    await interaction.response.defer(thinking=True, ephemeral=not public)
-    return InteractionDelivery(
-        interaction,
+    deferred = await interaction.response.defer(thinking=True, ephemeral=not public)
+    response_id = deferred.message_id if deferred else None
+    if response_id is None:  # Discord did not say: ask for it
+        response_id = (await interaction.original_response()).id
+    return Answer(
+        user_id=interaction.user.id,
+        channel_id=interaction.channel_id,
+        filesize_limit=interaction.filesize_limit or DEFAULT_FILESIZE_LIMIT,
+        application_id=interaction.application_id,
+        token=interaction.token,
+        response_id=response_id,
+        expires_at=interaction.expires_at.isoformat(),
         note="" if public else PRIVATE_NOTE,
         channel_fallback=public and bot_in_channel(interaction),
     )

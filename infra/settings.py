@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     user_cooldown_s: float = Field(default=0.0, ge=0)  # between one user's submissions
     max_clip_seconds: float = Field(default=20.0, gt=0)
     engine_workers: int = Field(default=1, ge=1)  # worker threads of the embedded engine
+    # The queue lives in the database. On SIGTERM the bot takes no new job and gives those
+    # running this long to finish; the rest wait for the next process. On PostgreSQL a
+    # process's claim on a job expires this long after the process died (its heartbeat
+    # stops); a job that failed or killed its process this many times is settled as failed.
+    stop_grace_s: float = Field(default=30.0, ge=0)
+    job_claim_s: float = Field(default=30.0, gt=0)
+    job_attempts: int = Field(default=3, ge=1)
     # Sharding: unset = discord.py's automatic sharding; processes sharing the database
     # each set the same count and their own ids ("0,1").
     shard_count: int | None = Field(default=None, ge=1)

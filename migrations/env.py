@@ -13,6 +13,7 @@ from sqlalchemy.types import TypeDecorator
 
 from infra.db import models  # every table module, so that autogenerate sees them all
 from infra.db.engine import create_engine, normalize_url
+from infra.db.schema import ours
 from infra.settings import Settings
 
 config = context.config
@@ -44,6 +45,7 @@ def configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=render_item,
+        include_object=ours,
     )
     with context.begin_transaction():
         context.run_migrations()

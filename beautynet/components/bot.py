@@ -5,7 +5,9 @@ engine client are opened before the bot starts and closed after it stops.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Any
 
 from bot.bot import BeautyBot, BotParts, SyncTarget, worker_name
@@ -16,7 +18,8 @@ from bot.engine_client.http import HttpEngine
 from bot.engine_client.inprocess import InProcessEngine
 from bot.jobs import Beautifier
 from bot.media import Limits, MediaFinder
-from bot.queue import FairQueue
+from infra.db.dispatch import dispatcher_for
+from infra.db.jobs import JobStore, QueueBounds
 from infra.db.requests import RequestLog
 from infra.db.session import Database, open_database
 from infra.settings import Settings
@@ -63,12 +66,15 @@ def engine_client(settings: Settings, device: str | None = None) -> EngineClient
 def bot_parts(settings: Settings, db: Database, engine: EngineClient) -> BotParts:
     """Every part of the bot, from settings, over an open database and engine."""
     requests = RequestLog(db.sessions, worker=worker_name(settings))
-    queue = FairQueue(
-        settings.queue_size,
-        settings.user_cooldown_s,
-        workers=settings.engine_workers,
+    bounds = QueueBounds(
+        capacity=settings.queue_size,
         per_user=settings.user_queue,
+        cooldown_s=settings.user_cooldown_s,
+        workers=settings.engine_workers,
     )
+    jobs = JobStore(requests, bounds)
+    url = settings.database_url_or_default
+    dispatcher = dispatcher_for(jobs, url, settings.engine_workers, settings.job_claim_s)
     limits = Limits(
         max_image_bytes=settings.max_image_bytes,
         max_clip_bytes=settings.max_image_bytes,
@@ -76,8 +82,34 @@ def bot_parts(settings: Settings, db: Database, engine: EngineClient) -> BotPart
     )
     catalog = ModelCatalog(engine)
     finder = MediaFinder(settings.discord_api_base, settings.discord_cdn_base)
-    beautifier = Beautifier(engine, db, requests, queue, limits, catalog, finder)
-    return BotParts(settings, db, engine, requests, queue, limits, catalog, beautifier)
+    beautifier = Beautifier(
+        engine,
+        db,
+        requests,
+        jobs,
+        dispatcher,
+        limits,
+        catalog,
+        finder,
+        attempts=settings.job_attempts,
+    )
+    return BotParts(settings, db, engine, requests, jobs, dispatcher, limits, catalog, beautifier)
+
+
+def stop_on_signals(bot: BeautyBot) -> None:
+    """SIGTERM (a deploy) and SIGINT close the bot as `close` says: running jobs finish
+    within BEAUTYNET_STOP_GRACE_S, the others stay queued for the next process."""
+    loop = asyncio.get_running_loop()
+    closing: set[asyncio.Task[None]] = set()
+
+    def close(name: str) -> None:
+        log.info("%s received: stopping", name)
+        task = loop.create_task(bot.close())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, close, signal_number.name)
 
 
 def build_bot(settings: Settings, db: Database, engine: EngineClient, **options: Any) -> BeautyBot:
@@ -106,6 +138,7 @@ async def run_bot(
             with discord_endpoints(settings.discord_api_base, settings.discord_gateway_url):
                 bot = build_bot(settings, db, engine, sync=sync, sync_guild=sync_guild)
                 async with bot:
+                    stop_on_signals(bot)
                     await bot.start(token)
         finally:
             await engine.close()

@@ -205,6 +205,36 @@ class RequestStage(Base):
     request: Mapped[Request] = relationship(back_populates="stages")
 
 
+class RequestJob(Base):
+    """A request waiting or running: what to run and where to answer it.
+
+    Written with its request, deleted in the transaction that finishes it: the interaction
+    token an answer may hold lives only as long as the request. Waiting jobs are served by
+    (turn, request id): a user's n-th job waits behind everyone's earlier turns.
+    """
+
+    __tablename__ = "request_jobs"
+    __table_args__ = (Index("ix_request_jobs_turn", "turn", "request_id"),)
+
+    request_id: Mapped[int] = mapped_column(
+        BigIntId,
+        ForeignKey("requests.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    turn: Mapped[int] = mapped_column(Integer)
+    task: Mapped[dict[str, Any]]  # what to run: operation, parameters, media, limits
+    answer: Mapped[dict[str, Any]]  # where to answer (may hold an interaction token)
+
+
+# Tables of the job-queue library on PostgreSQL (pgqueuer), created by revision 0005: not
+# beautynet's models, so schema comparisons leave them out.
+PGQUEUER_TABLES = frozenset(
+    {"pgqueuer", "pgqueuer_log", "pgqueuer_schedules", "pgqueuer_statistics"}
+)
+
+
 class TrainingRun(Base):
     """One training started from Discord or the command line: who, on what, and how it ended."""
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .models import (
@@ -17,6 +17,7 @@ from .models import (
     ChannelKind,
     InstallContext,
     Request,
+    RequestJob,
     RequestKind,
     RequestSource,
     RequestStage,
@@ -93,14 +94,8 @@ class RequestLog:
 
     async def create(self, new: NewRequest) -> int:
         """Insert a `queued` row and return its id (call before any work starts)."""
-        values = {**asdict(new), "status": RequestStatus.QUEUED, "queued_at": self.clock()}
         async with self.sessions.begin() as session:
-            result = await session.execute(
-                insert(Request)
-                .values(worker=self.worker, attempts=0, **values)
-                .returning(Request.id)
-            )
-            return int(result.scalar_one())
+            return await insert_request(session, new, self.worker, self.clock())
 
     async def start(self, request_id: int) -> None:
         """Mark a queued request `running`."""
@@ -140,21 +135,26 @@ class RequestLog:
                 **_known(outcome),
             )
             await _add_stages(session, request_id, stages or {})
+            # Its job (what to run, where to answer, an interaction token) ends with it.
+            await session.execute(delete(RequestJob).where(RequestJob.request_id == request_id))
 
     async def recover(
         self, *, retry: bool = False, max_attempts: int = 2, reason: str = RESTART_REASON
     ) -> list[Request]:
-        """Settle rows a crash left unfinished: fail them, or requeue them when `retry`.
+        """Settle rows a crash left unfinished without a job to resume: fail them, or
+        requeue them when `retry`.
 
-        Call once at start-up, before new work: rows still `queued` or `running` lost their
-        in-memory queue with the old process. Only this log's `worker` rows are touched (all
-        rows when `worker` is None), so one process restarting does not fail the work of
-        others sharing the database. Returns the rows with their new status, so that users
-        can be told.
+        Call once at start-up, before new work. Requests with a job (`RequestJob`) are
+        resumed by the queue; those without one (written before jobs were kept, or by the
+        command line) cannot be. Only this log's `worker` rows are touched (all rows when
+        `worker` is None), so one process restarting does not fail the work of others
+        sharing the database. Returns the rows with their new status, so that users can be
+        told.
         """
         unfinished = (RequestStatus.QUEUED, RequestStatus.RUNNING)
+        resumable = select(RequestJob.request_id).where(RequestJob.request_id == Request.id)
         async with self.sessions.begin() as session:
-            query = select(Request).where(Request.status.in_(unfinished))
+            query = select(Request).where(Request.status.in_(unfinished), ~resumable.exists())
             if self.worker is not None:
                 query = query.where(Request.worker == self.worker)
             rows = list((await session.scalars(query.with_for_update())).all())
@@ -189,6 +189,17 @@ class RequestLog:
             status = await session.scalar(select(Request.status).where(Request.id == request_id))
             state = "does not exist" if status is None else f"is already {status.value}"
             raise RequestLogError(f"request {request_id} {state}")
+
+
+async def insert_request(
+    session: AsyncSession, new: NewRequest, worker: str | None, now: datetime
+) -> int:
+    """Insert a `queued` request row in `session`'s transaction; returns its id."""
+    values = {**asdict(new), "status": RequestStatus.QUEUED, "queued_at": now}
+    result = await session.execute(
+        insert(Request).values(worker=worker, attempts=0, **values).returning(Request.id)
+    )
+    return int(result.scalar_one())
 
 
 def _known(outcome: Outcome | None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from infra.db.errors import SchemaError
+from infra.db.models import PGQUEUER_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,12 @@ ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"  # a checkout's; an installed package
 # checkout, and an editable install of one, keeps it at the top level.
 MIGRATIONS_DIRS = (Path(__file__).resolve().parent / "migrations", PROJECT_ROOT / "migrations")
 UPGRADE_HINT = "run `beautynet db upgrade`"
+
+
+def ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Whether a schema object is beautynet's (Alembic's `include_object`): the job-queue
+    library's tables, installed by revision 0005 on PostgreSQL, are not compared."""
+    return not (type_ == "table" and name in PGQUEUER_TABLES)
 
 
 def migrations_dir() -> Path:

@@ -40,8 +40,16 @@ async def original_shows(fake: FakeDiscord, interaction: FakeInteraction, text: 
 
 
 async def idle(bot: BeautyBot) -> None:
-    """Wait until the bot's queue has no job waiting or running."""
-    await asyncio.wait_for(bot.queue.join(), DEFAULT_TIMEOUT)
+    """Wait until the shared queue has no job waiting or running."""
+
+    async def drained() -> None:
+        while True:
+            counts = await bot.jobs.counts()
+            if not (counts.waiting or counts.running or bot.dispatcher.running):
+                return
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(drained(), DEFAULT_TIMEOUT)
 
 
 async def ephemeral_answer(fake: FakeDiscord, interaction: FakeInteraction) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from bot.bot import BeautyBot
@@ -10,7 +12,7 @@ from tests.conftest import auto_cpu_runtime, encoded
 from tests.fakediscord import FakeDiscord
 
 from .conftest import BotFactory
-from .helpers import Json, ephemeral_answer, final_reply
+from .helpers import GatedEngine, Json, ephemeral_answer, final_reply, replies_to, reply_to
 
 
 def sub(name: str, *options: Json) -> list[Json]:
@@ -136,7 +138,7 @@ async def test_status(fake: FakeDiscord, bot: BeautyBot, photo) -> None:
     await beautify_model(fake, bot, fake.add_user("alice"), photo)  # loads the default model
     interaction = await fake.slash(fake.owner, "admin", sub("status"))
     answer = await ephemeral_answer(fake, interaction)
-    assert "0 running, 0 waiting, capacity 4" in answer
+    assert "0 running, 0 waiting, capacity 4" in answer  # the shared queue, empty
     assert "InProcessEngine on cpu" in answer and "tiny v1 (default)" in answer
     assert f"**Runtime**: tiny v1 on {auto_cpu_runtime()}, batch " in answer
     assert "**Trainings**: none" in answer
@@ -179,3 +181,25 @@ async def test_models_shows_sample_sheets(
     assert "image" not in data["embeds"][1]
     call = next(c for c in fake.calls if f"/interactions/{interaction.id}/" in c.path)
     assert [name for name, _ in call.files] == ["tiny-v1.png"]
+
+
+async def test_status_shows_the_shared_queue_per_process(
+    fake: FakeDiscord, start_bot: BotFactory, engine, photo
+) -> None:
+    gated = GatedEngine(engine)
+    bot = await start_bot(engine_client=gated, queue_size=10)
+    image = [("p.png", encoded(photo()), "image/png")]
+    posted = [
+        await fake.post_message(fake.add_user(name), "", image, mention_bot=True)
+        for name in ("alice", "bob")
+    ]
+    await asyncio.wait_for(gated.entered.wait(), 20)
+    await fake.wait_for(
+        lambda: any("position 1" in r["content"] for r in replies_to(fake, posted[1]))
+    )
+    interaction = await fake.slash(fake.owner, "admin", sub("status"))
+    answer = await ephemeral_answer(fake, interaction)
+    assert "**Queue** (shared): 1 running (1 on `bot` (this process)), 1 waiting" in answer
+    gated.open()
+    for message in posted:
+        assert (await reply_to(fake, bot, message))["attachments"]

@@ -19,14 +19,12 @@ REASON_CHARS = 120  # five runs and the rest stay under Discord's 2,000 characte
 async def status(interaction: discord.Interaction) -> None:
     """/admin status."""
     bot = bot_of(interaction)
-    queue = bot.queue
     engine = bot.engine
     device = getattr(getattr(engine, "engine", None), "device", None)
     served = await bot.catalog.served()
     runtimes = await engine.runtimes()
     lines = [
-        f"**Queue**: {queue.running} running, {queue.waiting} waiting, capacity {queue.capacity} "
-        f"({queue.per_user} per user), cooldown {bot.settings.user_cooldown_s:g} s",
+        await queue_line(bot),
         f"**Engine**: {type(engine).__name__}" + (f" on {device}" if device else ""),
         "**Runtime**: " + ("; ".join(runtimes) or "no model loaded yet"),
         "**Models**: "
@@ -45,6 +43,23 @@ async def status(interaction: discord.Interaction) -> None:
     lines.append("**Trainings**: " + ("" if runs else "none"))
     lines.extend(f"- {run_line(run)}" for run in runs)
     await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+async def queue_line(bot: BeautyBot) -> str:
+    """The shared queue: waiting, and running per process (this one marked), with its bounds."""
+    counts = await bot.jobs.counts()
+    bounds = bot.jobs.bounds
+    here = bot.requests.worker
+    running = ", ".join(
+        f"{n} on `{worker}`" + (" (this process)" if worker == here else "")
+        for worker, n in sorted(counts.running.items())
+    )
+    return (
+        f"**Queue** (shared): {sum(counts.running.values())} running"
+        + (f" ({running})" if running else "")
+        + f", {counts.waiting} waiting, capacity {bounds.capacity} ({bounds.per_user} per user), "
+        f"cooldown {bounds.cooldown_s:g} s"
+    )
 
 
 def run_line(run: TrainingRun) -> str:

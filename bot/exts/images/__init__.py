@@ -3,9 +3,10 @@ clusters, delete. They survive restarts.
 
 Each is a `DynamicItem` whose custom id carries the request id; the request row (in the
 database) holds the source attachment and the parameters, so nothing lives in memory.
-The extension `bot.exts.images.buttons` registers them; the features that post results
-pass `buttons_for(bot)` to `Beautifier.beautify`. (Here, in the package, rather than in an
-extension module: discord.py runs an extension's module afresh when it loads it.)
+The extension `bot.exts.images.buttons` registers them, and sets `Beautifier.views` to
+`buttons_for(bot)`: results get them whichever process ran the job. (Here, in the package,
+rather than in an extension module: discord.py runs an extension's module afresh when it
+loads it.)
 """
 
 from __future__ import annotations
@@ -61,8 +62,7 @@ async def rerun(interaction: discord.Interaction, request_id: int, **changes: An
     )
     params = replace(params, **changes)
     admission = await bot.beautifier.precheck(origin_of(interaction, RequestSource.SLASH), media)
-    delivery = await acknowledge(interaction)
-    await bot.beautifier.beautify(admission, params, delivery, buttons_for(bot))
+    await bot.beautifier.beautify(admission, params, await acknowledge(interaction))
 
 
 class DeleteButton(ui.DynamicItem[ui.Button], template=r"bn:del:(?P<request>\d+)"):

@@ -12,7 +12,6 @@ from discord.ext import commands
 from bot.bot import BeautyBot
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, MissingChannelPermissionsError
-from bot.exts.images import buttons_for
 from bot.media import Media
 from bot.places import acknowledge, origin_of
 from infra.db.models import RequestSource
@@ -92,8 +91,7 @@ class Beautify(commands.Cog):
             raise BotError(f"There is no model called `{params.model}`; see /models.")
         require_attach_files(interaction)
         admission = await self.bot.beautifier.precheck(origin_of(interaction, source), media)
-        delivery = await acknowledge(interaction)
-        await self.bot.beautifier.beautify(admission, params, delivery, buttons_for(self.bot))
+        await self.bot.beautifier.beautify(admission, params, await acknowledge(interaction))
 
 
 def require_attach_files(interaction: discord.Interaction) -> None:

@@ -10,10 +10,9 @@ import discord
 from discord.ext import commands
 
 from bot.bot import BeautyBot
-from bot.delivery import MessageDelivery
+from bot.delivery import Answer
 from bot.engine_client import TranslateParams
 from bot.errors import BadAttachmentError, BotError, user_message
-from bot.exts.images import buttons_for
 from bot.media import Media
 from bot.places import origin_of_message
 from infra.db.preferences import watched_channels
@@ -79,16 +78,15 @@ class Watch(commands.Cog):
     async def beautify(self, message: discord.Message) -> None:
         """Run the first attachment through the queue; refusals are replies."""
         origin = origin_of_message(message)
-        delivery = MessageDelivery(message)
+        answer = Answer.to_message(message)
         try:
             media = await self.media_of(message)
             if media is None:
                 return
             admission = await self.bot.beautifier.precheck(origin, media)
-            buttons = buttons_for(self.bot)
-            await self.bot.beautifier.beautify(admission, TranslateParams(), delivery, buttons)
+            await self.bot.beautifier.beautify(admission, TranslateParams(), answer)
         except BotError as exc:
-            await delivery.failure(user_message(exc) or str(exc))
+            await self.bot.beautifier.open(None, answer).failure(user_message(exc) or str(exc))
 
     async def media_of(self, message: discord.Message) -> Media | None:
         """The message's first media; for a mention in a reply without any, the replied-to
