@@ -449,9 +449,9 @@ class ProgressRelay:
 
 
 def format_text(result: Translated) -> str:
-    """What a clip came back as ("animated GIF · ", "MP4 · "); nothing for an image."""
+    """What a clip came back as ("animated GIF · ", "MP4 · "); an image's size ("1024×768 · ")."""
     if result.kind != "clip":
-        return ""
+        return "{}×{} · ".format(*result.panel) if result.panel else ""
     if result.format == "gif":
         return "animated GIF · "
     return f"MP4 ({result.format_note}) · " if result.format_note else "MP4 · "

@@ -83,6 +83,7 @@ class Encoded:
     height: int
     quality_reduced: bool = False  # made smaller to fit its byte budget
     notes: list[str] = field(default_factory=list)
+    panel: tuple[int, int] = (0, 0)  # the interpretation's width and height, as encoded
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,10 @@ class Engine:
         smaller when they must fit budget_bytes (None: any size)."""
         composed = translation.compose(3 if panels == 3 else 2, original=original)
         data, image, notes = encode_within(composed, fmt, budget_bytes, quality)
-        return Encoded(data, model, image.width, image.height, bool(notes), notes)
+        shrunk = image.width / composed.width
+        width, height = translation.interpretation.size
+        panel = (round(width * shrunk), round(height * shrunk))
+        return Encoded(data, model, image.width, image.height, bool(notes), notes, panel)
 
     @staticmethod
     def kind(data: bytes | Path) -> Kind:

@@ -69,6 +69,7 @@ class Translated:
     notes: list[str] = field(default_factory=list)
     duration_s: float | None = None  # a clip's length, as the engine read it
     format_note: str | None = None  # why an animation came back as an MP4
+    panel: tuple[int, int] | None = None  # a still image's interpretation: width, height
 
     @property
     def format(self) -> str:

@@ -82,6 +82,12 @@ def _form(data: bytes, field: str, params: TranslateParams, **extra: object) -> 
     return form
 
 
+def _panel(header: str | None) -> tuple[int, int] | None:
+    """'1024x768' -> (1024, 768); None from an engine that does not say (or says nonsense)."""
+    width, _, height = (header or "").partition("x")
+    return (int(width), int(height)) if width.isdigit() and height.isdigit() else None
+
+
 def _image(answer: Answer, filename: str, with_model: bool = True) -> Translated:
     """A still image answered at once, with how it was made (its headers)."""
     headers = answer.headers
@@ -98,6 +104,7 @@ def _image(answer: Answer, filename: str, with_model: bool = True) -> Translated
         height=int(headers["X-Height"]),
         quality_reduced=headers.get("X-Quality-Reduced") == "1",
         notes=notes.split("; ") if notes else [],
+        panel=_panel(headers.get("X-Panel-Size")),
     )
 
 

@@ -254,6 +254,7 @@ class InProcessEngine:
             result.height,
             result.quality_reduced,
             list(result.notes),
+            panel=result.panel,
         )
 
     def _translate_clip(

@@ -345,6 +345,8 @@ async def translate(request: web.Request) -> web.Response:
 def _fit_headers(result: Encoded | Compared) -> dict[str, str]:
     """Its size, and what had to change to fit its budget."""
     headers = {"X-Width": str(result.width), "X-Height": str(result.height)}
+    if isinstance(result, Encoded):  # the interpretation's own size, beside the original
+        headers["X-Panel-Size"] = "{}x{}".format(*result.panel)
     if result.quality_reduced:
         headers["X-Quality-Reduced"] = "1"
         headers["X-Notes"] = "; ".join(result.notes)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from .helpers import Json, replies_to
 from .processes import BotProcess, BotProcesses
 
 CROWD_TIMEOUT = 120.0
+LOG_SETTLES_S = 30.0  # from an answer sent to its row settled, on a loaded machine
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
@@ -88,7 +91,15 @@ async def rows_of(url: str) -> tuple[list[Request], int]:
 
 
 async def check_log(url: str, posted: list[Json]) -> list[Request]:
+    """One finished row per request. A job's row is settled just after its answer is sent,
+    so a picture can be seen a moment before its row says so: wait for that moment."""
+    deadline = time.monotonic() + LOG_SETTLES_S
     rows, left = await rows_of(url)
+    while (left or any(r.status != RequestStatus.DONE for r in rows)) and (
+        time.monotonic() < deadline
+    ):
+        await asyncio.sleep(0.2)
+        rows, left = await rows_of(url)
     assert left == 0
     assert sorted(row.message_id or 0 for row in rows) == sorted(int(m["id"]) for m in posted)
     assert all(row.status == RequestStatus.DONE for row in rows), [r.reason for r in rows]

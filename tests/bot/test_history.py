@@ -11,7 +11,9 @@ from tests.fakediscord import FakeDiscord
 
 from .helpers import Json, ephemeral_answer, final_reply, requests_rows
 
-RESULT_LINE = re.compile(r"-# (?P<made_by>.+) · \d+\.\d s · request #(?P<id>\d+)")
+RESULT_LINE = re.compile(
+    r"-# (?P<made_by>.+) · (?P<size>\d+×\d+) · \d+\.\d s · request #(?P<id>\d+)"
+)
 
 
 def link(fake: FakeDiscord, message: Json) -> str:
@@ -33,6 +35,7 @@ async def test_results_say_what_made_them_and_history_lists_them(
         found = RESULT_LINE.fullmatch(result["content"])
         assert found is not None, result["content"]
         made_by.append(found["made_by"])
+        assert found["size"] == "64×48"  # the interpretation (the tiny models paint 64 px)
     assert made_by == ["tiny v1 · clusters k=7", "tiny v1 · clusters k=9", "tiny-edges v1 · edges"]
 
     answer = await ephemeral_answer(fake, await fake.slash(alice, "history"))

@@ -50,6 +50,7 @@ async def test_translate_returns_a_png_and_headers(service: Service, png: bytes)
             "1",
         )  # as fields: nobody parses the label
         width, height = int(response.headers["X-Width"]), int(response.headers["X-Height"])
+        assert response.headers["X-Panel-Size"] == "64x43"  # the interpretation alone
     assert decode_image(body).size == (width, height) == (3 * 64 + 8, 43)
 
 
