@@ -6,6 +6,11 @@ Both run the bundled `nature` generator (or `--model`).
     generator call, Pillow composition.
 (b) the engine's ImageTranslator: subsampled k-means in torch, the runtime `auto` picks
     (OpenVINO on a CPU), at the batch size measured fastest per image.
+(c) the engine's whole path for one photo, as the bot's request takes it
+    (`Engine.translate_bytes`: decode a 1024x768 JPEG, segment, translate, paint the detail,
+    compose with the original, encode the PNG within Discord's 10 MiB): milliseconds per
+    photo for a 256 px answer and for a 1024 px one (the model's detail network; a model
+    without one answers at 256 px).
 
 Run from the repository root:
     .venv/bin/python -m bench.images [--images 64] [--repeats 3] [--model nature]
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,8 +29,9 @@ from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
 
 from bench.common import describe_machine, interleaved_medians, photo_like
+from engine.core import Engine
 from engine.device import resolve_device
-from engine.imaging import fit_long_side, side_by_side
+from engine.imaging import encode_image, fit_long_side, side_by_side
 from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
 from engine.nets import UnetGenerator
@@ -34,6 +41,9 @@ from engine.segment.clusters import palette
 
 SIZE = 256
 K = 7  # the bundled clusters model's k; checked against the model at start
+LARGE = 1024
+WHOLE_PATH_PHOTOS = 4
+BUDGET_BYTES = 10 * 1024 * 1024  # Discord's default upload limit, as the bot asks
 
 
 def clusters_model(ref: str, device: torch.device) -> Model:
@@ -121,7 +131,32 @@ def main() -> int:
     if ratio > 1.02:
         print("FAIL: engine k-means inertia is more than 2% above scikit-learn's")
         return 1
+    print_whole_path(args.model, device, args.repeats)
     return 0
+
+
+def print_whole_path(ref: str, device: torch.device, repeats: int) -> None:
+    """(c): milliseconds per photo, request to encoded answer, at 256 px and at 1024 px."""
+    photos = [
+        encode_image(photo_like(1024, 768, seed), "jpeg") for seed in range(WHOLE_PATH_PHOTOS)
+    ]
+    engines = {side: Engine(ModelRegistry(None), device, largest=side) for side in (SIZE, LARGE)}
+
+    def answers(side: int) -> None:
+        for data in photos:
+            engines[side].translate_bytes(data, ref, budget_bytes=BUDGET_BYTES)
+
+    runs: dict[str, Callable[[], object]] = {
+        "small": lambda: answers(SIZE),
+        "large": lambda: answers(LARGE),
+    }
+    medians = interleaved_medians(runs, repeats)
+    small, large = (1000 * medians[run] / len(photos) for run in ("small", "large"))
+    answer = engines[LARGE].translator(ref)
+    painted = "its detail network" if answer.model.enhancer else "no detail network: 256 px"
+    print(f"(c) whole path, 1024x768 JPEG in, PNG out, {answer.runtime.describe()}:")
+    print(f"    256 px answer: {small:6.0f} ms per photo")
+    print(f"    1024 px answer: {large:6.0f} ms per photo ({painted}); ratio {large / small:.2f}x")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,19 @@ model's interpretation, and a second sheet of 3x zoom crops of their centres.
 photos, held-out photos and everyday photos, beside the photos' own: how far from its own data
 a generator paints.
 
+`--sizes 768 1024` also answers every photo at those long sides (a photo smaller than that
+enlarged first, Lanczos, as a phone photo would come), the way the engine answers a photo:
+with the model's detail network where it has one, else the generator at that size (issue
+36). Per model and size it prints medians of: detail (RMS of the luminance's Laplacian at the
+answer's size) over the training photos' own at that size; chroma grain at the answer's own
+size; the grid index; "same", the median absolute difference (0..255) between the answer
+box-downsampled to the 256 px answer's size and the 256 px answer; the colour ratio and the
+perceived colourfulness. `(the photos)` and `(enlarged 256)` (the 256 px answer enlarged,
+bicubic) head each size. It writes a sheet of the answers' centres at 100%.
+
 Run from the repository root:
     .venv/bin/python -m bench.quality nature nature-edges [path/to/model.pt ...] \
-        [--sheet out/quality.png] [--by-set]
+        [--sheet out/quality.png] [--by-set] [--sizes 768 1024]
 """
 
 from __future__ import annotations
@@ -38,13 +48,15 @@ from engine.device import resolve_device
 from engine.imaging import fit_long_side, grid, read_image
 from engine.imaging.tensors import to_tensor
 from engine.models import Model, ModelRegistry, load_model, parse_model_ref
-from engine.pipeline import ImageTranslator, Translation
+from engine.pipeline import ImageTranslator, TranslateOptions, Translation
 from engine.training.data import split_holdout
 from engine.training.metrics import evaluate
 from engine.training.quality import (
     InterpretationFigures,
     PhotoReference,
     chroma_grain,
+    detail,
+    grid_index,
     interpretation_figures,
     perceived_colourfulness,
 )
@@ -235,6 +247,119 @@ def contact_sheet(
     return grid(rows, labels)
 
 
+LARGE_HEADER = (
+    f"{'n':>3} {'detail':>7} {'grain':>6} {'grid':>6} {'same':>6} {'colour':>7} {'pcol':>6}"
+)
+LARGE_CROP = 256  # the large sheet: each answer's centre, at 100%
+
+
+@dataclass(frozen=True)
+class LargeFigures:
+    """Medians of the figures of answers at one long side (see the module doc)."""
+
+    count: int
+    detail: float
+    grain: float
+    grid: float
+    same: float
+    colour: float
+    pcol: float
+
+    def row(self) -> str:
+        return (
+            f"{self.count:3d} {self.detail:6.2f}x {self.grain:6.1f} {self.grid:6.2f} "
+            f"{self.same:6.1f} {self.colour:7.2f} {self.pcol:6.1f}"
+        )
+
+
+def at_side(image: Image.Image, side: int) -> Image.Image:
+    """The photo with its long side at `side`: reduced, or enlarged as a larger photo would."""
+    scale = side / max(image.size)
+    size = (round(image.width * scale), round(image.height * scale))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def same_picture(large: Image.Image, small: Image.Image) -> float:
+    """Median absolute difference (0..255) between `large` box-downsampled to `small`'s size
+    and `small`: whether detail was added to the picture, or another picture painted."""
+    down = np.asarray(large.convert("RGB").resize(small.size, Image.Resampling.BOX), dtype=float)
+    return float(np.median(np.abs(down - np.asarray(small.convert("RGB"), dtype=float))))
+
+
+def large_figures(
+    eval_set: EvalSet,
+    answers: Sequence[Image.Image],
+    small: Sequence[Image.Image],
+    photos_detail: float,
+) -> LargeFigures:
+    """The figures of `answers` (one per photo of eval_set, at one side), beside `small`,
+    the 256 px answers; detail over `photos_detail`, the training photos' own."""
+    originals = [photo for _, photo in eval_set.photos]
+    per_photo = [
+        (
+            detail(answer) / photos_detail,
+            chroma_grain(answer, own_size=True),
+            grid_index(answer),
+            same_picture(answer, low),
+            eval_set.reference.colour_ratio(answer, original),
+            perceived_colourfulness(answer),
+        )
+        for answer, low, original in zip(answers, small, originals, strict=True)
+    ]
+    medians = [statistics.median(column) for column in zip(*per_photo, strict=True)]
+    return LargeFigures(len(answers), *medians)
+
+
+def answers_at(model: Model, images: Sequence[Image.Image], side: int) -> list[Translation]:
+    """The engine's answers at `side`: through the detail network when the model has one."""
+    translator = ImageTranslator(model)
+    options = TranslateOptions(size=side)
+    small = translator.translate(images, options)
+    return [
+        translator.detailed(image, answer, options, side)
+        for image, answer in zip(images, small, strict=True)
+    ]
+
+
+def print_large(
+    eval_set: EvalSet,
+    reports: Sequence[QualityReport],
+    models: Sequence[Model],
+    train: Sequence[Image.Image],
+    sides: Sequence[int],
+    sheet: Path,
+) -> None:
+    """The figures of every model's answers at each of `sides`, and a sheet of their centres."""
+    small = {r.label: [t.interpretation for t in r.translations] for r in reports}
+    for side in sides:
+        photos = [at_side(photo, side) for _, photo in eval_set.photos]
+        reference = statistics.median(
+            detail(at_side(p, side)) for p in train if max(p.size) >= side
+        )
+        print(f"\nat {side} px ({len(photos)} photos; detail over the training photos' own)")
+        print(f"{'model':<22} {LARGE_HEADER}")
+        print(f"{'(the photos)':<22} {large_figures(eval_set, photos, photos, reference).row()}")
+        first = reports[0]
+        enlarged = [at_side(image, side) for image in small[first.label]]
+        row = large_figures(eval_set, enlarged, small[first.label], reference).row()
+        print(f"{'(enlarged ' + first.label + ')':<22} {row}")
+        rows: list[list[Image.Image]] = [[centre(photo) for photo in photos]]
+        for model, report in zip(models, reports, strict=True):
+            answers = [t.interpretation for t in answers_at(model, photos, side)]
+            figures = large_figures(eval_set, answers, small[report.label], reference)
+            print(f"{report.label:<22} {figures.row()}")
+            rows.append([centre(answer) for answer in answers])
+        path = sheet.with_name(f"{sheet.stem}-{side}{sheet.suffix}")
+        grid([list(column) for column in zip(*rows, strict=True)]).save(path)
+        print(f"centres at 100%: {path}")
+
+
+def centre(image: Image.Image) -> Image.Image:
+    """The centre LARGE_CROP x LARGE_CROP pixels, at 100%."""
+    left, top = (image.width - LARGE_CROP) // 2, (image.height - LARGE_CROP) // 2
+    return image.crop((left, top, left + LARGE_CROP, top + LARGE_CROP))
+
+
 def load(ref: str, device: torch.device) -> Model:
     """A model file's path, or a bundled model's name[@version]."""
     path = Path(ref)
@@ -250,6 +375,9 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--by-set", action="store_true", help="also print the vividness per photo set"
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs="*", default=[], help="also answer at these long sides"
     )
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -281,6 +409,8 @@ def main() -> int:
     zoom_sheet = args.sheet.with_name(f"{args.sheet.stem}-zoom{args.sheet.suffix}")
     contact_sheet(eval_set, reports, zoom=True).save(zoom_sheet)
     print(f"contact sheets: {args.sheet}, {zoom_sheet}")
+    if args.sizes:
+        print_large(eval_set, reports, models, split[0], args.sizes, args.sheet)
     return 0
 
 

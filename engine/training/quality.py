@@ -33,6 +33,7 @@ HUE_BINS, SATURATION_BINS = 18, 8
 SHARPNESS_SIDE = 256  # long side at which sharpness, chroma grain and perceived colour are read
 GRAIN_SIGMA = 2.0
 PERCEIVED_DOWNSAMPLE = 4
+DETAIL_MARGIN = 4
 _GRID_PERIODS = (2, 4)
 
 
@@ -113,16 +114,25 @@ def colourfulness(image: Image.Image) -> float:
     return float(spread + 0.3 * mean)
 
 
-def chroma_grain(image: Image.Image) -> float:
-    """sqrt(mean(hp_rg^2 + hp_yb^2)) at a long side of 256 px (Lanczos), where hp is an
-    opponent channel minus its Gaussian blur (sigma 2): colour that changes from pixel to
-    pixel. Photos score about 7; grey images 0."""
-    rgb = np.asarray(_at_figure_side(image, Image.Resampling.LANCZOS), dtype=np.float64)
+def chroma_grain(image: Image.Image, own_size: bool = False) -> float:
+    """sqrt(mean(hp_rg^2 + hp_yb^2)) at a long side of 256 px (Lanczos; or at the image's own
+    size), where hp is an opponent channel minus its Gaussian blur (sigma 2): colour that
+    changes from pixel to pixel. Photos score about 7 at 256 px, 3 at 768; grey images 0."""
+    shown = image.convert("RGB") if own_size else _at_figure_side(image, Image.Resampling.LANCZOS)
+    rgb = np.asarray(shown, dtype=np.float64)
     energy = [
         np.mean((channel - ndimage.gaussian_filter(channel, GRAIN_SIGMA)) ** 2)
         for channel in _opponent(rgb)
     ]
     return float(np.sqrt(sum(energy)))
+
+
+def detail(image: Image.Image) -> float:
+    """RMS of the Laplacian of the luminance at the image's own size, its 4 px borders left
+    out: how much fine texture a picture has where it is looked at (issue 36)."""
+    margin = DETAIL_MARGIN
+    laplacian = ndimage.laplace(_grey(image))[margin:-margin, margin:-margin]
+    return float(np.sqrt(np.mean(laplacian**2)))
 
 
 def perceived_colourfulness(image: Image.Image) -> float:

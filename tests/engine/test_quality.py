@@ -12,6 +12,7 @@ from engine.training.quality import (
     chi_square,
     chroma_grain,
     colourfulness,
+    detail,
     grid_index,
     hsv_histogram,
     perceived_colourfulness,
@@ -89,6 +90,27 @@ def test_chroma_grain_counts_colour_speckle_not_lightness_texture() -> None:
     assert chroma_grain(textured_image) < chroma_grain(coffee) + 3
     # Read at a long side of 256 px, whatever the size it comes at.
     assert chroma_grain(photo("coffee", 512)) == pytest.approx(chroma_grain(coffee), rel=0.1)
+
+
+def test_chroma_grain_at_own_size_reads_a_large_picture_as_it_is_seen() -> None:
+    large = photo("coffee", 600)
+    assert chroma_grain(large, own_size=True) < 0.8 * chroma_grain(large)  # finer: less speckle
+    assert chroma_grain(photo("coffee"), own_size=True) == pytest.approx(
+        chroma_grain(photo("coffee")), rel=0.01
+    )
+
+
+def test_detail_is_fine_texture_at_the_pictures_own_size() -> None:
+    coffee = photo("coffee", 600)
+    assert detail(Image.new("RGB", (64, 48), (90, 140, 60))) == 0.0
+    enlarged = photo("coffee", 150).resize(coffee.size, Image.Resampling.BICUBIC)
+    assert detail(enlarged) < 0.5 * detail(coffee)  # enlarging is a blur: little detail
+    noisy = np.random.default_rng(0).normal(0, 10, (coffee.height, coffee.width, 1))
+    grained = np.clip(np.asarray(coffee, dtype=np.float64) + noisy, 0, 255).astype(np.uint8)
+    assert detail(Image.fromarray(grained)) > detail(coffee)
+    border = np.asarray(coffee).copy()
+    border[:3] = 0  # what lies within 4 px of the border is left out
+    assert detail(Image.fromarray(border)) == pytest.approx(detail(coffee))
 
 
 def test_perceived_colourfulness_is_the_colour_of_regions() -> None:
