@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from beautynet.components.registry import model_registry
 from engine.errors import EngineError
 from engine.models import ModelRegistry, parse_model_ref
-from engine.specs import GeneratorConfig
+from engine.specs import GeneratorConfig, ModelSpec
 from infra.db.errors import SchemaError
 from infra.settings import Settings
 
@@ -107,6 +107,7 @@ def show_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
         "segmenter": entry.spec.segmenter_label,
         "network": _network(entry.spec.generator),
         "size": str(entry.spec.size),
+        "answers": _answers(entry.spec),
         "training data": meta.training_data,
         "licence": meta.licence,
         "metrics": " ".join(f"{k}={v}" for k, v in meta.metrics.items()),
@@ -116,6 +117,18 @@ def show_model(args: argparse.Namespace, registry: ModelRegistry) -> int:
     for key, value in rows.items():
         print(f"{key + ':':<15} {value}")
     return 0
+
+
+def _answers(spec: ModelSpec) -> str:
+    """How large a photo's answer can be, and what paints beyond the generator's size."""
+    enhancer = spec.enhancer
+    if enhancer is None:
+        return f"{spec.size} px (the generator's size; no detail network)"
+    return (
+        f"up to {enhancer.max_size} px: a photo's own size, the generator at {spec.size} px and "
+        f"a detail network (channels={enhancer.channels} blocks={enhancer.blocks}) painting "
+        "finer texture"
+    )
 
 
 def _network(generator: GeneratorConfig) -> str:

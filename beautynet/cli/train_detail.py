@@ -26,6 +26,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, default=EnhancerConfig.channels)
     parser.add_argument("--blocks", type=int, default=EnhancerConfig.blocks)
     parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
+    parser.add_argument(
+        "--crop", type=int, default=DetailConfig.crop, help="crop side at the answer's size"
+    )
+    parser.add_argument(
+        "--scales",
+        type=int,
+        nargs="+",
+        default=DetailConfig.scales,
+        help="answers this many times the model's size (crop: a multiple of twice each)",
+    )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -41,6 +51,8 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
         config = DetailConfig(
             enhancer=EnhancerConfig(channels=args.channels, blocks=args.blocks),
             batch_size=args.batch_size,
+            crop=args.crop,
+            scales=tuple(args.scales),
             steps=args.steps,
             time_budget_s=parse_duration(args.time_budget) if args.time_budget else None,
             checkpoint_interval_s=parse_duration(args.checkpoint_every),
