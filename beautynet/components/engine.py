@@ -7,6 +7,7 @@ from engine.device import resolve_device
 from engine.service import ServiceConfig
 from engine.threads import ThreadPlan, plan_threads
 from engine.training import TrainDefaults
+from engine.training.config import DetailConfig
 from infra.settings import Settings
 
 from .limits import clip_limits, image_limits
@@ -48,6 +49,9 @@ def train_defaults(settings: Settings) -> TrainDefaults:
         size=settings.train_size,
         epochs=settings.train_epochs,
         epoch_samples=settings.train_epoch_samples,
+        detail=DetailConfig(steps=settings.train_detail_steps)
+        if settings.train_detail_steps
+        else None,
     )
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.nets import DiscriminatorConfig, GeneratorConfig, default_depth
+from engine.nets import DiscriminatorConfig, EnhancerConfig, GeneratorConfig, default_depth
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig, segmenter_config_from_dict
 
 from .augment import parse_policy
@@ -25,6 +25,51 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"duration must look like 2h, 90m, 1h30m or 45s, got {text!r}")
     hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+@dataclass(frozen=True)
+class DetailConfig:
+    """How a detail network is trained; stored in its checkpoints."""
+
+    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
+    discriminator: DiscriminatorConfig = field(
+        default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
+    )
+    scales: tuple[int, ...] = (2, 3, 4)  # the result is this many times the model's size
+    crop: int = 144  # side of a training crop at the result's size (a multiple of each scale)
+    batch_size: int = 4
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 2.0
+    feature_matching: float = 10.0
+    chroma_grain: float = 100.0
+    gan_loss: str = "hinge"
+    seed: int = 0
+    time_budget_s: float | None = None
+    steps: int | None = None
+    checkpoint_interval_s: float = 300.0
+    sample_every: int = 200
+
+    def __post_init__(self) -> None:
+        if any(self.crop % (2 * s) for s in self.scales):
+            raise ValueError(f"crop {self.crop} must be a multiple of twice each of {self.scales}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scales"] = list(self.scales)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DetailConfig:
+        return cls(
+            **{
+                **data,
+                "enhancer": EnhancerConfig(**data["enhancer"]),
+                "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),
+                "scales": tuple(data["scales"]),
+            }
+        )
 
 
 # Checkpoints written before the recipe was configurable trained the pix2pix way.
@@ -74,6 +119,7 @@ class TrainConfig:
     checkpoint_interval_s: float = 300.0
     seed: int = 0
     init_from: str = ""  # model (name@version) whose generator weights the run starts from
+    detail: DetailConfig | None = None  # then a detail network, trained for the new generator
 
     def __post_init__(self) -> None:
         if self.epochs is None and self.time_budget_s is None:
@@ -129,6 +175,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["segmenter"] = self.segmenter.to_dict()
+        data["detail"] = None if self.detail is None else self.detail.to_dict()
         return data
 
     @classmethod
@@ -139,6 +186,7 @@ class TrainConfig:
         data["segmenter"] = segmenter_config_from_dict(data["segmenter"])
         data["generator"] = GeneratorConfig.from_dict(data["generator"])
         data["discriminator"] = DiscriminatorConfig.from_dict(data["discriminator"])
+        data["detail"] = DetailConfig.from_dict(data["detail"]) if data.get("detail") else None
         return cls(**data)
 
 
@@ -151,6 +199,7 @@ class TrainDefaults:
     size: int = 256
     epochs: int = 100
     epoch_samples: int = 256
+    detail: DetailConfig | None = None  # a detail network too, as the bundled models have
 
 
 def make_train_config(
@@ -193,5 +242,6 @@ def make_train_config(
         epochs=None if budget else defaults.epochs,
         time_budget_s=budget,
         epoch_samples=defaults.epoch_samples,
+        detail=defaults.detail,
         **recipe,
     )

@@ -19,10 +19,9 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,62 +32,17 @@ from engine.device import Precision, autocast, place, resolve_precision
 from engine.imaging import encode_image, grid, read_image
 from engine.imaging.tensors import to_image, to_tensor
 from engine.models import Model, ModelEntry, ModelRegistry, load_model
-from engine.nets import DetailEnhancer, DiscriminatorConfig, MultiScaleDiscriminator
+from engine.nets import DetailEnhancer, MultiScaleDiscriminator
 from engine.pipeline import ImageTranslator
 from engine.segment import segment_larger
-from engine.specs import EnhancerConfig
 
+from .config import DetailConfig
 from .data import split_holdout
 from .losses import adversarial, chroma_grain_excess, feature_matching, split_halves
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "detail-checkpoint.pt"
-
-
-@dataclass(frozen=True)
-class DetailConfig:
-    """How a detail network is trained; stored in its checkpoints."""
-
-    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
-    discriminator: DiscriminatorConfig = field(
-        default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
-    )
-    scales: tuple[int, ...] = (2, 3, 4)  # the result is this many times the model's size
-    crop: int = 144  # side of a training crop at the result's size (a multiple of each scale)
-    batch_size: int = 4
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    l1_weight: float = 2.0
-    feature_matching: float = 10.0
-    chroma_grain: float = 100.0
-    gan_loss: str = "hinge"
-    seed: int = 0
-    time_budget_s: float | None = None
-    steps: int | None = None
-    checkpoint_interval_s: float = 300.0
-    sample_every: int = 200
-
-    def __post_init__(self) -> None:
-        if any(self.crop % (2 * s) for s in self.scales):
-            raise ValueError(f"crop {self.crop} must be a multiple of twice each of {self.scales}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["scales"] = list(self.scales)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DetailConfig:
-        return cls(
-            **{
-                **data,
-                "enhancer": EnhancerConfig(**data["enhancer"]),
-                "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),
-                "scales": tuple(data["scales"]),
-            }
-        )
 
 
 @dataclass
@@ -351,6 +305,7 @@ class DetailTrainer:
 
 
 SHEET_PHOTOS = 3
+HOLDOUT_FRACTION = 0.1  # TrainConfig's val_fraction: the generator's held-out photos
 
 
 def run_detail_training(
@@ -367,7 +322,27 @@ def run_detail_training(
     """Train a detail network for `base` on `photos` and register base's generator with it
     as the next version of base's name (served once promoted)."""
     model = load_model(base.path, device)
-    train_paths, held_paths = split_holdout(photos, 0.1, config.seed)
+    enhancer, sheet = train_detail_network(
+        model, photos, config, run_dir, device, resume=resume, precision=precision
+    )
+    meta = replace(base.spec.meta, created=datetime.now(UTC).isoformat(timespec="seconds"))
+    spec = replace(base.spec, meta=meta, enhancer=config.enhancer)
+    return registry.register(spec, model.generator, sheet, enhancer)
+
+
+def train_detail_network(
+    model: Model,
+    photos: Sequence[Path],
+    config: DetailConfig,
+    run_dir: Path,
+    device: torch.device,
+    *,
+    resume: bool = False,
+    precision: Precision = "auto",
+) -> tuple[DetailEnhancer, Path]:
+    """A detail network trained for `model`'s generator on `photos` (held out as a training
+    run holds them out), and its last sample sheet."""
+    train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
     log.info("translating %d photos at scales %s", len(photos), config.scales)
     examples = prepare_examples(model, [read_image(p) for p in train_paths], config.scales)
     sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]
@@ -375,7 +350,4 @@ def run_detail_training(
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = DetailTrainer(config, examples, held, run_dir, device, precision)
     enhancer = trainer.run(resume=resume)
-    sheet = trainer.sample_sheet(run_dir / "samples" / "final.png")
-    meta = replace(base.spec.meta, created=datetime.now(UTC).isoformat(timespec="seconds"))
-    spec = replace(base.spec, meta=meta, enhancer=config.enhancer)
-    return registry.register(spec, model.generator, sheet, enhancer)
+    return enhancer.cpu(), trainer.sample_sheet(run_dir / "samples" / "final.png")

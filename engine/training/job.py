@@ -19,6 +19,7 @@ import torch
 from engine.device import Precision
 from engine.imaging import ImageLimits
 from engine.models import (
+    Model,
     ModelEntry,
     ModelMeta,
     ModelRegistry,
@@ -26,11 +27,12 @@ from engine.models import (
     load_model,
     parse_model_ref,
 )
-from engine.nets import weights_fit
+from engine.nets import DetailEnhancer, weights_fit
 
 from .callbacks import TrainerCallback
 from .config import TrainConfig
 from .data import load_photos, split_holdout
+from .detail import train_detail_network
 from .distributed import device_for, init_distributed, shutdown
 from .trainer import Trainer, TrainOutcome
 
@@ -95,8 +97,9 @@ def run_training(
         outcome = trainer.run(resume=resume)
         model = None
         if outcome.status == "finished" and context.is_main:
+            enhancer = _detail(config, data, outcome, run_dir, device, resume, precision)
             model = _register(
-                config, data, registry, outcome, description, trained_by, len(val_paths)
+                config, data, registry, outcome, description, trained_by, len(val_paths), enhancer
             )
         return TrainResult(outcome, model)
     finally:
@@ -130,6 +133,39 @@ def resolve_init(
     return pinned, {key: value.float() for key, value in weights.items()}
 
 
+def _detail(
+    config: TrainConfig,
+    data: TrainingData,
+    outcome: TrainOutcome,
+    run_dir: Path,
+    device: torch.device,
+    resume: bool,
+    precision: Precision,
+) -> DetailEnhancer | None:
+    """The detail network the config asks for, trained for the new generator (None: none)."""
+    if config.detail is None:
+        return None
+    spec = ModelSpec(
+        ModelMeta(config.model_name), config.generator, config.segmenter, _side(config)
+    )
+    model = Model(spec, outcome.generator.eval())
+    enhancer, _ = train_detail_network(
+        model,
+        data.paths,
+        config.detail,
+        run_dir / "detail",
+        device,
+        resume=resume,
+        precision=precision,
+    )
+    return enhancer
+
+
+def _side(config: TrainConfig) -> int:
+    """The long side the model translates at."""
+    return config.serve_size or config.size
+
+
 def _register(
     config: TrainConfig,
     data: TrainingData,
@@ -138,6 +174,7 @@ def _register(
     description: str,
     trained_by: str,
     held_out: int,
+    enhancer: DetailEnhancer | None,
 ) -> ModelEntry:
     metrics = {f"val_{key}": round(value, 4) for key, value in outcome.metrics.items()}
     metrics.update(steps=outcome.steps, train_seconds=round(outcome.elapsed_s, 1))
@@ -153,7 +190,8 @@ def _register(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         trained_by=trained_by,
     )
-    spec = ModelSpec(meta, config.generator, config.segmenter, config.serve_size or config.size)
-    entry = registry.register(spec, outcome.generator.cpu(), outcome.sample_sheet)
+    detail = None if config.detail is None else config.detail.enhancer
+    spec = ModelSpec(meta, config.generator, config.segmenter, _side(config), detail)
+    entry = registry.register(spec, outcome.generator.cpu(), outcome.sample_sheet, enhancer)
     log.info("registered %s at %s", entry.spec.label, entry.path)
     return entry

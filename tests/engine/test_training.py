@@ -17,7 +17,13 @@ import torch
 from engine.datasets import add_sources
 from engine.errors import TrainingDivergedError
 from engine.models import ModelRegistry, load_model
-from engine.nets import DiscriminatorConfig, GeneratorConfig, UnetGenerator, weights_fit
+from engine.nets import (
+    DiscriminatorConfig,
+    EnhancerConfig,
+    GeneratorConfig,
+    UnetGenerator,
+    weights_fit,
+)
 from engine.pipeline import ImageTranslator
 from engine.segment import EdgesConfig
 from engine.training import (
@@ -30,6 +36,7 @@ from engine.training import (
     run_training,
 )
 from engine.training.average import WeightAverage
+from engine.training.config import DetailConfig
 from engine.training.data import CropSampler, split_holdout
 
 CPU = torch.device("cpu")
@@ -156,6 +163,26 @@ def test_finished_run_registers_a_model_that_loads_and_translates(
     assert loaded.spec.segmenter == EdgesConfig()
     (translation,) = ImageTranslator(loaded, runtime="eager-fp32").translate([photo(120, 90)])
     assert translation.interpretation.size == (64, 48)
+
+
+def test_a_run_with_a_detail_network_registers_the_model_with_both(tmp_path: Path, photo) -> None:
+    """What the bundled models have, a retrain from Discord trains too (issue 36)."""
+    paths = []
+    for seed in range(4):  # large enough to teach answers twice the model's 64 px
+        paths.append(tmp_path / f"large-{seed}.png")
+        photo(160, 120, seed=seed).save(paths[-1])
+    registry = ModelRegistry(tmp_path / "models", bundled_dir=tmp_path / "none")
+    enhancer = EnhancerConfig(channels=8, blocks=1)
+    detail = DetailConfig(enhancer, scales=(2,), crop=64, batch_size=2, steps=2)
+    config = tiny_config(epochs=1, detail=detail)
+    result = run_training(config, TrainingData(paths, "4 photos"), tmp_path / "run", registry, CPU)
+    assert result.model is not None and result.model.version == 1  # one version, both networks
+    assert result.model.spec.enhancer == enhancer
+    loaded = load_model(result.model.path, CPU)
+    assert loaded.enhancer is not None
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["config"]
+    assert TrainConfig.from_dict(saved).detail == detail  # the recipe, in the checkpoint
+    assert (tmp_path / "run" / "detail" / "detail-checkpoint.pt").is_file()
 
 
 def test_cancelled_run_registers_nothing(tmp_path: Path, photo_files: list[Path]) -> None:
