@@ -87,10 +87,15 @@ def translate_command(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     run.translate_all()
-    return report(inputs, run.written, args.output)
+    return report(inputs, run.written, args.output, run.panels)
 
 
-def report(inputs: CheckedInputs, written: list[Path], output: Path | None) -> int:
+def report(
+    inputs: CheckedInputs,
+    written: list[Path],
+    output: Path | None,
+    panels: dict[Path, tuple[int, int]] | None = None,
+) -> int:
     """Each failure on a line of its own (stderr), then what was done and where; the exit
     code (1 when any input failed or none was given)."""
     for path, reason in inputs.failures:
@@ -98,7 +103,8 @@ def report(inputs: CheckedInputs, written: list[Path], output: Path | None) -> i
     failed = f"; {len(inputs.failures)} failed" if inputs.failures else ""
     print(f"translated {len(written)} of {inputs.total}{failed}")
     if len(written) == 1:
-        print(f"wrote {written[0]}")
+        size = (panels or {}).get(written[0])
+        print(f"wrote {written[0]}" + (" ({}×{} panels)".format(*size) if size else ""))
     elif written:
         print(f"wrote {len(written)} files in {output or DEFAULT_OUT}{os.sep}")
     return 1 if inputs.failures or not inputs.total else 0

@@ -40,6 +40,7 @@ class TranslateRun:
         self.inputs = inputs
         self.single = inputs.total == 1
         self.written: list[Path] = []
+        self.panels: dict[Path, tuple[int, int]] = {}  # each still image's panel size
         self.failures = inputs.failures  # those refused at the door, then those failing here
         self._taken: set[Path] = set()
 
@@ -159,5 +160,7 @@ class TranslateRun:
             target = self.output_path(path)
             fmt = self.args.format or Engine.output_format(target)
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, self.engine.encode(result, panels, spec, fmt).data)
+            encoded = self.engine.encode(result, panels, spec, fmt)
+            atomic_write_bytes(target, encoded.data)
             self.written.append(target)
+            self.panels[target] = encoded.panel

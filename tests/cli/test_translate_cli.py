@@ -61,7 +61,8 @@ def test_single_input_to_a_named_file(
         main(["translate", str(tmp_path / "a.png"), "-o", str(target), "--model", "tiny-edges"])
         == 0
     )
-    assert capsys.readouterr().out.splitlines() == ["translated 1 of 1", f"wrote {target}"]
+    said = capsys.readouterr().out.splitlines()
+    assert said == ["translated 1 of 1", f"wrote {target} (64×48 panels)"]  # tiny: 64 px
     with Image.open(target) as image:
         assert image.format == "WEBP"
 

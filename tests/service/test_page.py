@@ -151,7 +151,7 @@ def test_a_photo_comes_back_side_by_side(page: Any, service_url: str, tmp_path: 
     page.set_input_files("#file", str(photo))
     page.wait_for_selector("#download:not([hidden])")
     assert natural_size(page, "#result-image") == (2 * 64 + 4, 43)  # original | interpretation
-    assert "tiny v1" in page.inner_text("#result-caption")
+    assert page.inner_text("#result-caption").endswith("tiny v1 · 64×43")  # each panel's size
     with page.expect_download() as download:
         page.click("#download")
     assert download.value.suggested_filename == "holiday.beautynet.png"

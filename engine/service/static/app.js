@@ -184,9 +184,12 @@ function resultName(file, suffix) {
   return `${file.name.replace(/\.[^.]*$/, "") || "beautynet"}.beautynet.${suffix}`;
 }
 
-function panelsCaption(params) {
+// "original | interpretation · nature v8 · 1024×682": the panels, the model, and the size
+// of each panel where the service says it (a still image's X-Panel-Size).
+function panelsCaption(params, panelSize = null) {
   const panels = params.panels === "3" ? "original | segmentation | interpretation" : "original | interpretation";
-  return `${panels} · ${state.model ? state.model.label : ""}`;
+  const size = panelSize ? ` · ${panelSize.replace("x", "×")}` : "";
+  return `${panels} · ${state.model ? state.model.label : ""}${size}`;
 }
 
 function form(field, file, params) {
@@ -209,7 +212,8 @@ async function translateFile(file) {
       await followClip(file, job, params, (await response.json()).id);
     } else {
       const blob = await response.blob();
-      if (job === state.job) showResult("image", blob, resultName(file, "png"), panelsCaption(params));
+      const caption = panelsCaption(params, response.headers.get("X-Panel-Size"));
+      if (job === state.job) showResult("image", blob, resultName(file, "png"), caption);
     }
   } catch (error) {
     if (job !== state.job) return;
