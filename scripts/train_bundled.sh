@@ -10,7 +10,9 @@
 #     7 epochs of 256 steps from scratch, seed 1 (longer edges runs drifted into smears);
 #   v7 of both: v6 fine-tuned for 20 minutes with a fresh discriminator and the chroma-grain
 #     and lightness-grain losses at 100 (no colour speckle beyond the photo's, no less texture
-#     in the light and dark); nature at the default learning rates, nature-edges at half.
+#     in the light and dark); nature at the default learning rates, nature-edges at half;
+#   v8 of both: v7's generator with a detail network (answers up to 1024 px, issue 36),
+#     `beautynet train-detail` with its defaults, 100 minutes (nature) and 80 (nature-edges).
 # Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
 # Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v7
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
@@ -25,6 +27,16 @@ if [ ! -d "$BEAUTYNET_DATA_DIR/datasets/beautiful" ]; then
     "$bin/beautynet" dataset add beautiful data/beautiful
 fi
 licence="GPL-3.0-or-later (photos: GPL-2+, CC-BY-SA-4.0/3.0, CC-BY, CC0, public domain, BSD-3; see engine/bundled/models/training-data/)"
+detail() {  # run name budget: v(newest) with a detail network, resumable like a stage
+    local run="$work/runs/$1" name="$2" budget="$3"
+    [ -f "$run/done-$budget" ] && return
+    local resume=()
+    [ -f "$run/detail-checkpoint.pt" ] && resume=(--resume)
+    OMP_NUM_THREADS=1 "$bin/beautynet" -v train-detail --model "$name@$(newest "$name")" \
+        --dataset beautiful --time-budget "$budget" --run-dir "$run" "${resume[@]}" \
+        >> "$work/$name.log" 2>&1
+    touch "$run/done-$budget"
+}
 stage() {  # run name segmenter total-budget [recipe options...]: continues run's last stage
     local run="$work/runs/$1" name="$2" segmenter="$3" budget="$4"
     shift 4
@@ -56,12 +68,14 @@ nature() {
     # v7
     stage nature-grain nature clusters 20m --init-from "nature@$(newest nature)" \
         "${recipe[@]}" --colour-distribution 100 "${grain[@]}"
+    detail nature-detail nature 100m  # v8
 }
 edges() {
     local recipe=("${generator[@]}" --colour-distribution 10)
     stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
     stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
         "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
+    detail edges-detail nature-edges 80m  # v8
 }
 mkdir -p "$work"
 nature &

@@ -73,6 +73,7 @@ REVIEWED = {
     ("datasets/store.py", "folder / entry.file"),  # a manifest entry: images/<sha256>.png
     ("datasets/store.py", "self.folder / relative"),  # images/<sha256 of the pixels>.png
     ("training/trainer.py", "self.run_dir / 'samples' / f'step-{self.step:07d}.png'"),
+    ("training/detail.py", "self.run_dir / 'samples' / f'step-{self.step:07d}.png'"),  # a number
 }
 
 
