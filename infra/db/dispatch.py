@@ -25,9 +25,23 @@ from typing import Any
 
 import asyncpg
 from pgqueuer import Job, Queries, QueueManager, RetryRequested
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from .jobs import Admitted, JobStore
+
+
+async def asyncpg_connection(url: str | URL) -> asyncpg.Connection:
+    """A plain asyncpg connection to the database a SQLAlchemy URL names (pgqueuer's own
+    connections, and the tests' server administration)."""
+    url = make_url(url)
+    return await asyncpg.connect(
+        user=url.username,
+        password=url.password,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+    )
+
 
 log = logging.getLogger(__name__)
 
@@ -189,14 +203,7 @@ class PgDispatcher(Dispatcher):
         )
 
     async def _connect(self) -> asyncpg.Connection:
-        url = make_url(self.url)
-        connection = await asyncpg.connect(
-            user=url.username,
-            password=url.password,
-            host=url.host,
-            port=url.port,
-            database=url.database,
-        )
+        connection = await asyncpg_connection(self.url)
         self._connections.append(connection)
         return connection
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from infra.db.models import Request, RequestJob, RequestStatus
 from infra.db.session import Database
 from infra.settings import Settings
 from tests.conftest import encoded
-from tests.db.conftest import _admin, postgres_server  # noqa: F401 - a fixture used here
+from tests.db.conftest import new_postgres_database, postgres_server  # noqa: F401 - a fixture
 from tests.fakediscord import Channel, FakeDiscord
 
 from .helpers import Json, replies_to
@@ -37,12 +36,8 @@ def processes(fake: FakeDiscord, data_dir: Path, tmp_path: Path) -> Iterator[Bot
 
 @pytest.fixture
 async def postgres_url(postgres_server: URL) -> AsyncIterator[str]:  # noqa: F811
-    name = f"beautynet_test_{uuid.uuid4().hex[:12]}"
-    await _admin(postgres_server, f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        await _admin(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with new_postgres_database(postgres_server) as url:
+        yield url
 
 
 async def crowd(

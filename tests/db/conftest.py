@@ -7,6 +7,7 @@ are skipped, unless `BEAUTYNET_REQUIRE_POSTGRES=1` (CI), which turns the skip in
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -20,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import URL, make_url
 
 from infra.db import schema
+from infra.db.dispatch import asyncpg_connection
 from infra.db.requests import RequestLog
 from infra.db.session import Database
 
@@ -124,13 +125,7 @@ def _check(command: list[str], what: str) -> None:
 
 
 async def _admin(server: URL, sql: str) -> None:
-    conn = await asyncpg.connect(
-        user=server.username,
-        password=server.password,
-        host=server.host,
-        port=server.port,
-        database=server.database,
-    )
+    conn = await asyncpg_connection(server)
     try:
         await conn.execute(sql)
     finally:
@@ -143,7 +138,13 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'beautynet.sqlite3'}"
         return
-    server: URL = request.getfixturevalue("postgres_server")
+    async with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def new_postgres_database(server: URL) -> AsyncIterator[str]:
+    """The URL of a new, empty database on `server`, dropped afterwards."""
     name = f"beautynet_test_{uuid.uuid4().hex[:12]}"
     await _admin(server, f'CREATE DATABASE "{name}"')
     try:
