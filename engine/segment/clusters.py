@@ -7,6 +7,7 @@ gives the same colours, whatever order k-means found the clusters in.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -19,6 +20,15 @@ from .filters import gaussian_blur
 from .kmeans import assign, fit_centroids, refine, sample_pixels
 
 _GOLDEN_ANGLE = math.pi * (3 - math.sqrt(5))
+_TABLE_LEVELS = 32  # `paint`'s colour table: 5 bits a channel
+
+
+@functools.cache
+def _table_lab() -> torch.Tensor:
+    """(1, 32**3, 3) Lab of every colour of 5 bits a channel, red-major."""
+    levels = torch.linspace(0, 1, _TABLE_LEVELS)
+    rgb = torch.stack(torch.meshgrid(levels, levels, levels, indexing="ij")).reshape(1, 3, -1, 1)
+    return rgb_to_lab(rgb).reshape(3, -1).T.unsqueeze(0).contiguous()
 
 
 def palette(k: int) -> torch.Tensor:
@@ -46,24 +56,32 @@ class ClustersSegmenter:
         """Paint each pixel of (B, 3, H, W) with its cluster's colour; state = centroids."""
         pixels = self._lab_pixels(images, self.config.blur_sigma)
         centroids = self.fit(pixels, mask, init=state)
-        return Segmentation(self._painted(images, pixels, centroids), centroids)
+        return Segmentation(self._painted(images, assign(pixels, centroids)), centroids)
 
     def paint(self, images: torch.Tensor, centroids: torch.Tensor, scale: float) -> torch.Tensor:
         """(B, 3, H, W) painted with centroids fitted on the same images `scale` times smaller
-        (a larger result's segmentation: the same regions, with borders sharp at its size)."""
-        pixels = self._lab_pixels(images, self.config.blur_sigma * scale)
-        return self._painted(images, pixels, centroids)
+        (a larger result's segmentation: the same regions, with borders sharp at its size).
+
+        Each pixel takes the cluster of its colour rounded to 5 bits a channel, looked up in a
+        table of those 32768 colours: twice as fast as converting a megapixel to Lab, and
+        about 1.5% of pixels, within a few levels of a border between two clusters, take
+        the other one."""
+        blurred = gaussian_blur(images.float(), self.config.blur_sigma * scale)
+        table = assign(_table_lab().to(images.device).expand(len(images), -1, -1), centroids)
+        step = _TABLE_LEVELS - 1
+        bins = (blurred.clamp(0, 1) * step).round().long()  # (B, 3, H, W)
+        index = (bins[:, 0] * _TABLE_LEVELS + bins[:, 1]) * _TABLE_LEVELS + bins[:, 2]
+        return self._painted(images, table.gather(1, index.flatten(1)))
 
     @staticmethod
     def _lab_pixels(images: torch.Tensor, blur_sigma: float) -> torch.Tensor:
         """(B, H*W, 3) Lab pixels."""
         return rgb_to_lab(gaussian_blur(images.float(), blur_sigma)).flatten(2).transpose(1, 2)
 
-    def _painted(
-        self, images: torch.Tensor, pixels: torch.Tensor, centroids: torch.Tensor
-    ) -> torch.Tensor:
+    def _painted(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) in the palette's colours, from labels (B, H*W) that index the
+        lightness-ordered centroids."""
         batch, _, height, width = images.shape
-        labels = assign(pixels, centroids)  # (B, H*W), indices into the ordered centroids
         # Picked channels-first, (3, k) by index: 6x faster than palette[labels] and a transpose.
         colours = self._palette_by_channel.to(images.device).index_select(1, labels.flatten())
         painted = colours.view(3, batch, height, width).transpose(0, 1).contiguous()

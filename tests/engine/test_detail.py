@@ -11,10 +11,19 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine.errors import ModelError
+from engine.imaging.tensors import to_tensor
 from engine.models import ModelRegistry, load_model, read_spec, save_model
 from engine.nets import DetailEnhancer, EnhancerConfig, UnetGenerator
 from engine.pipeline import ImageTranslator, TranslateOptions
-from engine.segment import ClustersConfig, EdgesConfig, build_segmenter, segment_larger
+from engine.segment import (
+    ClustersConfig,
+    ClustersSegmenter,
+    EdgesConfig,
+    build_segmenter,
+    segment_larger,
+)
+from engine.segment.color import rgb_to_lab
+from engine.segment.kmeans import assign
 from engine.specs import ModelMeta, ModelSpec
 from engine.training.detail import (
     DetailConfig,
@@ -148,6 +157,19 @@ def test_larger_clusters_keep_the_regions_of_the_small_ones() -> None:
     assert (down - segmented.images).abs().amax(1).gt(0.01).float().mean() < 0.05
     with pytest.raises(ValueError, match="centroids"):
         segment_larger(config, photo, None, 4.0)
+
+
+def test_larger_clusters_are_the_nearest_centroids_but_within_a_few_levels_of_a_border() -> None:
+    """`paint` looks colours up at 5 bits a channel: nearly every pixel as exact k-means."""
+    config = ClustersConfig(k=7)
+    large = to_tensor(photo_like(400, 300, seed=3))[None]
+    state = build_segmenter(config).segment(F.interpolate(large, scale_factor=0.25)).state
+    assert state is not None
+    painted = segment_larger(config, large, state, 4.0)
+    segmenter = ClustersSegmenter(config)
+    pixels = rgb_to_lab(large).flatten(2).transpose(1, 2)
+    nearest = segmenter._painted(large, assign(pixels, state))  # the same centroids, exactly
+    assert (painted != nearest).any(1).float().mean() < 0.03
 
 
 def test_detail_training_steps_checkpoints_and_resumes(
