@@ -92,13 +92,15 @@ class EvalSet:
         return self.everyday + self.held_out
 
 
-def everyday_photos() -> list[tuple[str, Image.Image]]:
-    """Everyday colour photos that ship inside scikit-image and scikit-learn."""
-    return [
-        (name.split(".")[0], fit_long_side(read_image(Path(package.__file__).parent / name), SIZE))
+def everyday_photos(side: int | None = SIZE) -> list[tuple[str, Image.Image]]:
+    """Everyday colour photos that ship inside scikit-image and scikit-learn, fitted to `side`
+    (None: at their own size)."""
+    photos = [
+        (name.split(".")[0], read_image(Path(package.__file__).parent / name))
         for package, names in EVERYDAY.items()
         for name in names
     ]
+    return [(name, fit_long_side(p, side) if side else p) for name, p in photos]
 
 
 def dataset_split(dataset: Path = DATASET) -> tuple[list[Image.Image], list[Image.Image]]:
