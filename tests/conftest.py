@@ -73,7 +73,7 @@ def random_enhancer(config: EnhancerConfig | None) -> DetailEnhancer | None:
     if config is None:
         return None
     network = DetailEnhancer(config)
-    torch.nn.init.normal_(network.tail.weight, std=0.05)
+    torch.nn.init.normal_(network.tail.weight, std=0.2)
     return network
 
 

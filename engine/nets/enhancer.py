@@ -9,10 +9,15 @@ megapixel.
 
 What it adds carries no coarse content: its output minus that output's own average over each
 of the generator's pixels. Box-downsampled to the generator's size, the result is the
-generator's picture: detail is added, not a new picture painted.
+generator's picture: detail is added, not a new picture painted. Before that, a fixed
+binomial [1 2 1] filter smooths it: the pixel shuffle's four sub-pixel phases are four
+separate filters, whose differences left a period-2 pattern (grid index 5.3 at 768 px without
+it, 2.3 with it).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +42,8 @@ class _Residual(nn.Module):
 class DetailEnhancer(nn.Module):
     """(the generator's picture, the segmentation at the result's size) -> the result."""
 
+    smoothing: torch.Tensor
+
     def __init__(self, cfg: EnhancerConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -46,6 +53,9 @@ class DetailEnhancer(nn.Module):
         self.tail = nn.Conv2d(cfg.channels, 3 * UNSHUFFLE**2, 3, padding=1)
         for parameter in self.tail.parameters():  # untrained, it adds nothing
             nn.init.zeros_(parameter)
+        binomial = torch.tensor([1.0, 2.0, 1.0])
+        smoothing = (binomial[:, None] * binomial[None, :] / 16).expand(3, 1, 3, 3)
+        self.register_buffer("smoothing", smoothing.contiguous(), persistent=False)
 
     @property
     def multiple(self) -> int:
@@ -60,6 +70,15 @@ class DetailEnhancer(nn.Module):
         x = F.pixel_unshuffle(torch.cat([enlarged, segmentation.to(enlarged.dtype)], 1), UNSHUFFLE)
         x = self.body(F.leaky_relu(self.head(x), SLOPE))
         detail = F.pixel_shuffle(self.tail(x), UNSHUFFLE)
-        coarse = F.adaptive_avg_pool2d(detail, (picture.shape[-2], picture.shape[-1]))
-        detail = detail - F.interpolate(coarse, size=size, mode="bilinear", align_corners=False)
-        return (enlarged + detail).clamp(-1, 1)
+        smoothing = self.smoothing.to(detail.dtype)
+        detail = F.conv2d(F.pad(detail, (1, 1, 1, 1), mode="replicate"), smoothing, groups=3)
+        return (enlarged + without_coarse(detail, picture.shape[-2:])).clamp(-1, 1)
+
+
+def without_coarse(detail: torch.Tensor, small: Sequence[int]) -> torch.Tensor:
+    """`detail` minus its average over each pixel of the `small` (height, width) picture,
+    enlarged: what it adds to that picture, less what would change it seen at its size."""
+    coarse = F.adaptive_avg_pool2d(detail, (small[0], small[1]))
+    return detail - F.interpolate(
+        coarse, size=detail.shape[-2:], mode="bilinear", align_corners=False
+    )

@@ -33,6 +33,7 @@ from engine.imaging import encode_image, grid, read_image
 from engine.imaging.tensors import to_image, to_tensor
 from engine.models import Model, ModelEntry, ModelRegistry, load_model
 from engine.nets import DetailEnhancer, MultiScaleDiscriminator
+from engine.nets.enhancer import without_coarse
 from engine.pipeline import ImageTranslator
 from engine.segment import segment_larger
 
@@ -85,13 +86,6 @@ def prepare_examples(
             if largest_only:
                 break
     return examples
-
-
-def high_pass(images: torch.Tensor, small: tuple[int, int]) -> torch.Tensor:
-    """The images minus their average over each pixel of the `small` size, enlarged: the
-    band the detail network paints (as its own output is built)."""
-    coarse = F.adaptive_avg_pool2d(images, small)
-    return images - F.interpolate(coarse, size=images.shape[-2:], mode="bilinear")
 
 
 @dataclass
@@ -179,7 +173,7 @@ class DetailTrainer:
     # ---- one step -----------------------------------------------------------------------
     def _judge(self, model: torch.nn.Module, batch: _Batch, fake: torch.Tensor) -> tuple:
         small = batch.small
-        images = torch.cat([high_pass(fake, small), high_pass(batch.photo, small)])
+        images = torch.cat([without_coarse(fake, small), without_coarse(batch.photo, small)])
         with autocast(self.device, self.precision):  # detail is faint: x4, about [-1, 1]
             scales = model(torch.cat([batch.segmentation, batch.segmentation]), images * 4)
         return split_halves(scales)
@@ -202,7 +196,7 @@ class DetailTrainer:
         small = batch.small
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)  # type: ignore[arg-type]
         loss_fm = feature_matching(fake_scales, real_scales)
-        loss_l1 = F.l1_loss(high_pass(fake, small), high_pass(batch.photo, small))
+        loss_l1 = F.l1_loss(without_coarse(fake, small), without_coarse(batch.photo, small))
         loss_grain = chroma_grain_excess(fake, batch.photo)
         loss_g = (
             loss_gan
