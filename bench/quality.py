@@ -18,8 +18,9 @@ with the model's detail network where it has one, else the generator at that siz
 answer's size) over the training photos' own at that size; chroma grain at the answer's own
 size; the grid index; "same", the median absolute difference (0..255) between the answer
 box-downsampled to the 256 px answer's size and the 256 px answer; the colour ratio and the
-perceived colourfulness. `(the photos)` and `(enlarged 256)` (the 256 px answer enlarged,
-bicubic) head each size. It writes a sheet of the answers' centres at 100%.
+perceived colourfulness. `(the photos)` and `(enlarged ...)` (the first model's 256 px answer
+enlarged, Lanczos) head each size. It writes a sheet of the centres at 100%, a row per photo:
+the photo, that enlarged answer, then each model's answer.
 
 Run from the repository root:
     .venv/bin/python -m bench.quality nature nature-edges [path/to/model.pt ...] \
@@ -345,7 +346,7 @@ def print_large(
         enlarged = [at_side(image, side) for image in small[first.label]]
         row = large_figures(eval_set, enlarged, small[first.label], reference).row()
         print(f"{'(enlarged ' + first.label + ')':<22} {row}")
-        rows: list[list[Image.Image]] = [[centre(photo) for photo in photos]]
+        rows = [[centre(photo) for photo in photos], [centre(image) for image in enlarged]]
         for model, report in zip(models, reports, strict=True):
             answers = [t.interpretation for t in answers_at(model, photos, side)]
             figures = large_figures(eval_set, answers, small[report.label], reference)
