@@ -62,6 +62,7 @@ async def test_translate_image_and_models(service: Service, png: bytes) -> None:
     assert runtimes == [f"{service.url}: tiny v2 on {auto_cpu_runtime()}, batch 64"]
     assert result.kind == "image" and result.model == ModelId("tiny", 2)
     assert decode_image(result.data).size == (result.width, result.height)
+    assert result.panel == (64, 43)  # the interpretation's size, which the result line says
     assert [(m.name, m.version, m.served) for m in listed] == [
         ("tiny", 1, True),
         ("tiny", 2, False),
