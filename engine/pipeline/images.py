@@ -38,9 +38,9 @@ Prepared = TypeVar("Prepared")
 DEFAULT_LARGEST = 1024  # the longest side of an answer by default, with a detail network
 
 
-def _even_sides(image: Image.Image) -> Image.Image:
-    """The image less its last column or row where odd (the detail network halves sides)."""
-    width, height = image.width - image.width % 2, image.height - image.height % 2
+def _cropped_to(image: Image.Image, multiple: int) -> Image.Image:
+    """The image less its last columns and rows beyond a multiple of `multiple`."""
+    width, height = image.width - image.width % multiple, image.height - image.height % multiple
     return image if image.size == (width, height) else image.crop((0, 0, width, height))
 
 
@@ -184,7 +184,7 @@ class ImageTranslator:
         side = min(options.size or largest, max(image.size), enhancer.cfg.max_size)
         if side <= max(painted.size):
             return translation
-        original = _even_sides(fit_long_side(image, side))
+        original = _cropped_to(fit_long_side(image, side), enhancer.multiple)
         pixels = to_tensor(original)[None].to(self.device)
         scale = original.width / painted.width
         config = self.segmenter_config(options)
