@@ -11,9 +11,11 @@ small photos mentioning it, and once the first picture is answered the bot is ki
 (SIGKILL). A new process is then spawned on the same database; the figures run from that
 spawn, so they include everything a real restart pays: the interpreter, importing torch
 and the bot, loading the model, logging in to the gateway, taking back the jobs the dead
-process left (SQLite: at start; PostgreSQL: once their claims expire, `--claim-s`), and
-translating the photo. First: until the first resumed request's picture arrives; all: until
-every resumed request's has. Medians of `--repeats` repeats.
+process left (SQLite: all at start; PostgreSQL: the waiting ones at once, the ones it was
+running once their claims expire, `--claim-s`), and translating the photos. First: until
+the first resumed request's picture arrives; all: until every resumed request's has.
+"Connected" is the bot's own log line (discord.py's ready, after the guilds arrive); it
+takes jobs from login on, so it can answer a moment before it. Medians of `--repeats`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from bench.common import describe_machine
+from infra.db.models import RequestJob
+from infra.db.session import Database
+from infra.settings import Settings
 from tests.bot.helpers import Json, replies_to
 from tests.bot.processes import BotProcesses
 from tests.conftest import encoded, photo_like
@@ -42,8 +49,23 @@ def answered(fake: FakeDiscord, message: Json) -> bool:
     return any(r["attachments"] for r in replies)
 
 
+async def queue_emptied(url: str) -> None:
+    """Wait until no job is left in the database, so that the next repeat starts clean."""
+    db = Database.from_url(url)
+    try:
+        deadline = time.monotonic() + ANSWER_TIMEOUT
+        while time.monotonic() < deadline:
+            async with db.sessions() as session:
+                if not await session.scalar(select(func.count()).select_from(RequestJob)):
+                    return
+            await asyncio.sleep(0.5)
+        raise RuntimeError("jobs were left in the queue")
+    finally:
+        await db.dispose()
+
+
 async def one_restart(
-    fake: FakeDiscord, processes: BotProcesses, round_: int, people: int, photos: int
+    fake: FakeDiscord, processes: BotProcesses, url: str, round_: int, people: int, photos: int
 ) -> dict[str, float]:
     """Seconds: a start with nothing queued until connected; after a kill, from the new
     process's spawn until connected, the first resumed answer and the last one; and how
@@ -60,6 +82,7 @@ async def one_restart(
         posted.append(await fake.post_message(members[index % people], "", files, mention_bot=True))
     await fake.wait_for(lambda: any(answered(fake, m) for m in posted), ANSWER_TIMEOUT)
     first.kill()
+    await asyncio.sleep(1)  # the fake Discord (this loop) takes what the bot sent before it died
     resumed = [m for m in posted if not answered(fake, m)]
     if not resumed:
         raise RuntimeError("every request was answered before the kill: post more photos")
@@ -72,6 +95,7 @@ async def one_restart(
     first_answer = time.perf_counter() - spawned
     await fake.wait_for(lambda: all(answered(fake, m) for m in resumed), ANSWER_TIMEOUT)
     all_answers = time.perf_counter() - spawned
+    await queue_emptied(url)  # a job the dead process answered but never settled runs again
     await (await second).terminate()
     return {
         "fresh start: connected": fresh_ready,
@@ -90,10 +114,11 @@ async def measure(
     processes = BotProcesses(fake, data_dir, data_dir.parent)
     if url:
         processes.environment["DATABASE_URL"] = url
+    url = url or Settings(data_dir=data_dir).database_url_or_default
     if claim_s is not None:
         processes.environment["BEAUTYNET_JOB_CLAIM_S"] = str(claim_s)
     try:
-        return [await one_restart(fake, processes, r, people, photos) for r in range(repeats)]
+        return [await one_restart(fake, processes, url, r, people, photos) for r in range(repeats)]
     finally:
         processes.stop_all()
         await fake.close()
