@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from . import payloads as p
 from .installs import EPHEMERAL, MISSING_ACCESS, Installs
@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 
 class Rest(Installs):
     """REST routes over the World; `route` answers (status, JSON)."""
+
+    recommended_shards: int  # the server's (FakeDiscord) own, as is its gateway's URL
+
+    @property
+    def gateway_url(self) -> str:
+        raise NotImplementedError
 
     async def route(
         self,
@@ -265,13 +271,13 @@ async def read_body(request: web.Request) -> tuple[Json | None, list[tuple[str, 
         files: list[tuple[str, bytes]] = []
         reader = await request.multipart()
         async for part in reader:
-            if not hasattr(part, "read"):
+            if not isinstance(part, BodyPartReader):
                 continue
-            content = await part.read()  # type: ignore[union-attr]
+            content = await part.read()
             if part.name == "payload_json":
                 payload = json.loads(content)
             else:
-                files.append((part.filename or "file", bytes(content)))  # type: ignore[union-attr]
+                files.append((part.filename or "file", bytes(content)))
         return payload, files
     if request.can_read_body:
         text = await request.text()
