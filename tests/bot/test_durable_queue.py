@@ -1,11 +1,12 @@
 """Nothing queued is lost: real bot processes on the fake Discord, killed (SIGKILL), stopped
-(SIGTERM) and restarted on the same database; two processes sharing one PostgreSQL queue."""
+(SIGTERM) and restarted on the same database; two processes sharing one PostgreSQL queue,
+killed or restarted one after the other."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -41,16 +42,23 @@ async def postgres_url(postgres_server: URL) -> AsyncIterator[str]:  # noqa: F81
 
 
 async def crowd(
-    fake: FakeDiscord, photo, people: int = 6, each: int = 3, channel: Channel | None = None
+    fake: FakeDiscord,
+    photo,
+    people: int = 6,
+    each: int = 3,
+    channel: Channel | None = None,
+    channels: Sequence[Channel] = (),
 ) -> list[Json]:
-    """`people` members post `each` photos mentioning the bot, all within a moment."""
+    """`people` members post `each` photos mentioning the bot, all within a moment: in
+    `channel`, or round by round in each of `channels` in turn."""
     members = [fake.add_user(f"member{i}") for i in range(people)]
     posted = []
     for round_ in range(each):
+        where = channels[round_ % len(channels)] if channels else channel
         for index, member in enumerate(members):
             image = [("p.png", encoded(photo(320, 240, seed=round_ * people + index)), "image/png")]
             posted.append(
-                await fake.post_message(member, "", image, channel=channel, mention_bot=True)
+                await fake.post_message(member, "", image, channel=where, mention_bot=True)
             )
     return posted
 
@@ -185,3 +193,49 @@ async def test_two_processes_share_one_postgresql_queue(
     resumed = rows[len(accepted) :]
     assert any(row.attempts == 2 and row.worker == "bot:shards=1" for row in resumed)
     no_token_in(bots[1], fake)
+
+
+async def running_on(url: str, worker: str, timeout: float = CROWD_TIMEOUT) -> None:
+    """Wait until the process named `worker` runs a job (its request row says so)."""
+    deadline = time.monotonic() + timeout
+    while not any(
+        row.status == RequestStatus.RUNNING and row.worker == worker
+        for row in (await rows_of(url))[0]
+    ):
+        assert time.monotonic() < deadline, f"{worker} never ran a job"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_rolling_restart_of_two_processes_loses_nothing(
+    fake: FakeDiscord, processes: BotProcesses, postgres_url: str, photo
+) -> None:
+    processes.environment["DATABASE_URL"] = postgres_url
+    guilds = [fake.add_guild("Zero", shard=(0, 2)), fake.add_guild("One", shard=(1, 2))]
+    shards = {"shard_count": "2", "queue_size": "20", "stop_grace_s": "20"}
+    shards["engine_max_batch"] = "4"  # not measured at the first picture: two at once are slow
+    bots = [await processes.start(f"shard{i}", shard_ids=str(i), **shards) for i in (0, 1)]
+    posted = await crowd(fake, photo, people=4, each=2, channels=guilds)  # one in each guild
+    await first_picture(fake, posted)
+
+    # A deploy replaces the processes one at a time, each stopped once it runs a job (it
+    # may have finished by the time the signal lands); the members go on posting once the
+    # first successor is up (a shard without a process would not hear them).
+    stopped = []
+    for shard in (0, 1):
+        if shard == 1:
+            posted += await crowd(fake, photo, people=2, each=2, channels=guilds)
+        await running_on(postgres_url, f"bot:shards={shard}")
+        assert sum(answered(fake, m) for m in posted) < len(posted)  # work left to hand over
+        assert await bots[shard].terminate() == 0
+        stopped.append(bots[shard])
+        bots[shard] = await processes.start(f"shard{shard}-next", shard_ids=str(shard), **shards)
+
+    await all_answered_once(fake, posted)
+    rows = await check_log(postgres_url, posted)
+    assert {row.worker for row in rows} <= {"bot:shards=0", "bot:shards=1"}
+    assert all(row.attempts == 1 for row in rows)  # handed over, not taken over: none ran twice
+    for bot in stopped:
+        log = bot.log()
+        assert "SIGTERM received" in log and "stopped taking jobs" in log, log[-3000:]
+    for bot in stopped + bots:
+        no_token_in(bot, fake)
