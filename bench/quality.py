@@ -328,16 +328,18 @@ def print_large(
     eval_set: EvalSet,
     reports: Sequence[QualityReport],
     models: Sequence[Model],
-    train: Sequence[Image.Image],
+    beautiful: Sequence[Image.Image],
     sides: Sequence[int],
     sheet: Path,
 ) -> None:
-    """The figures of every model's answers at each of `sides`, and a sheet of their centres."""
+    """The figures of every model's answers at each of `sides`, and a sheet of their centres;
+    detail is read against `beautiful`, the training photos as they were taken (the dataset
+    stores them smaller), those at least as large as each side."""
     small = {r.label: [t.interpretation for t in r.translations] for r in reports}
     for side in sides:
         photos = [at_side(photo, side) for _, photo in eval_set.photos]
         reference = statistics.median(
-            detail(at_side(p, side)) for p in train if max(p.size) >= side
+            detail(at_side(p, side)) for p in beautiful if max(p.size) >= side
         )
         print(f"\nat {side} px ({len(photos)} photos; detail over the training photos' own)")
         print(f"{'model':<22} {LARGE_HEADER}")
@@ -413,7 +415,8 @@ def main() -> int:
     contact_sheet(eval_set, reports, zoom=True).save(zoom_sheet)
     print(f"contact sheets: {args.sheet}, {zoom_sheet}")
     if args.sizes:
-        print_large(eval_set, reports, models, split[0], args.sizes, args.sheet)
+        originals = [read_image(path) for path in sorted(DATASET.glob("*.jpg"))]
+        print_large(eval_set, reports, models, originals, args.sizes, args.sheet)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from beautynet.cli.run import sample_images
 from engine.models import ModelEntry, ModelRegistry, load_model
@@ -52,3 +53,16 @@ def test_bundled_model_translates_an_everyday_photo(
     assert interpretation.shape == original.shape
     assert interpretation.std() > 10  # a picture, not a flat colour
     assert np.abs(interpretation - original).mean() > 10  # an interpretation, not a copy
+
+
+def test_bundled_nature_answers_a_photo_at_its_own_size(bundled: dict[str, ModelEntry]) -> None:
+    model = load_model(bundled["nature"].path, torch.device("cpu"))
+    assert model.enhancer is not None  # issue 36: its detail network ships with it
+    translator = ImageTranslator(model)
+    photo = dict(sample_images())["coffee"]  # 600 x 400
+    (small,) = translator.translate([photo])
+    large = translator.detailed(photo, small)
+    assert large.interpretation.size == (600, 400) == large.original.size
+    down = large.interpretation.resize(small.interpretation.size, Image.Resampling.BOX)
+    difference = np.abs(np.asarray(down, np.float32) - np.asarray(small.interpretation, np.float32))
+    assert np.median(difference) <= 10  # the same picture, with detail added

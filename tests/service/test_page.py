@@ -333,7 +333,8 @@ def test_the_bundled_default_model_on_a_photo(
         assert page.get_attribute("#models [data-name='nature']", "aria-checked") == "true"
         page.set_input_files("#file", str(photo))
         page.wait_for_selector("#download:not([hidden])")
-        assert natural_size(page, "#result-image") == (2 * 256 + 4, 256)
+        # `nature` paints a photo at its own size (512 px) with its detail network.
+        assert natural_size(page, "#result-image") == (2 * 512 + 4, 512)
         page.wait_for_function("() => [...document.images].every(i => i.complete)")
         shot = Path(os.environ.get("BEAUTYNET_SCREENSHOT_DIR") or folder) / "page.jpg"
         page.screenshot(path=str(shot), type="jpeg", quality=88)
