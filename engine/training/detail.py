@@ -29,6 +29,7 @@ from PIL import Image
 
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
+from engine.errors import TrainingDivergedError
 from engine.imaging import encode_image, grid, read_image
 from engine.imaging.tensors import to_image, to_tensor
 from engine.models import Model, ModelEntry, ModelRegistry, load_model
@@ -71,6 +72,7 @@ def prepare_examples(
     for photo in photos:
         (translation,) = translator.translate([photo])
         small = translation.original
+        picture = _bytes(to_tensor(translation.interpretation))  # the same at every scale
         for scale in sorted(scales, reverse=True):
             width, height = small.width * scale, small.height * scale
             if max(width, height) > max(photo.size):
@@ -79,10 +81,7 @@ def prepare_examples(
             segmentation = segment_larger(
                 model.spec.segmenter, large, translation.state, float(scale)
             )
-            picture = to_tensor(translation.interpretation)
-            examples.append(
-                _Example(scale, _bytes(picture), _bytes(segmentation[0]), _bytes(large[0]))
-            )
+            examples.append(_Example(scale, picture, _bytes(segmentation[0]), _bytes(large[0])))
             if largest_only:
                 break
     return examples
@@ -283,7 +282,10 @@ class DetailTrainer:
             started = time.perf_counter()
             losses = self.train_step()
             if not all(math.isfinite(value) for value in losses.values()):
-                raise RuntimeError(f"detail training diverged at step {self.step}: {losses}")
+                raise TrainingDivergedError(
+                    f"detail training diverged at step {self.step} ({losses}); the last "
+                    "checkpoint is kept: try lower learning rates"
+                )
             self.elapsed_s += time.perf_counter() - started
             if self.step % 20 == 0:
                 self.history.append({"step": self.step, **losses})
