@@ -11,6 +11,7 @@ from beautynet.components.engine import build_engine
 from engine.errors import EngineError
 from engine.specs import EnhancerConfig
 from engine.training import parse_duration
+from engine.training.config import DETAIL_PICTURES
 from engine.training.detail import DetailConfig
 from infra.settings import Settings
 
@@ -36,6 +37,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DetailConfig.scales,
         help="answers this many times the model's size (crop: a multiple of twice each)",
     )
+    parser.add_argument(
+        "--picture",
+        choices=DETAIL_PICTURES,
+        default=DetailConfig.picture,
+        help="learn to add detail to the generator's picture or the photo's own at its size "
+        "(auto: the generator's for clusters, the photo's for edges)",
+    )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -57,6 +65,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             time_budget_s=parse_duration(args.time_budget) if args.time_budget else None,
             checkpoint_interval_s=parse_duration(args.checkpoint_every),
             seed=args.seed,
+            picture=args.picture,
         )
         engine = build_engine(settings, args.device)
         run_dir = Path(args.run_dir) if args.run_dir else None

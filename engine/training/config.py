@@ -27,9 +27,21 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+DETAIL_PICTURES = ("auto", "generator", "photo")
+
+
 @dataclass(frozen=True)
 class DetailConfig:
-    """How a detail network is trained; stored in its checkpoints."""
+    """How a detail network is trained; stored in its checkpoints.
+
+    `picture` is what the network learns to add the photo's detail to: the generator's
+    picture, or the photo itself fitted to the generator's size. From an edge map the generator
+    invents which side of an edge is light, so the photo's detail across an edge has no fixed
+    sign against its picture: L1 then asks for nothing there and the discriminator for
+    something, and the network drew every edge as a symmetric ridge with echoes (nature-edges
+    v8, not shipped). The photo's own small picture agrees with its detail. "auto": the
+    generator's for clusters (whose colours follow the photo's), the photo's for edges.
+    """
 
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
     discriminator: DiscriminatorConfig = field(
@@ -50,10 +62,19 @@ class DetailConfig:
     steps: int | None = None
     checkpoint_interval_s: float = 300.0
     sample_every: int = 200
+    picture: str = "auto"  # one of DETAIL_PICTURES
 
     def __post_init__(self) -> None:
+        if self.picture not in DETAIL_PICTURES:
+            raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
         if any(self.crop % (2 * s) for s in self.scales):
             raise ValueError(f"crop {self.crop} must be a multiple of twice each of {self.scales}")
+
+    def picture_for(self, segmenter: SegmenterConfig) -> str:
+        """What the network learns to add detail to ("generator" or "photo"), for a model."""
+        if self.picture != "auto":
+            return self.picture
+        return "photo" if isinstance(segmenter, EdgesConfig) else "generator"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

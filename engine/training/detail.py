@@ -63,16 +63,22 @@ def _bytes(images: torch.Tensor) -> torch.Tensor:
 
 
 def prepare_examples(
-    model: Model, photos: Sequence[Image.Image], scales: Sequence[int], largest_only: bool = False
+    model: Model,
+    photos: Sequence[Image.Image],
+    scales: Sequence[int],
+    largest_only: bool = False,
+    picture_from: str = "generator",
 ) -> list[_Example]:
     """Every photo at every scale its size allows (or the largest), translated as the engine
-    serves it."""
+    serves it; the picture is the generator's, or (`picture_from` "photo") the photo fitted to
+    the generator's size."""
     translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
     examples: list[_Example] = []
     for photo in photos:
         (translation,) = translator.translate([photo])
         small = translation.original
-        picture = _bytes(to_tensor(translation.interpretation))  # the same at every scale
+        painted = translation.interpretation if picture_from == "generator" else small
+        picture = _bytes(to_tensor(painted))  # the same at every scale
         for scale in sorted(scales, reverse=True):
             width, height = small.width * scale, small.height * scale
             if max(width, height) > max(photo.size):
@@ -339,8 +345,16 @@ def train_detail_network(
     """A detail network trained for `model`'s generator on `photos` (held out as a training
     run holds them out), and its last sample sheet."""
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
-    log.info("translating %d photos at scales %s", len(photos), config.scales)
-    examples = prepare_examples(model, [read_image(p) for p in train_paths], config.scales)
+    picture_from = config.picture_for(model.spec.segmenter)
+    log.info(
+        "translating %d photos at scales %s (detail added to the %s's picture)",
+        len(photos),
+        config.scales,
+        picture_from,
+    )
+    train_photos = [read_image(p) for p in train_paths]
+    examples = prepare_examples(model, train_photos, config.scales, picture_from=picture_from)
+    # The sheet shows what serving does: the generator's picture, whatever was learnt from.
     sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]
     held = prepare_examples(model, sheet_photos, config.scales, largest_only=True)
     run_dir.mkdir(parents=True, exist_ok=True)
