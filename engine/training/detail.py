@@ -3,7 +3,8 @@
 Each photo is translated once, as the engine serves it: fitted to the model's size,
 segmented, painted by the (frozen) generator. The photo is then also taken at `scale` times
 that size (2, 3 and 4: results of 512 to 1024 px), with its segmentation at that size. A
-step draws crops of one scale: the generator's picture of the crop, the segmentation and the
+step draws crops of one scale: the picture of the crop (the generator's, or for edges the
+photo's own at the generator's size: see `DetailConfig.picture`), the segmentation and the
 photo at the larger size. The network learns to add the photo's detail to the picture.
 
 Losses see only detail (the image minus its average over each generator pixel, the band the

@@ -35,3 +35,10 @@ def test_an_unknown_dataset_is_said_before_any_work(data_dir: Path, capsys) -> N
     command = ["train-detail", "--model", "tiny", "--dataset", "nope", "--steps", "1"]
     assert main(command) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_what_detail_is_learnt_from_is_one_of_the_known(capsys) -> None:
+    command = ["train-detail", "--model", "tiny", "--dataset", "garden", "--steps", "1"]
+    with pytest.raises(SystemExit):
+        main([*command, "--picture", "sketch"])
+    assert "invalid choice: 'sketch'" in capsys.readouterr().err

@@ -219,3 +219,35 @@ def test_a_trained_detail_network_is_registered_with_its_generator(
     for a, b in zip(first.generator.parameters(), second.generator.parameters(), strict=True):
         assert torch.equal(a, b)  # the same generator, now with detail
     assert entry.sample_sheet is not None
+
+
+def test_edges_learn_detail_from_the_photos_own_picture_and_clusters_from_the_generators() -> None:
+    """An edge map does not say which side of an edge is light: the edge generator's picture
+    has no fixed sign against the photo, so its detail network learns from the photo's."""
+    assert DetailConfig().picture_for(EdgesConfig()) == "photo"
+    assert DetailConfig().picture_for(ClustersConfig()) == "generator"
+    assert DetailConfig(picture="generator").picture_for(EdgesConfig()) == "generator"
+    assert DetailConfig(picture="photo").picture_for(ClustersConfig()) == "photo"
+    with pytest.raises(ValueError, match="picture must be one of"):
+        DetailConfig(picture="sketch")
+    saved = DetailConfig(picture="photo").to_dict()
+    assert DetailConfig.from_dict(saved).picture == "photo"
+    del saved["picture"]  # a checkpoint from before the option learnt as "auto" does
+    assert DetailConfig.from_dict(saved).picture == "auto"
+
+
+def test_examples_from_the_photo_carry_the_photo_fitted_to_the_generators_size(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    photos = [photo_like(160, 120, seed=i) for i in range(2)]
+    painted = prepare_examples(model, photos, (2,))
+    own = prepare_examples(model, photos, (2,), picture_from="photo")
+    translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+    for photo, by_generator, by_photo in zip(photos, painted, own, strict=True):
+        (translation,) = translator.translate([photo])
+        fitted = (to_tensor(translation.original) * 255).round().to(torch.uint8)
+        assert torch.equal(by_photo.picture, fitted)
+        assert not torch.equal(by_generator.picture, fitted)
+        assert torch.equal(by_generator.photo, by_photo.photo)
+        assert torch.equal(by_generator.segmentation, by_photo.segmentation)
