@@ -39,8 +39,9 @@ class DetailConfig:
     invents which side of an edge is light, so the photo's detail across an edge has no fixed
     sign against its picture: L1 then asks for nothing there and the discriminator for
     something, and the network drew every edge as a symmetric ridge with echoes (the first
-    nature-edges detail network, not shipped). The photo's own small picture agrees with its detail. "auto": the
-    generator's for clusters (whose colours follow the photo's), the photo's for edges.
+    nature-edges detail network, not shipped). The photo's own small picture agrees with its
+    detail. "auto": the generator's for clusters (whose colours follow the photo's), the
+    photo's for edges.
     """
 
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
