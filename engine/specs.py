@@ -58,6 +58,9 @@ class GeneratorConfig:
 
 
 # ---- the detail network (issue 36) ------------------------------------------------------
+ENHANCER_SEGMENTATIONS = ("redrawn", "enlarged")
+
+
 @dataclass(frozen=True)
 class EnhancerConfig:
     """Hyper-parameters of the detail network that paints a result larger than the
@@ -67,8 +70,17 @@ class EnhancerConfig:
     channels: int = 32
     blocks: int = 2  # residual blocks of two 3x3 convolutions, at half the result's size
     max_size: int = 1024  # the longest side it was trained to paint
+    # What it sees of the segmentation: "redrawn" at the result's size (sharp region borders;
+    # for edges, Canny there finds finer edges than the generator drew), or the generator's
+    # own, "enlarged" (the lines the generator painted, and cheaper).
+    segmentation: str = "redrawn"
 
     def __post_init__(self) -> None:
+        if self.segmentation not in ENHANCER_SEGMENTATIONS:
+            raise ValueError(
+                f"segmentation must be one of {', '.join(ENHANCER_SEGMENTATIONS)}, "
+                f"got {self.segmentation!r}"
+            )
         if not 4 <= self.channels <= 256:
             raise ValueError(f"channels must be between 4 and 256, got {self.channels}")
         if not 1 <= self.blocks <= 16:

@@ -126,8 +126,8 @@ def _answers(spec: ModelSpec) -> str:
         return f"{spec.size} px (the generator's size; no detail network)"
     return (
         f"up to {enhancer.max_size} px: a photo's own size, the generator at {spec.size} px and "
-        f"a detail network (channels={enhancer.channels} blocks={enhancer.blocks}) painting "
-        "finer texture"
+        f"a detail network (channels={enhancer.channels} blocks={enhancer.blocks}, "
+        f"segmentation {enhancer.segmentation}) painting finer texture"
     )
 
 

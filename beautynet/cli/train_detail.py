@@ -9,7 +9,7 @@ from pathlib import Path
 
 from beautynet.components.engine import build_engine
 from engine.errors import EngineError
-from engine.specs import EnhancerConfig
+from engine.specs import ENHANCER_SEGMENTATIONS, EnhancerConfig
 from engine.training import parse_duration
 from engine.training.config import DETAIL_PICTURES
 from engine.training.detail import DetailConfig
@@ -26,6 +26,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     length.add_argument("--time-budget", help="train for this long, e.g. 2h or 90m")
     parser.add_argument("--channels", type=int, default=EnhancerConfig.channels)
     parser.add_argument("--blocks", type=int, default=EnhancerConfig.blocks)
+    parser.add_argument(
+        "--segmentation",
+        choices=ENHANCER_SEGMENTATIONS,
+        default=EnhancerConfig.segmentation,
+        help="what the network sees of the segmentation: drawn again at the answer's size, or "
+        "the generator's own enlarged",
+    )
     parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
     parser.add_argument(
         "--crop", type=int, default=DetailConfig.crop, help="crop side at the answer's size"
@@ -41,8 +48,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--picture",
         choices=DETAIL_PICTURES,
         default=DetailConfig.picture,
-        help="learn to add detail to the generator's picture or the photo's own at its size "
-        "(auto: the generator's for clusters, the photo's for edges)",
+        help="learn to add detail to the generator's picture or the photo's own at its size, "
+        "maybe softened to the generator's sharpness (auto: the generator's for clusters, the "
+        "photo's for edges)",
+    )
+    parser.add_argument(
+        "--periodic",
+        type=float,
+        default=DetailConfig.periodic,
+        help="weight of the loss on a pattern repeated on the pixel grid (0: none)",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
@@ -57,7 +71,9 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
     """Train, register, and say how to serve the new version."""
     try:
         config = DetailConfig(
-            enhancer=EnhancerConfig(channels=args.channels, blocks=args.blocks),
+            enhancer=EnhancerConfig(
+                channels=args.channels, blocks=args.blocks, segmentation=args.segmentation
+            ),
             batch_size=args.batch_size,
             crop=args.crop,
             scales=tuple(args.scales),
@@ -66,6 +82,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             checkpoint_interval_s=parse_duration(args.checkpoint_every),
             seed=args.seed,
             picture=args.picture,
+            periodic=args.periodic,
         )
         engine = build_engine(settings, args.device)
         run_dir = Path(args.run_dir) if args.run_dir else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from engine.device import autocast, one_cpu_thread, resolve_precision
@@ -27,6 +28,7 @@ from engine.segment import (
     build_segmenter,
     segment_larger,
 )
+from engine.specs import EnhancerConfig
 
 from .batching import crop_batch, pad_batch, round_up, same_shape_batches
 from .overlap import overlapped
@@ -65,6 +67,22 @@ class Translation:
         if original:
             shown.insert(0, self.original)
         return side_by_side(shown) if len(shown) > 1 else shown[0]
+
+
+def detail_segmentation(
+    enhancer: EnhancerConfig,
+    segmenter: SegmenterConfig,
+    pixels: torch.Tensor,
+    translation: Translation,
+) -> torch.Tensor:
+    """What a detail network sees of the segmentation of (1, 3, H, W) `pixels`, whose
+    `translation` the generator painted smaller: drawn again at (H, W) or the generator's
+    own, enlarged, as `enhancer` was trained."""
+    if enhancer.segmentation == "enlarged":
+        drawn = to_tensor(translation.segmentation)[None].to(pixels.device)
+        return F.interpolate(drawn, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
+    scale = pixels.shape[-1] / translation.interpretation.width
+    return segment_larger(segmenter, pixels, translation.state, scale)
 
 
 @dataclass(frozen=True)
@@ -186,9 +204,8 @@ class ImageTranslator:
             return translation
         original = _cropped_to(fit_long_side(image, side), enhancer.multiple)
         pixels = to_tensor(original)[None].to(self.device)
-        scale = original.width / painted.width
         config = self.segmenter_config(options)
-        segmentation = segment_larger(config, pixels, translation.state, scale)
+        segmentation = detail_segmentation(enhancer.cfg, config, pixels, translation)
         picture = to_tensor(painted)[None].to(self.device) * 2 - 1
         with autocast(self.device, self._detail_precision):  # bf16 where it is native
             result = (enhancer(picture, segmentation * 2 - 1).float() + 1) / 2

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.nets import DiscriminatorConfig, EnhancerConfig, GeneratorConfig, default_depth
+from engine.nets.enhancer import UNSHUFFLE as ENHANCER_UNSHUFFLE
 from engine.segment import ClustersConfig, EdgesConfig, SegmenterConfig, segmenter_config_from_dict
 
 from .augment import parse_policy
@@ -27,7 +29,14 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
-DETAIL_PICTURES = ("auto", "generator", "photo")
+DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
+
+
+def pattern_period(scale: int) -> int:
+    """The side of the squares in which a detail network at `scale` times the generator's size
+    could repeat itself: the generator's pixel (`scale`) and the network's own grid (it works
+    at half size, so 4 px), whichever both tile."""
+    return math.lcm(scale, 2 * ENHANCER_UNSHUFFLE)
 
 
 @dataclass(frozen=True)
@@ -35,13 +44,20 @@ class DetailConfig:
     """How a detail network is trained; stored in its checkpoints.
 
     `picture` is what the network learns to add the photo's detail to: the generator's
-    picture, or the photo itself fitted to the generator's size. From an edge map the generator
-    invents which side of an edge is light, so the photo's detail across an edge has no fixed
-    sign against its picture: L1 then asks for nothing there and the discriminator for
-    something, and the network drew every edge as a symmetric ridge with echoes (the first
-    nature-edges detail network, not shipped). The photo's own small picture agrees with its
-    detail. "auto": the generator's for clusters (whose colours follow the photo's), the
-    photo's for edges.
+    picture, the photo itself fitted to the generator's size, or that photo "softened"
+    (blurred until its Laplacian spread is the generator picture's: trained on the sharper
+    photo, the network added too little to the generator's softer picture when serving).
+
+    From an edge map the generator invents which side of an edge is light, so the photo's
+    detail across an edge has no fixed sign against the generator's picture: L1 then asks for
+    nothing there and the discriminator for something, and the network drew every edge as a
+    symmetric ridge with echoes (the first nature-edges detail network, not shipped). The
+    photo's own small picture agrees with its detail. "auto": the generator's for clusters
+    (whose colours follow the photo's), the photo's for edges.
+
+    `periodic` weighs a loss on what the network paints the same way in every cell of the
+    generator's pixel grid and of its own (half-size) grid: the second edges network drew
+    such a grid (grid index 3.7 at 1024 px) where the photos have none.
     """
 
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
@@ -64,12 +80,14 @@ class DetailConfig:
     checkpoint_interval_s: float = 300.0
     sample_every: int = 200
     picture: str = "auto"  # one of DETAIL_PICTURES
+    periodic: float = 50.0
 
     def __post_init__(self) -> None:
         if self.picture not in DETAIL_PICTURES:
             raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
-        if any(self.crop % (2 * s) for s in self.scales):
-            raise ValueError(f"crop {self.crop} must be a multiple of twice each of {self.scales}")
+        if any(self.crop % pattern_period(s) for s in self.scales):
+            periods = ", ".join(str(pattern_period(s)) for s in self.scales)
+            raise ValueError(f"crop {self.crop} must be a multiple of {periods}")
 
     def picture_for(self, segmenter: SegmenterConfig) -> str:
         """What the network learns to add detail to ("generator" or "photo"), for a model."""
@@ -86,6 +104,7 @@ class DetailConfig:
     def from_dict(cls, data: dict[str, Any]) -> DetailConfig:
         return cls(
             **{
+                "periodic": 0.0,  # checkpoints from before the loss were trained without it
                 **data,
                 "enhancer": EnhancerConfig(**data["enhancer"]),
                 "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),

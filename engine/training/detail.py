@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
@@ -36,12 +36,20 @@ from engine.imaging.tensors import to_image, to_tensor
 from engine.models import Model, ModelEntry, ModelRegistry, load_model
 from engine.nets import DetailEnhancer, MultiScaleDiscriminator
 from engine.nets.enhancer import without_coarse
-from engine.pipeline import ImageTranslator
-from engine.segment import segment_larger
+from engine.pipeline import ImageTranslator, Translation
+from engine.pipeline.images import detail_segmentation
+from engine.specs import EnhancerConfig
 
-from .config import DetailConfig
+from .config import DetailConfig, pattern_period
 from .data import split_holdout
-from .losses import adversarial, chroma_grain_excess, feature_matching, split_halves
+from .losses import (
+    adversarial,
+    chroma_grain_excess,
+    feature_matching,
+    periodic_pattern,
+    split_halves,
+)
+from .quality import laplacian_spread
 
 log = logging.getLogger(__name__)
 
@@ -63,31 +71,58 @@ def _bytes(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
+DEFAULT_ENHANCER = EnhancerConfig()
+SOFTENING_STEPS = 12  # bisections of the blur's sigma: to within 4 / 2**12 px
+
+
+def softened_to(image: Image.Image, reference: Image.Image) -> Image.Image:
+    """`image` blurred (Gaussian) until its Laplacian spread is `reference`'s, if sharper."""
+    target = laplacian_spread(reference)
+    if laplacian_spread(image) <= target:
+        return image
+    low, high = 0.0, 4.0
+    for _ in range(SOFTENING_STEPS):
+        sigma = (low + high) / 2
+        if laplacian_spread(image.filter(ImageFilter.GaussianBlur(sigma))) > target:
+            low = sigma
+        else:
+            high = sigma
+    return image.filter(ImageFilter.GaussianBlur(high))
+
+
+def _picture(translation: Translation, picture_from: str) -> Image.Image:
+    """What the network learns to add detail to (see DetailConfig.picture)."""
+    if picture_from == "generator":
+        return translation.interpretation
+    if picture_from == "softened":
+        return softened_to(translation.original, translation.interpretation)
+    return translation.original
+
+
 def prepare_examples(
     model: Model,
     photos: Sequence[Image.Image],
     scales: Sequence[int],
+    enhancer: EnhancerConfig = DEFAULT_ENHANCER,
+    *,
     largest_only: bool = False,
     picture_from: str = "generator",
 ) -> list[_Example]:
     """Every photo at every scale its size allows (or the largest), translated as the engine
-    serves it; the picture is the generator's, or (`picture_from` "photo") the photo fitted to
-    the generator's size."""
+    serves it, with the segmentation `enhancer` sees; the picture is the generator's, or the
+    photo fitted to the generator's size ("photo"), or that photo softened ("softened")."""
     translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
     examples: list[_Example] = []
     for photo in photos:
         (translation,) = translator.translate([photo])
         small = translation.original
-        painted = translation.interpretation if picture_from == "generator" else small
-        picture = _bytes(to_tensor(painted))  # the same at every scale
+        picture = _bytes(to_tensor(_picture(translation, picture_from)))  # at every scale
         for scale in sorted(scales, reverse=True):
             width, height = small.width * scale, small.height * scale
             if max(width, height) > max(photo.size):
                 continue  # no photo detail to learn from at this scale
             large = to_tensor(photo.resize((width, height), Image.Resampling.LANCZOS))[None]
-            segmentation = segment_larger(
-                model.spec.segmenter, large, translation.state, float(scale)
-            )
+            segmentation = detail_segmentation(enhancer, model.spec.segmenter, large, translation)
             examples.append(_Example(scale, picture, _bytes(segmentation[0]), _bytes(large[0])))
             if largest_only:
                 break
@@ -104,6 +139,10 @@ class _Batch:
     def small(self) -> tuple[int, int]:
         """The generator's size of the crops."""
         return self.picture.shape[-2], self.picture.shape[-1]
+
+    @property
+    def scale(self) -> int:
+        return self.photo.shape[-1] // self.picture.shape[-1]
 
 
 @dataclass
@@ -202,13 +241,17 @@ class DetailTrainer:
         small = batch.small
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)  # type: ignore[arg-type]
         loss_fm = feature_matching(fake_scales, real_scales)
-        loss_l1 = F.l1_loss(without_coarse(fake, small), without_coarse(batch.photo, small))
+        fake_detail, real_detail = without_coarse(fake, small), without_coarse(batch.photo, small)
+        loss_l1 = F.l1_loss(fake_detail, real_detail)
         loss_grain = chroma_grain_excess(fake, batch.photo)
+        # The photos repeat nothing on the pixel grid: any pattern the network repeats is a flaw.
+        loss_periodic = periodic_pattern(fake_detail, pattern_period(batch.scale)).abs().mean()
         loss_g = (
             loss_gan
             + cfg.feature_matching * loss_fm
             + cfg.l1_weight * loss_l1
             + cfg.chroma_grain * loss_grain
+            + cfg.periodic * loss_periodic
         )
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -220,6 +263,7 @@ class DetailTrainer:
             "g_fm": loss_fm.item(),
             "g_l1": loss_l1.item(),
             "g_grain": loss_grain.item(),
+            "g_periodic": loss_periodic.item(),
         }
 
     # ---- samples ------------------------------------------------------------------------
@@ -354,10 +398,12 @@ def train_detail_network(
         picture_from,
     )
     train_photos = [read_image(p) for p in train_paths]
-    examples = prepare_examples(model, train_photos, config.scales, picture_from=picture_from)
+    examples = prepare_examples(
+        model, train_photos, config.scales, config.enhancer, picture_from=picture_from
+    )
     # The sheet shows what serving does: the generator's picture, whatever was learnt from.
     sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]
-    held = prepare_examples(model, sheet_photos, config.scales, largest_only=True)
+    held = prepare_examples(model, sheet_photos, config.scales, config.enhancer, largest_only=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = DetailTrainer(config, examples, held, run_dir, device, precision)
     enhancer = trainer.run(resume=resume)

@@ -189,3 +189,13 @@ def lightness_grain_deficit(fake: torch.Tensor, real: torch.Tensor) -> torch.Ten
     """
     real_grain = lightness_grain_of(real.detach(), GRAIN_MARGIN)
     return F.relu(real_grain - lightness_grain_of(fake, GRAIN_MARGIN)).mean()
+
+
+def periodic_pattern(detail: torch.Tensor, period: int) -> torch.Tensor:
+    """(B, C, period, period): the mean of `detail` (B, C, H, W, sides multiples of `period`)
+    at each phase of a tiling by period x period squares, less its overall mean. A texture
+    averages out; what a network paints the same way at every grid cell (a grid) does not."""
+    batch, channels, height, width = detail.shape
+    cells = detail.reshape(batch, channels, height // period, period, width // period, period)
+    phases = cells.mean(dim=(2, 4))
+    return phases - phases.mean(dim=(2, 3), keepdim=True)

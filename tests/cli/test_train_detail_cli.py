@@ -21,12 +21,14 @@ def test_a_detail_network_is_trained_registered_and_shown(
         (photos / f"{i}.png").write_bytes(encoded(photo_like(160, 120, seed=i)))
     add_sources(data_dir / "datasets", "garden", [photos])
     tiny = ["--channels", "8", "--blocks", "1", "--crop", "64", "--scales", "2"]
+    tiny += ["--segmentation", "enlarged", "--picture", "softened", "--periodic", "10"]
     command = ["train-detail", "--model", "tiny", "--dataset", "garden", "--steps", "2", *tiny]
     assert main([*command, "--device", "cpu"]) == 0
     said = capsys.readouterr().out
     assert "registered tiny v2, with a detail network" in said
     assert main(["models", "show", "tiny@2"]) == 0
-    assert "up to 1024 px: a photo's own size" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "up to 1024 px: a photo's own size" in shown and "segmentation enlarged" in shown
     assert main(["models", "show", "tiny@1"]) == 0
     assert "64 px (the generator's size; no detail network)" in capsys.readouterr().out
 
@@ -37,8 +39,9 @@ def test_an_unknown_dataset_is_said_before_any_work(data_dir: Path, capsys) -> N
     assert "nope" in capsys.readouterr().err
 
 
-def test_what_detail_is_learnt_from_is_one_of_the_known(capsys) -> None:
+@pytest.mark.parametrize("option", ["--picture", "--segmentation"])
+def test_what_detail_is_learnt_from_is_one_of_the_known(option: str, capsys) -> None:
     command = ["train-detail", "--model", "tiny", "--dataset", "garden", "--steps", "1"]
     with pytest.raises(SystemExit):
-        main([*command, "--picture", "sketch"])
+        main([*command, option, "sketch"])
     assert "invalid choice: 'sketch'" in capsys.readouterr().err

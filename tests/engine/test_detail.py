@@ -3,12 +3,13 @@ and the same picture kept; model files carry it; its training steps, checkpoints
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from engine.errors import ModelError
 from engine.imaging.tensors import to_tensor
@@ -26,12 +27,16 @@ from engine.segment import (
 from engine.segment.color import rgb_to_lab
 from engine.segment.kmeans import assign
 from engine.specs import ModelMeta, ModelSpec
+from engine.training.config import pattern_period
 from engine.training.detail import (
     DetailConfig,
     DetailTrainer,
     prepare_examples,
     run_detail_training,
+    softened_to,
 )
+from engine.training.losses import periodic_pattern
+from engine.training.quality import laplacian_spread
 from tests.conftest import TINY_GENERATOR, MakeModel, photo_like, random_enhancer
 
 SMALL = EnhancerConfig(channels=8, blocks=1, max_size=512)
@@ -251,3 +256,62 @@ def test_examples_from_the_photo_carry_the_photo_fitted_to_the_generators_size(
         assert not torch.equal(by_generator.picture, fitted)
         assert torch.equal(by_generator.photo, by_photo.photo)
         assert torch.equal(by_generator.segmentation, by_photo.segmentation)
+    enlarged = replace(SMALL, segmentation="enlarged")
+    (softened,) = prepare_examples(model, photos[:1], (2,), enlarged, picture_from="softened")
+    (translation,) = translator.translate(photos[:1])
+    expected = softened_to(translation.original, translation.interpretation)
+    assert torch.equal(softened.picture, (to_tensor(expected) * 255).round().to(torch.uint8))
+    drawn = to_tensor(translation.segmentation)[None]
+    assert torch.equal(
+        softened.segmentation,
+        (F.interpolate(drawn, scale_factor=2, mode="bilinear")[0] * 255).round().to(torch.uint8),
+    )
+
+
+def test_a_pattern_repeated_on_the_grid_is_found_and_a_texture_averages_out() -> None:
+    torch.manual_seed(0)
+    tile = torch.randn(1, 3, 4, 4)
+    repeated = tile.repeat(1, 1, 36, 36)  # 144 x 144, the same 4 x 4 everywhere
+    found = periodic_pattern(repeated, 4)
+    assert torch.allclose(found, tile - tile.mean(dim=(2, 3), keepdim=True), atol=1e-6)
+    texture = torch.randn(1, 3, 144, 144)
+    assert periodic_pattern(texture, 4).abs().mean() < 0.1 * found.abs().mean()
+    assert periodic_pattern(torch.full((1, 3, 144, 144), 0.3), 12).abs().max() < 1e-6
+    # the generator's pixel (3 px at 3x) and the network's own grid (4 px) tile 12 px squares
+    assert [pattern_period(scale) for scale in (2, 3, 4)] == [4, 12, 4]
+    with pytest.raises(ValueError, match="multiple of 12"):
+        DetailConfig(scales=(3,), crop=138)  # 23 cells of 6 px: the pattern would not tile
+
+
+def test_a_photo_is_softened_to_the_generators_sharpness_never_sharpened() -> None:
+    photo = photo_like(256, 192, seed=1)
+    soft = photo.filter(ImageFilter.GaussianBlur(1.2))
+    softened = softened_to(photo, soft)
+    assert laplacian_spread(softened) == pytest.approx(laplacian_spread(soft), rel=0.05)
+    assert softened_to(soft, photo) is soft  # already softer: as it is
+
+
+def test_the_network_can_see_the_generators_own_segmentation_enlarged(
+    make_model: MakeModel,
+) -> None:
+    enlarged = replace(SMALL, segmentation="enlarged")
+    path = make_model("edgy", EdgesConfig(), enhancer=enlarged)
+    assert read_spec(path).enhancer == enlarged
+    translator = ImageTranslator(
+        load_model(path, torch.device("cpu")), "eager-fp32", batch_size=1, streams=1
+    )
+    small, large = answer(translator, photo_like(256, 192), 1024)
+    drawn = to_tensor(small.segmentation)[None]
+    expected = F.interpolate(drawn, size=(192, 256), mode="bilinear", align_corners=False)
+    assert (to_tensor(large.segmentation)[None] - expected).abs().max() <= 1 / 255 + 1e-6
+    with pytest.raises(ValueError, match="segmentation must be one of"):
+        EnhancerConfig(segmentation="sketch")
+    older = {k: v for k, v in SMALL.to_dict().items() if k != "segmentation"}
+    assert EnhancerConfig(**older).segmentation == "redrawn"  # files from before the option
+
+
+def test_checkpoints_from_before_the_periodic_loss_say_they_were_trained_without_it() -> None:
+    saved = DetailConfig().to_dict()
+    assert DetailConfig.from_dict(saved).periodic == DetailConfig().periodic > 0
+    del saved["periodic"]
+    assert DetailConfig.from_dict(saved).periodic == 0
