@@ -27,13 +27,14 @@ if [ ! -d "$BEAUTYNET_DATA_DIR/datasets/beautiful" ]; then
     "$bin/beautynet" dataset add beautiful data/beautiful
 fi
 licence="GPL-3.0-or-later (photos: GPL-2+, CC-BY-SA-4.0/3.0, CC-BY, CC0, public domain, BSD-3; see engine/bundled/models/training-data/)"
-detail() {  # run name budget: v(newest) with a detail network, resumable like a stage
+detail() {  # run name budget [options...]: v(newest) with a detail network, resumable
     local run="$work/runs/$1" name="$2" budget="$3"
+    shift 3
     [ -f "$run/done-$budget" ] && return
     local resume=()
     [ -f "$run/detail-checkpoint.pt" ] && resume=(--resume)
     OMP_NUM_THREADS=1 "$bin/beautynet" -v train-detail --model "$name@$(newest "$name")" \
-        --dataset beautiful --time-budget "$budget" --run-dir "$run" "${resume[@]}" \
+        --dataset beautiful --time-budget "$budget" --run-dir "$run" "${resume[@]}" "$@" \
         >> "$work/$name.log" 2>&1
     touch "$run/done-$budget"
 }
@@ -68,14 +69,14 @@ nature() {
     # v7
     stage nature-grain nature clusters 20m --init-from "nature@$(newest nature)" \
         "${recipe[@]}" --colour-distribution 100 "${grain[@]}"
-    detail nature-detail nature 100m  # v8
+    detail nature-detail nature 100m --periodic 0  # v8, trained before the periodic loss
 }
 edges() {
     local recipe=("${generator[@]}" --colour-distribution 10)
     stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
     stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
         "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
-    detail edges-detail nature-edges 80m  # v8
+    detail edges-detail nature-edges 80m --periodic 0 --picture generator  # v8 (not shipped)
 }
 mkdir -p "$work"
 nature &
