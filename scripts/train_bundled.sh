@@ -69,14 +69,14 @@ nature() {
     # v7
     stage nature-grain nature clusters 20m --init-from "nature@$(newest nature)" \
         "${recipe[@]}" --colour-distribution 100 "${grain[@]}"
-    detail nature-detail nature 100m --periodic 0  # v8, trained before the periodic loss
+    detail nature-detail nature 100m  # v8
 }
 edges() {
     local recipe=("${generator[@]}" --colour-distribution 10)
     stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
     stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
         "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
-    detail edges-detail nature-edges 80m --periodic 0 --picture generator  # v8 (not shipped)
+    detail edges-detail nature-edges 80m --picture generator  # v8 (not shipped)
 }
 mkdir -p "$work"
 nature &

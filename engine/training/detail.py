@@ -142,6 +142,7 @@ class _Batch:
 
     @property
     def scale(self) -> int:
+        """How many times the generator's size the crops are."""
         return self.photo.shape[-1] // self.picture.shape[-1]
 
 
