@@ -11,7 +11,7 @@ from beautynet.components.engine import build_engine
 from engine.errors import EngineError
 from engine.specs import ENHANCER_SEGMENTATIONS, EnhancerConfig
 from engine.training import parse_duration
-from engine.training.config import DETAIL_PICTURES
+from engine.training.config import DETAIL_PICTURES, EDGES_PERIODIC
 from engine.training.detail import DetailConfig
 from infra.settings import Settings
 
@@ -50,13 +50,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=DetailConfig.picture,
         help="learn to add detail to the generator's picture or the photo's own at its size, "
         "maybe softened to the generator's sharpness (auto: the generator's for clusters, the "
-        "photo's for edges)",
+        "softened photo's for edges)",
     )
     parser.add_argument(
         "--periodic",
         type=float,
         default=DetailConfig.periodic,
-        help="weight of the loss on a pattern repeated on the pixel grid (0: none)",
+        help="weight of the loss on a pattern repeated on the pixel grid (0: none; default: "
+        f"{EDGES_PERIODIC:g} for edges models, 0 for clusters)",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")

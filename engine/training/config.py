@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from engine.nets import DiscriminatorConfig, EnhancerConfig, GeneratorConfig, default_depth
@@ -30,6 +30,7 @@ def parse_duration(text: str) -> float:
 
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
+EDGES_PERIODIC = 50.0  # the periodic loss's weight for edges models (DetailConfig.periodic)
 
 
 def pattern_period(scale: int) -> int:
@@ -41,7 +42,8 @@ def pattern_period(scale: int) -> int:
 
 @dataclass(frozen=True)
 class DetailConfig:
-    """How a detail network is trained; stored in its checkpoints.
+    """How a detail network is trained; stored in its checkpoints, with the per-segmenter
+    choices ("auto", None) made (`for_segmenter`), so admins' retraining trains what ships.
 
     `picture` is what the network learns to add the photo's detail to: the generator's
     picture, the photo itself fitted to the generator's size, or that photo "softened"
@@ -53,12 +55,12 @@ class DetailConfig:
     nothing there and the discriminator for something, and the network drew every edge as a
     symmetric ridge with echoes (the first nature-edges detail network, not shipped). The
     photo's own small picture agrees with its detail. "auto": the generator's for clusters
-    (whose colours follow the photo's), the photo's for edges.
+    (whose colours follow the photo's), the softened photo's for edges.
 
     `periodic` weighs a loss on what the network paints the same way in every cell of the
-    generator's pixel grid and of its own (half-size) grid: the second edges network drew
-    such a grid (grid index 3.7 at 1024 px) where the photos have none. Off by default, as
-    the shipped networks were trained: no run with it has shipped yet.
+    generator's pixel grid and of its own (half-size) grid: an edges network trained without
+    it drew such a grid (grid index 3.7 at 1024 px) where the photos have none. None: 50 for
+    edges, 0 for clusters (whose network, trained without it, draws no grid).
     """
 
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
@@ -81,7 +83,7 @@ class DetailConfig:
     checkpoint_interval_s: float = 300.0
     sample_every: int = 200
     picture: str = "auto"  # one of DETAIL_PICTURES
-    periodic: float = 0.0
+    periodic: float | None = None
 
     def __post_init__(self) -> None:
         if self.picture not in DETAIL_PICTURES:
@@ -90,11 +92,12 @@ class DetailConfig:
             periods = ", ".join(str(pattern_period(s)) for s in self.scales)
             raise ValueError(f"crop {self.crop} must be a multiple of {periods}")
 
-    def picture_for(self, segmenter: SegmenterConfig) -> str:
-        """What the network learns to add detail to ("generator" or "photo"), for a model."""
-        if self.picture != "auto":
-            return self.picture
-        return "photo" if isinstance(segmenter, EdgesConfig) else "generator"
+    def for_segmenter(self, segmenter: SegmenterConfig) -> DetailConfig:
+        """This recipe with its choices made for a model with `segmenter`."""
+        edges = isinstance(segmenter, EdgesConfig)
+        picture = ("softened" if edges else "generator") if self.picture == "auto" else self.picture
+        periodic = (EDGES_PERIODIC if edges else 0.0) if self.periodic is None else self.periodic
+        return replace(self, picture=picture, periodic=periodic)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

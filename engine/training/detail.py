@@ -4,8 +4,8 @@ Each photo is translated once, as the engine serves it: fitted to the model's si
 segmented, painted by the (frozen) generator. The photo is then also taken at `scale` times
 that size (2, 3 and 4: results of 512 to 1024 px), with its segmentation at that size. A
 step draws crops of one scale: the picture of the crop (the generator's, or for edges the
-photo's own at the generator's size: see `DetailConfig.picture`), the segmentation and the
-photo at the larger size. The network learns to add the photo's detail to the picture.
+photo's own at the generator's size, softened: see `DetailConfig.picture`), the segmentation
+and the photo at the larger size. The network learns to add the photo's detail to the picture.
 
 Losses see only detail (the image minus its average over each generator pixel, the band the
 network can change): a PatchGAN pair of scales judges it beside the segmentation, its
@@ -162,6 +162,9 @@ class DetailTrainer:
 
     def __post_init__(self) -> None:
         cfg = self.config
+        if cfg.picture == "auto" or cfg.periodic is None:
+            raise ValueError("make the recipe's choices for the model first (for_segmenter)")
+        self.periodic_weight = cfg.periodic
         self.precision = resolve_precision(self.device, self.precision)
         torch.manual_seed(cfg.seed)
         self.enhancer = place(DetailEnhancer(cfg.enhancer), self.device)
@@ -252,7 +255,7 @@ class DetailTrainer:
             + cfg.feature_matching * loss_fm
             + cfg.l1_weight * loss_l1
             + cfg.chroma_grain * loss_grain
-            + cfg.periodic * loss_periodic
+            + self.periodic_weight * loss_periodic
         )
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -390,17 +393,18 @@ def train_detail_network(
 ) -> tuple[DetailEnhancer, Path]:
     """A detail network trained for `model`'s generator on `photos` (held out as a training
     run holds them out), and its last sample sheet."""
+    config = config.for_segmenter(model.spec.segmenter)
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
-    picture_from = config.picture_for(model.spec.segmenter)
     log.info(
-        "translating %d photos at scales %s (detail added to the %s's picture)",
+        "translating %d photos at scales %s (detail added to the %s's picture, periodic %g)",
         len(photos),
         config.scales,
-        picture_from,
+        config.picture,
+        config.periodic,
     )
     train_photos = [read_image(p) for p in train_paths]
     examples = prepare_examples(
-        model, train_photos, config.scales, config.enhancer, picture_from=picture_from
+        model, train_photos, config.scales, config.enhancer, picture_from=config.picture
     )
     # The sheet shows what serving does: the generator's picture, whatever was learnt from.
     sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]

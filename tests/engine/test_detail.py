@@ -27,7 +27,7 @@ from engine.segment import (
 from engine.segment.color import rgb_to_lab
 from engine.segment.kmeans import assign
 from engine.specs import ModelMeta, ModelSpec
-from engine.training.config import pattern_period
+from engine.training.config import EDGES_PERIODIC, pattern_period
 from engine.training.detail import (
     DetailConfig,
     DetailTrainer,
@@ -190,7 +190,8 @@ def test_detail_training_steps_checkpoints_and_resumes(
     photos = [photo_like(160, 120, seed=i) for i in range(3)]
     examples = prepare_examples(model, photos, (2,))
     assert [e.photo.shape for e in examples] == [(3, 96, 128)] * 3  # 64 x 48, twice as large
-    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=3)
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=3, periodic=10)
+    config = config.for_segmenter(model.spec.segmenter)
     run = tmp_path / "run"
     trainer = DetailTrainer(config, examples, examples[:1], run, torch.device("cpu"), "fp32")
     before = [p.clone() for p in trainer.enhancer.parameters()]
@@ -199,7 +200,7 @@ def test_detail_training_steps_checkpoints_and_resumes(
     assert any(
         not torch.equal(a, b) for a, b in zip(before, trainer.enhancer.parameters(), strict=True)
     )
-    longer = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=5)
+    longer = replace(config, steps=5)
     again = DetailTrainer(longer, examples, [], run, torch.device("cpu"), "fp32")
     again.run(resume=True)
     assert again.step == 5  # two more, from the checkpoint
@@ -226,15 +227,22 @@ def test_a_trained_detail_network_is_registered_with_its_generator(
     assert entry.sample_sheet is not None
 
 
-def test_edges_learn_detail_from_the_photos_own_picture_and_clusters_from_the_generators() -> None:
+def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -> None:
     """An edge map does not say which side of an edge is light: the edge generator's picture
-    has no fixed sign against the photo, so its detail network learns from the photo's."""
-    assert DetailConfig().picture_for(EdgesConfig()) == "photo"
-    assert DetailConfig().picture_for(ClustersConfig()) == "generator"
-    assert DetailConfig(picture="generator").picture_for(EdgesConfig()) == "generator"
-    assert DetailConfig(picture="photo").picture_for(ClustersConfig()) == "photo"
+    has no fixed sign against the photo, so its detail network learns from the photo's own,
+    softened, with the loss on a repeated pattern; clusters from the generator's, without."""
+    edges, clusters = (
+        DetailConfig().for_segmenter(EdgesConfig()),
+        DetailConfig().for_segmenter(ClustersConfig()),
+    )
+    assert (edges.picture, edges.periodic) == ("softened", EDGES_PERIODIC)
+    assert (clusters.picture, clusters.periodic) == ("generator", 0.0)
+    chosen = DetailConfig(picture="photo", periodic=0.0).for_segmenter(EdgesConfig())
+    assert (chosen.picture, chosen.periodic) == ("photo", 0.0)  # a choice is kept
     with pytest.raises(ValueError, match="picture must be one of"):
         DetailConfig(picture="sketch")
+    with pytest.raises(ValueError, match="for_segmenter"):
+        DetailTrainer(DetailConfig(), [], [], Path("unused"), torch.device("cpu"))
     saved = DetailConfig(picture="photo").to_dict()
     assert DetailConfig.from_dict(saved).picture == "photo"
     del saved["picture"]  # a checkpoint from before the option learnt as "auto" does
