@@ -12,8 +12,10 @@
 #     and lightness-grain losses at 100 (no colour speckle beyond the photo's, no less texture
 #     in the light and dark); nature at the default learning rates, nature-edges at half;
 #   v8 of both: v7's generator with a detail network (answers up to 1024 px, issue 36),
-#     `beautynet train-detail` with its defaults, 100 minutes (nature) and 80 (nature-edges).
-# Budgets are minutes of training on this project's 2-core CPU, or epochs ("7epochs").
+#     `beautynet train-detail` with its defaults (which are per segmenter), 100 minutes
+#     (nature) and 3200 steps, about 15 minutes (nature-edges: longer runs drew a pixel grid).
+# Budgets are minutes of training on this project's 2-core CPU, epochs ("7epochs") or steps
+# ("3200steps").
 # Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v7
 # Resumable: run it again with the same WORK_DIR to continue from the last checkpoints. Each
 # stage registers a version; the last one of each name lands in WORK_DIR/data/models/, to be
@@ -31,10 +33,12 @@ detail() {  # run name budget [options...]: v(newest) with a detail network, res
     local run="$work/runs/$1" name="$2" budget="$3"
     shift 3
     [ -f "$run/done-$budget" ] && return
+    local length=(--time-budget "$budget")
+    [[ "$budget" == *steps ]] && length=(--steps "${budget%steps}")
     local resume=()
     [ -f "$run/detail-checkpoint.pt" ] && resume=(--resume)
     OMP_NUM_THREADS=1 "$bin/beautynet" -v train-detail --model "$name@$(newest "$name")" \
-        --dataset beautiful --time-budget "$budget" --run-dir "$run" "${resume[@]}" "$@" \
+        --dataset beautiful "${length[@]}" --run-dir "$run" "${resume[@]}" "$@" \
         >> "$work/$name.log" 2>&1
     touch "$run/done-$budget"
 }
@@ -76,7 +80,7 @@ edges() {
     stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
     stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
         "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
-    detail edges-detail nature-edges 80m --picture generator  # v8 (not shipped)
+    detail edges-detail nature-edges 3200steps  # v8
 }
 mkdir -p "$work"
 nature &

@@ -55,8 +55,11 @@ def test_bundled_model_translates_an_everyday_photo(
     assert np.abs(interpretation - original).mean() > 10  # an interpretation, not a copy
 
 
-def test_bundled_nature_answers_a_photo_at_its_own_size(bundled: dict[str, ModelEntry]) -> None:
-    model = load_model(bundled["nature"].path, torch.device("cpu"))
+@pytest.mark.parametrize("name", ["nature", "nature-edges"])
+def test_bundled_model_answers_a_photo_at_its_own_size(
+    bundled: dict[str, ModelEntry], name: str
+) -> None:
+    model = load_model(bundled[name].path, torch.device("cpu"))
     assert model.enhancer is not None  # issue 36: its detail network ships with it
     translator = ImageTranslator(model)
     photo = dict(sample_images())["coffee"]  # 600 x 400
