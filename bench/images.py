@@ -10,10 +10,11 @@ Both run the bundled `nature` generator (or `--model`).
     (`Engine.translate_bytes`: decode a 1024x768 JPEG, segment, translate, paint the detail,
     compose with the original, encode the PNG within Discord's 10 MiB): milliseconds per
     photo for a 256 px answer and for a 1024 px one (the model's detail network; a model
-    without one answers at 256 px).
+    without one answers at 256 px), for each bundled model (or `--whole-path`).
 
 Run from the repository root:
     .venv/bin/python -m bench.images [--images 64] [--repeats 3] [--model nature]
+        [--whole-path nature nature-edges]
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", default="nature", help="a clusters model (name[@version])")
+    parser.add_argument(
+        "--whole-path",
+        nargs="+",
+        default=["nature", "nature-edges"],
+        help="models whose whole path (c) is timed (any segmenter)",
+    )
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -131,7 +138,8 @@ def main() -> int:
     if ratio > 1.02:
         print("FAIL: engine k-means inertia is more than 2% above scikit-learn's")
         return 1
-    print_whole_path(args.model, device, args.repeats)
+    for ref in args.whole_path:
+        print_whole_path(ref, device, args.repeats)
     return 0
 
 
@@ -154,7 +162,8 @@ def print_whole_path(ref: str, device: torch.device, repeats: int) -> None:
     small, large = (1000 * medians[run] / len(photos) for run in ("small", "large"))
     answer = engines[LARGE].translator(ref)
     painted = "its detail network" if answer.model.enhancer else "no detail network: 256 px"
-    print(f"(c) whole path, 1024x768 JPEG in, PNG out, {answer.runtime.describe()}:")
+    print(f"(c) whole path of {answer.model.spec.label}, 1024x768 JPEG in, PNG out, ", end="")
+    print(f"{answer.runtime.describe()}:")
     print(f"    256 px answer: {small:6.0f} ms per photo")
     print(f"    1024 px answer: {large:6.0f} ms per photo ({painted}); ratio {large / small:.2f}x")
 
