@@ -396,7 +396,7 @@ def train_detail_network(
     config = config.for_segmenter(model.spec.segmenter)
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
     log.info(
-        "translating %d photos at scales %s (detail added to the %s's picture, periodic %g)",
+        "translating %d photos at scales %s (detail added to the picture: %s; periodic %g)",
         len(photos),
         config.scales,
         config.picture,
