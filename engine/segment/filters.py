@@ -24,8 +24,9 @@ def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def _symmetric_taps(padded: torch.Tensor, weights: list[float], dim: int) -> torch.Tensor:
     """A symmetric 1-D filter along `dim` of an input padded by its radius, as shifted adds:
-    on a CPU 2-4x faster than the grouped convolution (whose one-channel kernels run 1-D
-    filters poorly: 70 against 21 ms for sigma 6 at 1024x768), and as exact."""
+    the same sums up to rounding, and on a CPU 2 to 17 times faster than a grouped
+    convolution, whose one-channel kernels run 1-D filters poorly (21 against 70 ms for
+    sigma 6 at 1024x768; 2.4 against 42 ms for sigma 1.5 on eight 256 px frames)."""
     radius = len(weights) // 2
     size = padded.shape[dim] - 2 * radius
     out = padded.narrow(dim, radius, size) * weights[radius]
