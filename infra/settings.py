@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     train_epochs: int = Field(default=100, ge=1)
     train_epoch_samples: int = Field(default=256, ge=1)
     # Then a detail network for answers up to 1024 px, as the bundled models have (issue 36),
-    # trained this many steps (0: none; about 0.35 s a step on 2 CPU cores).
-    train_detail_steps: int = Field(default=6000, ge=0)
+    # trained this many steps (0: none; unset: as long as the bundled model of the same
+    # segmenter, 16,160 for clusters and 3,200 for edges; about 0.37 s a step on 2 CPU cores).
+    train_detail_steps: int | None = Field(default=None, ge=0)
 
     # ---- engine service (`beautynet engine serve`) and the bot's HTTP client ----------
     # `ENGINE_URLS`: comma-separated engine services; empty = the in-process engine.

@@ -49,9 +49,9 @@ def train_defaults(settings: Settings) -> TrainDefaults:
         size=settings.train_size,
         epochs=settings.train_epochs,
         epoch_samples=settings.train_epoch_samples,
-        detail=DetailConfig(steps=settings.train_detail_steps)
-        if settings.train_detail_steps
-        else None,
+        detail=None
+        if settings.train_detail_steps == 0
+        else DetailConfig(steps=settings.train_detail_steps),
     )
 
 

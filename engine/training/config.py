@@ -31,6 +31,9 @@ def parse_duration(text: str) -> float:
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
 EDGES_PERIODIC = 50.0  # the periodic loss's weight for edges models (DetailConfig.periodic)
+# How long the bundled models' detail networks trained, per segmenter kind: nature v8 for
+# 100 minutes; longer edges runs drew a pixel grid again.
+RECIPE_STEPS = {"clusters": 16_160, "edges": 3_200}
 
 
 def pattern_period(scale: int) -> int:
@@ -43,7 +46,8 @@ def pattern_period(scale: int) -> int:
 @dataclass(frozen=True)
 class DetailConfig:
     """How a detail network is trained; stored in its checkpoints, with the per-segmenter
-    choices ("auto", None) made (`for_segmenter`), so admins' retraining trains what ships.
+    choices ("auto", None) made (`for_segmenter`), so admins' retraining trains what ships:
+    with neither `steps` nor `time_budget_s`, the bundled models' own length (RECIPE_STEPS).
 
     `picture` is what the network learns to add the photo's detail to: the generator's
     picture, the photo itself fitted to the generator's size, or that photo "softened"
@@ -97,7 +101,10 @@ class DetailConfig:
         edges = isinstance(segmenter, EdgesConfig)
         picture = ("softened" if edges else "generator") if self.picture == "auto" else self.picture
         periodic = (EDGES_PERIODIC if edges else 0.0) if self.periodic is None else self.periodic
-        return replace(self, picture=picture, periodic=periodic)
+        steps = self.steps
+        if steps is None and self.time_budget_s is None:
+            steps = RECIPE_STEPS[segmenter.kind]
+        return replace(self, picture=picture, periodic=periodic, steps=steps)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
+from beautynet.components.engine import train_defaults
 from engine.errors import ModelError
 from engine.imaging.tensors import to_tensor
 from engine.models import ModelRegistry, load_model, read_spec, save_model
@@ -37,6 +38,7 @@ from engine.training.detail import (
 )
 from engine.training.losses import periodic_pattern
 from engine.training.quality import laplacian_spread
+from infra.settings import Settings
 from tests.conftest import TINY_GENERATOR, MakeModel, photo_like, random_enhancer
 
 SMALL = EnhancerConfig(channels=8, blocks=1, max_size=512)
@@ -237,8 +239,11 @@ def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -
     )
     assert (edges.picture, edges.periodic) == ("softened", EDGES_PERIODIC)
     assert (clusters.picture, clusters.periodic) == ("generator", 0.0)
-    chosen = DetailConfig(picture="photo", periodic=0.0).for_segmenter(EdgesConfig())
-    assert (chosen.picture, chosen.periodic) == ("photo", 0.0)  # a choice is kept
+    assert (edges.steps, clusters.steps) == (3_200, 16_160)  # as long as the bundled ones
+    chosen = DetailConfig(picture="photo", periodic=0.0, steps=5).for_segmenter(EdgesConfig())
+    assert (chosen.picture, chosen.periodic, chosen.steps) == ("photo", 0.0, 5)  # choices kept
+    timed = DetailConfig(time_budget_s=60).for_segmenter(EdgesConfig())
+    assert (timed.steps, timed.time_budget_s) == (None, 60)
     with pytest.raises(ValueError, match="picture must be one of"):
         DetailConfig(picture="sketch")
     with pytest.raises(ValueError, match="for_segmenter"):
@@ -323,3 +328,16 @@ def test_checkpoints_from_before_the_periodic_loss_say_they_were_trained_without
     assert DetailConfig.from_dict(saved).periodic == 50
     del saved["periodic"]
     assert DetailConfig.from_dict(saved).periodic == 0
+
+
+def test_admins_retraining_trains_as_long_as_the_bundled_models_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BEAUTYNET_TRAIN_DETAIL_STEPS", raising=False)
+    detail = train_defaults(Settings()).detail
+    assert detail is not None and detail.for_segmenter(EdgesConfig()).steps == 3_200
+    monkeypatch.setenv("BEAUTYNET_TRAIN_DETAIL_STEPS", "50")
+    detail = train_defaults(Settings()).detail
+    assert detail is not None and detail.for_segmenter(ClustersConfig()).steps == 50
+    monkeypatch.setenv("BEAUTYNET_TRAIN_DETAIL_STEPS", "0")
+    assert train_defaults(Settings()).detail is None  # no detail network
