@@ -11,7 +11,7 @@ from beautynet.components.engine import build_engine
 from engine.errors import EngineError
 from engine.specs import ENHANCER_SEGMENTATIONS, EnhancerConfig
 from engine.training import parse_duration
-from engine.training.config import DETAIL_PICTURES, EDGES_PERIODIC
+from engine.training.config import BUNDLED_DETAIL_RECIPES, DETAIL_PICTURES
 from engine.training.detail import DetailConfig
 from infra.settings import Settings
 
@@ -57,7 +57,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DetailConfig.periodic,
         help="weight of the loss on a pattern repeated on the pixel grid (0: none; default: "
-        f"{EDGES_PERIODIC:g} for edges models, 0 for clusters)",
+        + ", ".join(f"{r.periodic:g} for {kind}" for kind, r in BUNDLED_DETAIL_RECIPES.items())
+        + ")",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")

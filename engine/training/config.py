@@ -30,10 +30,23 @@ def parse_duration(text: str) -> float:
 
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
-EDGES_PERIODIC = 50.0  # the periodic loss's weight for edges models (DetailConfig.periodic)
-# How long the bundled models' detail networks trained, per segmenter kind: nature v8 for
-# 100 minutes; longer edges runs drew a pixel grid again.
-RECIPE_STEPS = {"clusters": 16_160, "edges": 3_200}
+
+
+@dataclass(frozen=True)
+class DetailRecipe:
+    """The choices a bundled model's detail network was trained with (DetailConfig's "auto"
+    and None), per segmenter kind."""
+
+    picture: str
+    periodic: float
+    steps: int
+
+
+# nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again.
+BUNDLED_DETAIL_RECIPES = {
+    "clusters": DetailRecipe(picture="generator", periodic=0.0, steps=16_160),
+    "edges": DetailRecipe(picture="softened", periodic=50.0, steps=3_200),
+}
 
 
 def pattern_period(scale: int) -> int:
@@ -47,7 +60,8 @@ def pattern_period(scale: int) -> int:
 class DetailConfig:
     """How a detail network is trained; stored in its checkpoints, with the per-segmenter
     choices ("auto", None) made (`for_segmenter`), so admins' retraining trains what ships:
-    with neither `steps` nor `time_budget_s`, the bundled models' own length (RECIPE_STEPS).
+    with neither `steps` nor `time_budget_s`, the bundled models' own length
+    (BUNDLED_DETAIL_RECIPES).
 
     `picture` is what the network learns to add the photo's detail to: the generator's
     picture, the photo itself fitted to the generator's size, or that photo "softened"
@@ -98,12 +112,11 @@ class DetailConfig:
 
     def for_segmenter(self, segmenter: SegmenterConfig) -> DetailConfig:
         """This recipe with its choices made for a model with `segmenter`."""
-        edges = isinstance(segmenter, EdgesConfig)
-        picture = ("softened" if edges else "generator") if self.picture == "auto" else self.picture
-        periodic = (EDGES_PERIODIC if edges else 0.0) if self.periodic is None else self.periodic
-        steps = self.steps
-        if steps is None and self.time_budget_s is None:
-            steps = RECIPE_STEPS[segmenter.kind]
+        recipe = BUNDLED_DETAIL_RECIPES[segmenter.kind]
+        picture = recipe.picture if self.picture == "auto" else self.picture
+        periodic = recipe.periodic if self.periodic is None else self.periodic
+        unbounded = self.steps is None and self.time_budget_s is None
+        steps = recipe.steps if unbounded else self.steps
         return replace(self, picture=picture, periodic=periodic, steps=steps)
 
     def to_dict(self) -> dict[str, Any]:

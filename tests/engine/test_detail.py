@@ -28,7 +28,7 @@ from engine.segment import (
 from engine.segment.color import rgb_to_lab
 from engine.segment.kmeans import assign
 from engine.specs import ModelMeta, ModelSpec
-from engine.training.config import EDGES_PERIODIC, pattern_period
+from engine.training.config import pattern_period
 from engine.training.detail import (
     DetailConfig,
     DetailTrainer,
@@ -237,7 +237,7 @@ def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -
         DetailConfig().for_segmenter(EdgesConfig()),
         DetailConfig().for_segmenter(ClustersConfig()),
     )
-    assert (edges.picture, edges.periodic) == ("softened", EDGES_PERIODIC)
+    assert (edges.picture, edges.periodic) == ("softened", 50.0)
     assert (clusters.picture, clusters.periodic) == ("generator", 0.0)
     assert (edges.steps, clusters.steps) == (3_200, 16_160)  # as long as the bundled ones
     chosen = DetailConfig(picture="photo", periodic=0.0, steps=5).for_segmenter(EdgesConfig())
