@@ -59,7 +59,6 @@ class GeneratorConfig:
 
 # ---- the detail network (issue 36) ------------------------------------------------------
 ENHANCER_SEGMENTATIONS = ("redrawn", "enlarged")
-MAX_COARSE_SIGMA = 8.0
 
 
 @dataclass(frozen=True)
@@ -75,16 +74,8 @@ class EnhancerConfig:
     # for edges, Canny there finds finer edges than the generator drew), or the generator's
     # own, "enlarged" (the lines the generator painted, and cheaper).
     segmentation: str = "redrawn"
-    # How far (Gaussian sigma, in the generator's pixels) the tone may move around what it
-    # adds: 0 keeps each generator pixel's average, so a line drawn where the picture has
-    # none comes with light halos beside it; wider spreads that balance out of sight.
-    coarse_sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.coarse_sigma <= MAX_COARSE_SIGMA:
-            raise ValueError(
-                f"coarse_sigma must be between 0 and {MAX_COARSE_SIGMA}, got {self.coarse_sigma}"
-            )
         if self.segmentation not in ENHANCER_SEGMENTATIONS:
             raise ValueError(
                 f"segmentation must be one of {', '.join(ENHANCER_SEGMENTATIONS)}, "

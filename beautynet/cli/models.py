@@ -127,8 +127,7 @@ def _answers(spec: ModelSpec) -> str:
     return (
         f"up to {enhancer.max_size} px: a photo's own size, the generator at {spec.size} px and "
         f"a detail network (channels={enhancer.channels} blocks={enhancer.blocks}, "
-        f"segmentation {enhancer.segmentation}, coarse sigma {enhancer.coarse_sigma:g}) "
-        "painting finer texture"
+        f"segmentation {enhancer.segmentation}) painting finer texture"
     )
 
 

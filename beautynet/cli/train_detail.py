@@ -33,13 +33,6 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="what the network sees of the segmentation: drawn again at the answer's size, or "
         "the generator's own enlarged",
     )
-    parser.add_argument(
-        "--coarse-sigma",
-        type=float,
-        default=EnhancerConfig.coarse_sigma,
-        help="how far, in the generator's pixels, the tone may move around added detail (0: "
-        "every generator pixel keeps its average)",
-    )
     parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
     parser.add_argument(
         "--crop", type=int, default=DetailConfig.crop, help="crop side at the answer's size"
@@ -81,10 +74,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         config = DetailConfig(
             enhancer=EnhancerConfig(
-                channels=args.channels,
-                blocks=args.blocks,
-                segmentation=args.segmentation,
-                coarse_sigma=args.coarse_sigma,
+                channels=args.channels, blocks=args.blocks, segmentation=args.segmentation
             ),
             batch_size=args.batch_size,
             crop=args.crop,

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.segment.filters import gaussian_blur
 from engine.specs import EnhancerConfig
 
 UNSHUFFLE = 2  # the network runs at half the result's size
@@ -73,15 +72,13 @@ class DetailEnhancer(nn.Module):
         detail = F.pixel_shuffle(self.tail(x), UNSHUFFLE)
         smoothing = self.smoothing.to(detail.dtype)
         detail = F.conv2d(F.pad(detail, (1, 1, 1, 1), mode="replicate"), smoothing, groups=3)
-        added = without_coarse(detail, picture.shape[-2:], self.cfg.coarse_sigma)
-        return (enlarged + added).clamp(-1, 1)
+        return (enlarged + without_coarse(detail, picture.shape[-2:])).clamp(-1, 1)
 
 
-def without_coarse(detail: torch.Tensor, small: Sequence[int], sigma: float = 0.0) -> torch.Tensor:
+def without_coarse(detail: torch.Tensor, small: Sequence[int]) -> torch.Tensor:
     """`detail` minus its average over each pixel of the `small` (height, width) picture,
-    blurred by `sigma` of those pixels, enlarged: what it adds to that picture, less what
-    would change it seen at its size (with sigma, at sizes beyond sigma pixels)."""
-    coarse = gaussian_blur(F.adaptive_avg_pool2d(detail, (small[0], small[1])), sigma)
+    enlarged: what it adds to that picture, less what would change it seen at its size."""
+    coarse = F.adaptive_avg_pool2d(detail, (small[0], small[1]))
     return detail - F.interpolate(
         coarse, size=detail.shape[-2:], mode="bilinear", align_corners=False
     )

@@ -220,13 +220,9 @@ class DetailTrainer:
         return _Batch(stacked(pictures), stacked(segmentations), stacked(photos))
 
     # ---- one step -----------------------------------------------------------------------
-    def _detail(self, images: torch.Tensor, small: tuple[int, int]) -> torch.Tensor:
-        """What the losses judge: the band of `images` the network can change."""
-        return without_coarse(images, small, self.config.enhancer.coarse_sigma)
-
     def _judge(self, model: torch.nn.Module, batch: _Batch, fake: torch.Tensor) -> tuple:
         small = batch.small
-        images = torch.cat([self._detail(fake, small), self._detail(batch.photo, small)])
+        images = torch.cat([without_coarse(fake, small), without_coarse(batch.photo, small)])
         with autocast(self.device, self.precision):  # detail is faint: x4, about [-1, 1]
             scales = model(torch.cat([batch.segmentation, batch.segmentation]), images * 4)
         return split_halves(scales)
@@ -249,7 +245,7 @@ class DetailTrainer:
         small = batch.small
         loss_gan = adversarial(cfg.gan_loss, fake_scales, None)  # type: ignore[arg-type]
         loss_fm = feature_matching(fake_scales, real_scales)
-        fake_detail, real_detail = self._detail(fake, small), self._detail(batch.photo, small)
+        fake_detail, real_detail = without_coarse(fake, small), without_coarse(batch.photo, small)
         loss_l1 = F.l1_loss(fake_detail, real_detail)
         loss_grain = chroma_grain_excess(fake, batch.photo)
         # The photos repeat nothing on the pixel grid: any pattern the network repeats is a flaw.

@@ -22,7 +22,6 @@ def test_a_detail_network_is_trained_registered_and_shown(
     add_sources(data_dir / "datasets", "garden", [photos])
     tiny = ["--channels", "8", "--blocks", "1", "--crop", "64", "--scales", "2"]
     tiny += ["--segmentation", "enlarged", "--picture", "softened", "--periodic", "10"]
-    tiny += ["--coarse-sigma", "1.5"]
     command = ["train-detail", "--model", "tiny", "--dataset", "garden", "--steps", "2", *tiny]
     assert main([*command, "--device", "cpu"]) == 0
     said = capsys.readouterr().out
@@ -30,7 +29,6 @@ def test_a_detail_network_is_trained_registered_and_shown(
     assert main(["models", "show", "tiny@2"]) == 0
     shown = capsys.readouterr().out
     assert "up to 1024 px: a photo's own size" in shown and "segmentation enlarged" in shown
-    assert "coarse sigma 1.5" in shown
     assert main(["models", "show", "tiny@1"]) == 0
     assert "64 px (the generator's size; no detail network)" in capsys.readouterr().out
 

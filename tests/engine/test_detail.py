@@ -62,20 +62,6 @@ def test_what_the_network_adds_carries_no_coarse_content() -> None:
     assert (result - enlarged).abs().mean() > 0.01  # a network with weights adds detail
 
 
-def test_a_wider_coarse_sigma_draws_a_line_without_halos() -> None:
-    """A thin dark line: keeping every generator pixel's average puts light halos beside it
-    (a quarter of its depth); with coarse_sigma 2 the balance spreads far and faint."""
-    line = torch.zeros(1, 3, 64, 64)
-    line[..., 30, :] = -1
-    beside = [28, 29, 31, 32]
-    tight, wide = without_coarse(line, (16, 16)), without_coarse(line, (16, 16), 2.0)
-    assert tight[..., beside, :].max() > 0.2
-    assert wide[..., beside, :].max() < 0.05
-    assert wide[..., 30, :].mean() < tight[..., 30, :].mean() - 0.1  # the line keeps its depth
-    with pytest.raises(ValueError, match="coarse_sigma"):
-        EnhancerConfig(coarse_sigma=-1)
-
-
 def test_an_untrained_network_adds_nothing() -> None:
     picture = torch.rand(1, 3, 16, 16) * 2 - 1
     with torch.no_grad():
