@@ -11,7 +11,7 @@ from beautynet.components.engine import build_engine
 from engine.errors import EngineError
 from engine.specs import ENHANCER_SEGMENTATIONS, EnhancerConfig
 from engine.training import parse_duration
-from engine.training.config import BUNDLED_DETAIL_RECIPES, DETAIL_PICTURES
+from engine.training.config import BUNDLED_DETAIL_RECIPES, DETAIL_JUDGED, DETAIL_PICTURES
 from engine.training.detail import DetailConfig
 from infra.settings import Settings
 
@@ -60,6 +60,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         + ", ".join(f"{r.periodic:g} for {kind}" for kind, r in BUNDLED_DETAIL_RECIPES.items())
         + ")",
     )
+    parser.add_argument(
+        "--judged",
+        choices=DETAIL_JUDGED,
+        default=DetailConfig.judged,
+        help="what the discriminator sees: the detail the network adds, or that and the whole "
+        "result (no echoes beside edges the picture lacks)",
+    )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -85,6 +92,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             picture=args.picture,
             periodic=args.periodic,
+            judged=args.judged,
         )
         engine = build_engine(settings, args.device)
         run_dir = Path(args.run_dir) if args.run_dir else None

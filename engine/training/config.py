@@ -30,6 +30,7 @@ def parse_duration(text: str) -> float:
 
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
+DETAIL_JUDGED = ("detail", "detail+whole")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class DetailConfig:
     generator's pixel grid and of its own (half-size) grid: an edges network trained without
     it drew such a grid (grid index 3.7 at 1024 px) where the photos have none. None: 50 for
     edges, 0 for clusters (whose network, trained without it, draws no grid).
+
+    `judged` is what the discriminator sees: the detail band alone, or beside it the whole
+    result. In the detail band a real step edge is itself a dark/light pair, so a network
+    judged there alone learnt to draw such pairs along edges the generator's picture lacks:
+    echoes beside every stroke (nature-edges v8). Seeing the whole result, the discriminator
+    tells a pair on a flat picture from a photo's edge (stop 44: no echoes, less detail).
     """
 
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
@@ -102,10 +109,13 @@ class DetailConfig:
     sample_every: int = 200
     picture: str = "auto"  # one of DETAIL_PICTURES
     periodic: float | None = None
+    judged: str = "detail"  # one of DETAIL_JUDGED
 
     def __post_init__(self) -> None:
         if self.picture not in DETAIL_PICTURES:
             raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
+        if self.judged not in DETAIL_JUDGED:
+            raise ValueError(f"judged must be one of {', '.join(DETAIL_JUDGED)}")
         if any(self.crop % pattern_period(s) for s in self.scales):
             periods = ", ".join(str(pattern_period(s)) for s in self.scales)
             raise ValueError(f"crop {self.crop} must be a multiple of {periods}")

@@ -168,7 +168,10 @@ class DetailTrainer:
         self.precision = resolve_precision(self.device, self.precision)
         torch.manual_seed(cfg.seed)
         self.enhancer = place(DetailEnhancer(cfg.enhancer), self.device)
-        self.discriminator = place(MultiScaleDiscriminator(cfg.discriminator), self.device)
+        judge = cfg.discriminator
+        if cfg.judged == "detail+whole":
+            judge = replace(judge, in_channels=judge.in_channels + 3)
+        self.discriminator = place(MultiScaleDiscriminator(judge), self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.enhancer.parameters(), lr=cfg.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=betas)
@@ -220,11 +223,17 @@ class DetailTrainer:
         return _Batch(stacked(pictures), stacked(segmentations), stacked(photos))
 
     # ---- one step -----------------------------------------------------------------------
+    def _seen(self, images: torch.Tensor, small: tuple[int, int]) -> torch.Tensor:
+        """What the discriminator sees of `images`: their detail (faint: x4, about [-1, 1]),
+        and the whole images beside it if the recipe says so."""
+        detail = without_coarse(images, small) * 4
+        return torch.cat([detail, images], 1) if self.config.judged == "detail+whole" else detail
+
     def _judge(self, model: torch.nn.Module, batch: _Batch, fake: torch.Tensor) -> tuple:
         small = batch.small
-        images = torch.cat([without_coarse(fake, small), without_coarse(batch.photo, small)])
-        with autocast(self.device, self.precision):  # detail is faint: x4, about [-1, 1]
-            scales = model(torch.cat([batch.segmentation, batch.segmentation]), images * 4)
+        images = torch.cat([self._seen(fake, small), self._seen(batch.photo, small)])
+        with autocast(self.device, self.precision):
+            scales = model(torch.cat([batch.segmentation, batch.segmentation]), images)
         return split_halves(scales)
 
     def train_step(self) -> dict[str, float]:

@@ -22,6 +22,7 @@ def test_a_detail_network_is_trained_registered_and_shown(
     add_sources(data_dir / "datasets", "garden", [photos])
     tiny = ["--channels", "8", "--blocks", "1", "--crop", "64", "--scales", "2"]
     tiny += ["--segmentation", "enlarged", "--picture", "softened", "--periodic", "10"]
+    tiny += ["--judged", "detail+whole"]
     command = ["train-detail", "--model", "tiny", "--dataset", "garden", "--steps", "2", *tiny]
     assert main([*command, "--device", "cpu"]) == 0
     said = capsys.readouterr().out

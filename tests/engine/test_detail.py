@@ -208,6 +208,25 @@ def test_detail_training_steps_checkpoints_and_resumes(
     assert again.step == 5  # two more, from the checkpoint
 
 
+def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    examples = prepare_examples(model, [photo_like(160, 120, seed=i) for i in range(2)], (2,))
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=2, judged="detail+whole")
+    config = config.for_segmenter(model.spec.segmenter)
+    trainer = DetailTrainer(config, examples, [], tmp_path / "run", torch.device("cpu"), "fp32")
+    # It sees the segmentation, the detail and the whole result.
+    assert trainer.discriminator.scales[0].cfg.in_channels == 9
+    trainer.run()
+    assert DetailConfig.from_dict(config.to_dict()).judged == "detail+whole"
+    saved = config.to_dict()
+    del saved["judged"]
+    assert DetailConfig.from_dict(saved).judged == "detail"  # checkpoints from before
+    with pytest.raises(ValueError, match="judged must be one of"):
+        DetailConfig(judged="photo")
+
+
 def test_a_trained_detail_network_is_registered_with_its_generator(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
