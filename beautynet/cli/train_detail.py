@@ -65,7 +65,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=DETAIL_JUDGED,
         default=DetailConfig.judged,
         help="what the discriminator sees: the detail the network adds, or that and the whole "
-        "result (no echoes beside edges the picture lacks)",
+        "result (no echoes beside edges the picture lacks, but less detail)",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
