@@ -42,7 +42,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         nargs="+",
         default=DetailConfig.scales,
-        help="answers this many times the model's size (crop: a multiple of twice each)",
+        help=(
+            "answers this many times the model's size (crop: a multiple of twice each); "
+            "scales take turns, one named twice takes two"
+        ),
     )
     parser.add_argument(
         "--picture",

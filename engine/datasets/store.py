@@ -40,7 +40,9 @@ from .sources import Candidate, Source, ZipLimits, expand_source
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_SIDE = 512
+# Short side kept of each photo: a detail network learns its largest scale (4x a 256 px model:
+# 1024 px on the long side) only from photos at least that large.
+DEFAULT_MAX_SIDE = 1024
 DEFAULT_URL_LIMITS = UrlLimits()
 DEFAULT_ZIP_LIMITS = ZipLimits()
 

@@ -92,7 +92,9 @@ class DetailConfig:
     discriminator: DiscriminatorConfig = field(
         default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
     )
-    scales: tuple[int, ...] = (2, 3, 4)  # the result is this many times the model's size
+    # The result is this many times the model's size; scales take turns, a scale named twice
+    # two turns.
+    scales: tuple[int, ...] = (2, 3, 4)
     crop: int = 144  # side of a training crop at the result's size (a multiple of each scale)
     batch_size: int = 4
     lr_g: float = 2e-4

@@ -117,7 +117,7 @@ def prepare_examples(
         (translation,) = translator.translate([photo])
         small = translation.original
         picture = _bytes(to_tensor(_picture(translation, picture_from)))  # at every scale
-        for scale in sorted(scales, reverse=True):
+        for scale in sorted(set(scales), reverse=True):
             width, height = small.width * scale, small.height * scale
             if max(width, height) > max(photo.size):
                 continue  # no photo detail to learn from at this scale
@@ -191,8 +191,8 @@ class DetailTrainer:
 
     def batch(self) -> _Batch:
         """Crops of one scale (its turn by step), each at a random place, maybe mirrored."""
-        scales = sorted(self.by_scale)
-        scale = scales[self.step % len(scales)]
+        turns = sorted(s for s in self.config.scales if s in self.by_scale)
+        scale = turns[self.step % len(turns)]
         pool, crop = self.by_scale[scale], self.config.crop
         side = crop // scale
         pictures: list[torch.Tensor] = []
@@ -364,6 +364,21 @@ class DetailTrainer:
         return self.enhancer.eval()
 
 
+def _say_scales_without_photos(scales: Sequence[int], examples: list[_Example], size: int) -> None:
+    """Warn of a scale no photo is large enough for: the network would answer at it having
+    never learnt it (nature's and nature-edges' v8 learnt 2x and 3x only, from a dataset
+    whose photos had been shrunk to a short side of 512 px)."""
+    learnt = {e.scale for e in examples}
+    for scale in sorted(set(scales) - learnt):
+        log.warning(
+            "no photo is large enough to learn scale %d (a long side of %d px): the network "
+            "learns %s only; add the photos again with a larger --max-side",
+            scale,
+            size * scale,
+            ", ".join(f"{s}x" for s in sorted(learnt)) or "nothing",
+        )
+
+
 SHEET_PHOTOS = 3
 HOLDOUT_FRACTION = 0.1  # TrainConfig's val_fraction: the generator's held-out photos
 
@@ -415,6 +430,7 @@ def train_detail_network(
     examples = prepare_examples(
         model, train_photos, config.scales, config.enhancer, picture_from=config.picture
     )
+    _say_scales_without_photos(config.scales, examples, model.spec.size)
     # The sheet shows what serving does: the generator's picture, whatever was learnt from.
     sheet_photos = [read_image(p) for p in held_paths[:SHEET_PHOTOS]]
     held = prepare_examples(model, sheet_photos, config.scales, config.enhancer, largest_only=True)

@@ -208,6 +208,22 @@ def test_detail_training_steps_checkpoints_and_resumes(
     assert again.step == 5  # two more, from the checkpoint
 
 
+def test_scales_take_turns_and_one_named_twice_takes_two(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    examples = prepare_examples(model, [photo_like(320, 240, seed=0)], (2, 4, 4))
+    assert sorted(e.scale for e in examples) == [2, 4]  # each scale's example once
+    config = DetailConfig(SMALL, scales=(4, 2, 4), crop=64, batch_size=1, steps=1)
+    config = config.for_segmenter(model.spec.segmenter)
+    trainer = DetailTrainer(config, examples, [], tmp_path / "run", torch.device("cpu"), "fp32")
+    sides = []
+    for step in range(6):
+        trainer.step = step
+        sides.append(trainer.batch().picture.shape[-1])
+    assert sides == [32, 16, 16] * 2  # the picture's side is the crop over the scale
+
+
 def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
@@ -228,7 +244,7 @@ def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
 
 
 def test_a_trained_detail_network_is_registered_with_its_generator(
-    tmp_path: Path, make_model: MakeModel
+    tmp_path: Path, make_model: MakeModel, caplog: pytest.LogCaptureFixture
 ) -> None:
     models = tmp_path / "models"
     make_model(directory=models)
@@ -237,10 +253,12 @@ def test_a_trained_detail_network_is_registered_with_its_generator(
     for i in range(4):
         paths.append(tmp_path / f"photo-{i}.png")
         photo_like(160, 120, seed=i).save(paths[-1])
-    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=2)
+    config = DetailConfig(SMALL, scales=(2, 4), crop=64, batch_size=2, steps=2)
     entry = run_detail_training(
         registry.get("tiny"), paths, config, tmp_path / "run", registry, torch.device("cpu")
     )
+    # 4x a 64 px model is 256 px: more than these photos have, and said.
+    assert "no photo is large enough to learn scale 4 (a long side of 256 px)" in caplog.text
     assert (entry.version, entry.spec.enhancer) == (2, SMALL)
     first, second = (load_model(registry.get("tiny", v).path, torch.device("cpu")) for v in (1, 2))
     for a, b in zip(first.generator.parameters(), second.generator.parameters(), strict=True):
