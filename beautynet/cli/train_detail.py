@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from beautynet.components.engine import build_engine
 from engine.errors import EngineError
 from engine.specs import ENHANCER_SEGMENTATIONS, EnhancerConfig
 from engine.training import parse_duration
-from engine.training.config import BUNDLED_DETAIL_RECIPES, DETAIL_JUDGED, DETAIL_PICTURES
+from engine.training.config import (
+    BUNDLED_DETAIL_RECIPES,
+    DETAIL_JUDGED,
+    DETAIL_PICTURES,
+    DetailRecipe,
+)
 from engine.training.detail import DetailConfig
 from infra.settings import Settings
 
@@ -41,10 +47,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--scales",
         type=int,
         nargs="+",
-        default=DetailConfig.scales,
+        default=None,
         help=(
             "answers this many times the model's size (crop: a multiple of twice each); "
-            "scales take turns, one named twice takes two"
+            "scales take turns, one named twice takes two (default: "
+            + _by_kind(lambda r: " ".join(map(str, r.scales)))
+            + ")"
         ),
     )
     parser.add_argument(
@@ -60,7 +68,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DetailConfig.periodic,
         help="weight of the loss on a pattern repeated on the pixel grid (0: none; default: "
-        + ", ".join(f"{r.periodic:g} for {kind}" for kind, r in BUNDLED_DETAIL_RECIPES.items())
+        + _by_kind(lambda r: f"{r.periodic:g}")
         + ")",
     )
     parser.add_argument(
@@ -68,7 +76,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=DETAIL_JUDGED,
         default=DetailConfig.judged,
         help="what the discriminator sees: the detail the network adds, or that and the whole "
-        "result (no echoes beside edges the picture lacks, but less detail)",
+        "result (no echoes beside edges the picture lacks, but less detail; auto: "
+        + _by_kind(lambda r: r.judged)
+        + ")",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
@@ -77,6 +87,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_device_argument(parser)
     parser.set_defaults(func=train_detail_command)
+
+
+def _by_kind(choice: Callable[[DetailRecipe], str]) -> str:
+    """A recipe's choice for each segmenter kind, for a help text."""
+    return ", ".join(f"{choice(r)} for {kind}" for kind, r in BUNDLED_DETAIL_RECIPES.items())
 
 
 def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -88,7 +103,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             ),
             batch_size=args.batch_size,
             crop=args.crop,
-            scales=tuple(args.scales),
+            scales=tuple(args.scales) if args.scales else None,
             steps=args.steps,
             time_budget_s=parse_duration(args.time_budget) if args.time_budget else None,
             checkpoint_interval_s=parse_duration(args.checkpoint_every),

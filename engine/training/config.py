@@ -30,7 +30,7 @@ def parse_duration(text: str) -> float:
 
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
-DETAIL_JUDGED = ("detail", "detail+whole")
+DETAIL_JUDGED = ("auto", "detail", "detail+whole")
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,19 @@ class DetailRecipe:
     picture: str
     periodic: float
     steps: int
+    scales: tuple[int, ...]
+    judged: str
 
 
-# nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again.
+# nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again. Both learnt 2x
+# and 3x only: taught 4x as well, edges networks added less at 1024 px and drew more grid.
 BUNDLED_DETAIL_RECIPES = {
-    "clusters": DetailRecipe(picture="generator", periodic=0.0, steps=16_160),
-    "edges": DetailRecipe(picture="softened", periodic=50.0, steps=3_200),
+    "clusters": DetailRecipe(
+        picture="generator", periodic=0.0, steps=16_160, scales=(2, 3), judged="detail"
+    ),
+    "edges": DetailRecipe(
+        picture="softened", periodic=50.0, steps=3_200, scales=(2, 3, 3), judged="detail+whole"
+    ),
 }
 
 
@@ -93,8 +100,8 @@ class DetailConfig:
         default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
     )
     # The result is this many times the model's size; scales take turns, a scale named twice
-    # two turns.
-    scales: tuple[int, ...] = (2, 3, 4)
+    # two turns. None: the recipe's.
+    scales: tuple[int, ...] | None = None
     crop: int = 144  # side of a training crop at the result's size (a multiple of each scale)
     batch_size: int = 4
     lr_g: float = 2e-4
@@ -111,15 +118,16 @@ class DetailConfig:
     sample_every: int = 200
     picture: str = "auto"  # one of DETAIL_PICTURES
     periodic: float | None = None
-    judged: str = "detail"  # one of DETAIL_JUDGED
+    judged: str = "auto"  # one of DETAIL_JUDGED
 
     def __post_init__(self) -> None:
         if self.picture not in DETAIL_PICTURES:
             raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
         if self.judged not in DETAIL_JUDGED:
             raise ValueError(f"judged must be one of {', '.join(DETAIL_JUDGED)}")
-        if any(self.crop % pattern_period(s) for s in self.scales):
-            periods = ", ".join(str(pattern_period(s)) for s in self.scales)
+        scales = self.scales or ()
+        if any(self.crop % pattern_period(s) for s in scales):
+            periods = ", ".join(str(pattern_period(s)) for s in scales)
             raise ValueError(f"crop {self.crop} must be a multiple of {periods}")
 
     def for_segmenter(self, segmenter: SegmenterConfig) -> DetailConfig:
@@ -129,11 +137,15 @@ class DetailConfig:
         periodic = recipe.periodic if self.periodic is None else self.periodic
         unbounded = self.steps is None and self.time_budget_s is None
         steps = recipe.steps if unbounded else self.steps
-        return replace(self, picture=picture, periodic=periodic, steps=steps)
+        scales = recipe.scales if self.scales is None else self.scales
+        judged = recipe.judged if self.judged == "auto" else self.judged
+        return replace(
+            self, picture=picture, periodic=periodic, steps=steps, scales=scales, judged=judged
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["scales"] = list(self.scales)
+        data["scales"] = None if self.scales is None else list(self.scales)
         return data
 
     @classmethod
@@ -141,10 +153,11 @@ class DetailConfig:
         return cls(
             **{
                 "periodic": 0.0,  # checkpoints from before the loss were trained without it
+                "judged": "detail",  # and from before the option
                 **data,
                 "enhancer": EnhancerConfig(**data["enhancer"]),
                 "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),
-                "scales": tuple(data["scales"]),
+                "scales": None if data["scales"] is None else tuple(data["scales"]),
             }
         )
 

@@ -162,7 +162,12 @@ class DetailTrainer:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        if cfg.picture == "auto" or cfg.periodic is None:
+        if (
+            cfg.picture == "auto"
+            or cfg.periodic is None
+            or cfg.scales is None
+            or cfg.judged == "auto"
+        ):
             raise ValueError("make the recipe's choices for the model first (for_segmenter)")
         self.periodic_weight = cfg.periodic
         self.precision = resolve_precision(self.device, self.precision)
@@ -180,6 +185,7 @@ class DetailTrainer:
             scale: [e for e in self.examples if e.scale == scale] for scale in cfg.scales
         }
         self.by_scale = {scale: found for scale, found in self.by_scale.items() if found}
+        self.turns = sorted(scale for scale in cfg.scales if scale in self.by_scale)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -191,8 +197,7 @@ class DetailTrainer:
 
     def batch(self) -> _Batch:
         """Crops of one scale (its turn by step), each at a random place, maybe mirrored."""
-        turns = sorted(s for s in self.config.scales if s in self.by_scale)
-        scale = turns[self.step % len(turns)]
+        scale = self.turns[self.step % len(self.turns)]
         pool, crop = self.by_scale[scale], self.config.crop
         side = crop // scale
         pictures: list[torch.Tensor] = []
@@ -286,13 +291,18 @@ class DetailTrainer:
         self.enhancer.eval()
         rows = []
         for example in self.validation:
+            # Cropped as serving crops: a 171 px picture at 3x is 513 px, and the network
+            # paints even sides only.
+            height, width = (
+                side - side % self.enhancer.multiple for side in example.photo.shape[1:]
+            )
             picture = example.picture[None].float() / 127.5 - 1
-            segmentation = example.segmentation[None].float() / 127.5 - 1
-            size = segmentation.shape[-2:]
+            segmentation = example.segmentation[None, :, :height, :width].float() / 127.5 - 1
+            photo = example.photo[:, :height, :width].float() / 127.5 - 1
             with autocast(self.device, self.precision):
                 result = self.enhancer(picture.to(self.device), segmentation.to(self.device))
-            enlarged = F.interpolate(picture, size=size, mode="bilinear")
-            images = [enlarged[0], result.float()[0].cpu(), example.photo.float() / 127.5 - 1]
+            enlarged = F.interpolate(picture, size=(height, width), mode="bilinear")
+            images = [enlarged[0], result.float()[0].cpu(), photo]
             rows.append([to_image((image + 1) / 2) for image in images])
         self.enhancer.train()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -418,13 +428,16 @@ def train_detail_network(
     """A detail network trained for `model`'s generator on `photos` (held out as a training
     run holds them out), and its last sample sheet."""
     config = config.for_segmenter(model.spec.segmenter)
+    assert config.scales is not None  # chosen for the segmenter
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
     log.info(
-        "translating %d photos at scales %s (detail added to the picture: %s; periodic %g)",
+        "translating %d photos at scales %s (detail added to the picture: %s; periodic %g; "
+        "judged: %s)",
         len(photos),
         config.scales,
         config.picture,
         config.periodic,
+        config.judged,
     )
     train_photos = [read_image(p) for p in train_paths]
     examples = prepare_examples(

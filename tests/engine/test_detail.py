@@ -224,6 +224,19 @@ def test_scales_take_turns_and_one_named_twice_takes_two(
     assert sides == [32, 16, 16] * 2  # the picture's side is the crop over the scale
 
 
+def test_the_sample_sheet_shows_a_held_photo_of_odd_side_as_serving_crops_it(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    held = prepare_examples(model, [photo_like(192, 129, seed=0)], (3,), largest_only=True)
+    assert held[0].photo.shape[1:] == (129, 192)  # 43 px high at 3x: odd
+    config = DetailConfig(SMALL, scales=(3,), crop=48, batch_size=1, steps=1)
+    config = config.for_segmenter(model.spec.segmenter)
+    trainer = DetailTrainer(config, held, held, tmp_path / "run", torch.device("cpu"), "fp32")
+    sheet = Image.open(trainer.sample_sheet(tmp_path / "sheet.png"))
+    assert sheet.height >= 128  # a row of the photo, less its last row
+
+
 def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
@@ -277,8 +290,14 @@ def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -
     assert (edges.picture, edges.periodic) == ("softened", 50.0)
     assert (clusters.picture, clusters.periodic) == ("generator", 0.0)
     assert (edges.steps, clusters.steps) == (3_200, 16_160)  # as long as the bundled ones
-    chosen = DetailConfig(picture="photo", periodic=0.0, steps=5).for_segmenter(EdgesConfig())
+    # Edges' strokes had echoes where the discriminator judged the detail alone.
+    assert (edges.judged, clusters.judged) == ("detail+whole", "detail")
+    assert (edges.scales, clusters.scales) == ((2, 3, 3), (2, 3))
+    chosen = DetailConfig(
+        picture="photo", periodic=0.0, steps=5, scales=(2,), judged="detail"
+    ).for_segmenter(EdgesConfig())
     assert (chosen.picture, chosen.periodic, chosen.steps) == ("photo", 0.0, 5)  # choices kept
+    assert (chosen.scales, chosen.judged) == ((2,), "detail")
     timed = DetailConfig(time_budget_s=60).for_segmenter(EdgesConfig())
     assert (timed.steps, timed.time_budget_s) == (None, 60)
     with pytest.raises(ValueError, match="picture must be one of"):
