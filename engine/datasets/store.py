@@ -40,9 +40,9 @@ from .sources import Candidate, Source, ZipLimits, expand_source
 
 log = logging.getLogger(__name__)
 
-# Short side kept of each photo: a detail network learns its largest scale (4x a 256 px model:
-# 1024 px on the long side) only from photos at least that large.
-DEFAULT_MAX_SIDE = 1024
+# Short side kept of each photo. Training's hold-out split follows the stored files (named by
+# their hash), so another size holds out other photos than the bundled models held out.
+DEFAULT_MAX_SIDE = 512
 DEFAULT_URL_LIMITS = UrlLimits()
 DEFAULT_ZIP_LIMITS = ZipLimits()
 
