@@ -30,14 +30,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     length = parser.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=int, help="training steps")
     length.add_argument("--time-budget", help="train for this long, e.g. 2h or 90m")
-    parser.add_argument("--channels", type=int, default=EnhancerConfig.channels)
-    parser.add_argument("--blocks", type=int, default=EnhancerConfig.blocks)
+    # The network: the recipe's unless one of these is named (then EnhancerConfig's for the rest).
+    parser.add_argument(
+        "--channels",
+        type=int,
+        help="the network's width (default: "
+        + _by_kind(lambda r: str(r.enhancer.channels))
+        + f"; {EnhancerConfig.channels} beside --blocks or --segmentation alone)",
+    )
+    parser.add_argument("--blocks", type=int, help=f"default {EnhancerConfig.blocks}")
     parser.add_argument(
         "--segmentation",
         choices=ENHANCER_SEGMENTATIONS,
-        default=EnhancerConfig.segmentation,
         help="what the network sees of the segmentation: drawn again at the answer's size, or "
-        "the generator's own enlarged",
+        f"the generator's own enlarged (default {EnhancerConfig.segmentation})",
     )
     parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
     parser.add_argument(
@@ -94,13 +100,21 @@ def _by_kind(choice: Callable[[DetailRecipe], str]) -> str:
     return ", ".join(f"{choice(r)} for {kind}" for kind, r in BUNDLED_DETAIL_RECIPES.items())
 
 
+def _network(args: argparse.Namespace) -> EnhancerConfig | None:
+    """The detail network the options name; None (the recipe's) when they name none."""
+    named = {
+        option: getattr(args, option)
+        for option in ("channels", "blocks", "segmentation")
+        if getattr(args, option) is not None
+    }
+    return EnhancerConfig(**named) if named else None
+
+
 def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
     """Train, register, and say how to serve the new version."""
     try:
         config = DetailConfig(
-            enhancer=EnhancerConfig(
-                channels=args.channels, blocks=args.blocks, segmentation=args.segmentation
-            ),
+            enhancer=_network(args),
             batch_size=args.batch_size,
             crop=args.crop,
             scales=tuple(args.scales) if args.scales else None,

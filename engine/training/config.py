@@ -43,6 +43,7 @@ class DetailRecipe:
     steps: int
     scales: tuple[int, ...]
     judged: str
+    enhancer: EnhancerConfig
 
 
 # nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again. Both learnt 2x
@@ -51,10 +52,20 @@ class DetailRecipe:
 # detail, against 0.67x and 0.92x) and one drew a grid (index 3.52).
 BUNDLED_DETAIL_RECIPES = {
     "clusters": DetailRecipe(
-        picture="generator", periodic=0.0, steps=16_160, scales=(2, 3), judged="detail"
+        picture="generator",
+        periodic=0.0,
+        steps=16_160,
+        scales=(2, 3),
+        judged="detail",
+        enhancer=EnhancerConfig(),
     ),
     "edges": DetailRecipe(
-        picture="softened", periodic=50.0, steps=3_200, scales=(2, 3, 3), judged="detail+whole"
+        picture="softened",
+        periodic=50.0,
+        steps=3_200,
+        scales=(2, 3, 3),
+        judged="detail+whole",
+        enhancer=EnhancerConfig(channels=48),
     ),
 }
 
@@ -97,7 +108,7 @@ class DetailConfig:
     tells a pair on a flat picture from a photo's edge (stop 44: no echoes, less detail).
     """
 
-    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
+    enhancer: EnhancerConfig | None = None  # None: the recipe's network
     discriminator: DiscriminatorConfig = field(
         default_factory=lambda: DiscriminatorConfig(ndf=32, scales=2)
     )
@@ -141,8 +152,15 @@ class DetailConfig:
         steps = recipe.steps if unbounded else self.steps
         scales = recipe.scales if self.scales is None else self.scales
         judged = recipe.judged if self.judged == "auto" else self.judged
+        enhancer = recipe.enhancer if self.enhancer is None else self.enhancer
         return replace(
-            self, picture=picture, periodic=periodic, steps=steps, scales=scales, judged=judged
+            self,
+            picture=picture,
+            periodic=periodic,
+            steps=steps,
+            scales=scales,
+            judged=judged,
+            enhancer=enhancer,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,7 +175,9 @@ class DetailConfig:
                 "periodic": 0.0,  # checkpoints from before the loss were trained without it
                 "judged": "detail",  # and from before the option
                 **data,
-                "enhancer": EnhancerConfig(**data["enhancer"]),
+                "enhancer": None
+                if data["enhancer"] is None
+                else EnhancerConfig(**data["enhancer"]),
                 "discriminator": DiscriminatorConfig.from_dict(data["discriminator"]),
                 "scales": None if data["scales"] is None else tuple(data["scales"]),
             }

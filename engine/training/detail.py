@@ -164,9 +164,10 @@ class DetailTrainer:
         cfg = self.config
         if (
             cfg.picture == "auto"
+            or cfg.judged == "auto"
             or cfg.periodic is None
             or cfg.scales is None
-            or cfg.judged == "auto"
+            or cfg.enhancer is None
         ):
             raise ValueError("make the recipe's choices for the model first (for_segmenter)")
         self.periodic_weight = cfg.periodic
@@ -411,7 +412,7 @@ def run_detail_training(
         model, photos, config, run_dir, device, resume=resume, precision=precision
     )
     meta = replace(base.spec.meta, created=datetime.now(UTC).isoformat(timespec="seconds"))
-    spec = replace(base.spec, meta=meta, enhancer=config.enhancer)
+    spec = replace(base.spec, meta=meta, enhancer=enhancer.cfg)
     return registry.register(spec, model.generator, sheet, enhancer)
 
 
@@ -428,7 +429,7 @@ def train_detail_network(
     """A detail network trained for `model`'s generator on `photos` (held out as a training
     run holds them out), and its last sample sheet."""
     config = config.for_segmenter(model.spec.segmenter)
-    assert config.scales is not None  # chosen for the segmenter
+    assert config.scales is not None and config.enhancer is not None  # chosen by for_segmenter
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
     log.info(
         "translating %d photos at scales %s (detail added to the picture: %s; periodic %g; "

@@ -190,7 +190,7 @@ def _register(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         trained_by=trained_by,
     )
-    detail = None if config.detail is None else config.detail.enhancer
+    detail = None if enhancer is None else enhancer.cfg
     spec = ModelSpec(meta, config.generator, config.segmenter, _side(config), detail)
     entry = registry.register(spec, outcome.generator.cpu(), outcome.sample_sheet, enhancer)
     log.info("registered %s at %s", entry.spec.label, entry.path)

@@ -293,6 +293,8 @@ def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -
     # Edges' strokes had echoes where the discriminator judged the detail alone.
     assert (edges.judged, clusters.judged) == ("detail+whole", "detail")
     assert (edges.scales, clusters.scales) == ((2, 3, 3), (2, 3))
+    assert (edges.enhancer, clusters.enhancer) == (EnhancerConfig(channels=48), EnhancerConfig())
+    assert DetailConfig.from_dict(DetailConfig().to_dict()).enhancer is None  # as admins' runs
     chosen = DetailConfig(
         picture="photo", periodic=0.0, steps=5, scales=(2,), judged="detail"
     ).for_segmenter(EdgesConfig())
