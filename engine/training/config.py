@@ -63,9 +63,9 @@ BUNDLED_DETAIL_RECIPES = {
         picture="softened",
         periodic=50.0,
         steps=3_200,
-        scales=(2, 3, 3),
-        judged="detail+whole",
-        enhancer=EnhancerConfig(channels=48),
+        scales=(2, 3),
+        judged="detail",
+        enhancer=EnhancerConfig(),
     ),
 }
 
