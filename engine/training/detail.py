@@ -383,7 +383,7 @@ def _say_scales_without_photos(scales: Sequence[int], examples: list[_Example], 
     for scale in sorted(set(scales) - learnt):
         log.warning(
             "no photo is large enough to learn scale %d (a long side of %d px): the network "
-            "learns %s only; add the photos again with a larger --max-side",
+            "learns %s only, and answers larger by extrapolation",
             scale,
             size * scale,
             ", ".join(f"{s}x" for s in sorted(learnt)) or "nothing",
