@@ -86,6 +86,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         + _by_kind(lambda r: r.judged)
         + ")",
     )
+    parser.add_argument(
+        "--weight-average",
+        type=float,
+        default=DetailConfig.weight_average,
+        metavar="DECAY",
+        help="serve an exponential average of the network's weights, e.g. 0.999; 0: off",
+    )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -125,6 +132,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             picture=args.picture,
             periodic=args.periodic,
             judged=args.judged,
+            weight_average=args.weight_average,
         )
         engine = build_engine(settings, args.device)
         run_dir = Path(args.run_dir) if args.run_dir else None

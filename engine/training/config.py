@@ -132,12 +132,15 @@ class DetailConfig:
     picture: str = "auto"  # one of DETAIL_PICTURES
     periodic: float | None = None
     judged: str = "auto"  # one of DETAIL_JUDGED
+    weight_average: float = 0.0  # decay of the network's weight average, served instead; 0: off
 
     def __post_init__(self) -> None:
         if self.picture not in DETAIL_PICTURES:
             raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
         if self.judged not in DETAIL_JUDGED:
             raise ValueError(f"judged must be one of {', '.join(DETAIL_JUDGED)}")
+        if not 0 <= self.weight_average < 1:
+            raise ValueError(f"weight_average must be in [0, 1), got {self.weight_average}")
         scales = self.scales or ()
         if any(self.crop % pattern_period(s) for s in scales):
             periods = ", ".join(str(pattern_period(s)) for s in scales)

@@ -40,6 +40,7 @@ from engine.pipeline import ImageTranslator, Translation
 from engine.pipeline.images import detail_segmentation
 from engine.specs import EnhancerConfig
 
+from .average import WeightAverage
 from .config import DetailConfig, pattern_period
 from .data import split_holdout
 from .losses import (
@@ -174,6 +175,9 @@ class DetailTrainer:
         self.precision = resolve_precision(self.device, self.precision)
         torch.manual_seed(cfg.seed)
         self.enhancer = place(DetailEnhancer(cfg.enhancer), self.device)
+        self.average = (
+            WeightAverage(self.enhancer, cfg.weight_average) if cfg.weight_average else None
+        )
         judge = cfg.discriminator
         if cfg.judged == "detail+whole":
             judge = replace(judge, in_channels=judge.in_channels + 3)
@@ -276,6 +280,8 @@ class DetailTrainer:
         loss_g.backward()
         self.opt_g.step()
         self.step += 1
+        if self.average is not None:
+            self.average.update(self.enhancer, self.step)
         return {
             "d": loss_d.item(),
             "g_gan": loss_gan.item(),
@@ -289,7 +295,7 @@ class DetailTrainer:
     @torch.no_grad()
     def sample_sheet(self, path: Path) -> Path:
         """Held-out photos at their largest scale: picture enlarged | result | photo."""
-        self.enhancer.eval()
+        network = self.served.eval()
         rows = []
         for example in self.validation:
             # Cropped as serving crops: a 171 px picture at 3x is 513 px, and the network
@@ -301,11 +307,11 @@ class DetailTrainer:
             segmentation = example.segmentation[None, :, :height, :width].float() / 127.5 - 1
             photo = example.photo[:, :height, :width].float() / 127.5 - 1
             with autocast(self.device, self.precision):
-                result = self.enhancer(picture.to(self.device), segmentation.to(self.device))
+                result = network(picture.to(self.device), segmentation.to(self.device))
             enlarged = F.interpolate(picture, size=(height, width), mode="bilinear")
             images = [enlarged[0], result.float()[0].cpu(), photo]
             rows.append([to_image((image + 1) / 2) for image in images])
-        self.enhancer.train()
+        self.enhancer.train()  # the average stays in eval mode
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encode_image(grid(rows)))
         return path
@@ -317,6 +323,7 @@ class DetailTrainer:
             "step": self.step,
             "elapsed_s": self.elapsed_s,
             "enhancer": self.enhancer.state_dict(),
+            **({} if self.average is None else {"average": self.average.network.state_dict()}),
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
@@ -333,6 +340,8 @@ class DetailTrainer:
         if saved.enhancer != self.config.enhancer:
             raise ValueError(f"{self.checkpoint_path} was made for another detail network")
         self.enhancer.load_state_dict(state["enhancer"])
+        if self.average is not None:  # a run that did not average until now starts here
+            self.average.network.load_state_dict(state.get("average", state["enhancer"]))
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -372,7 +381,12 @@ class DetailTrainer:
                 self.save_checkpoint()
                 last_checkpoint = time.monotonic()
         self.save_checkpoint()
-        return self.enhancer.eval()
+        return self.served.eval()
+
+    @property
+    def served(self) -> DetailEnhancer:
+        """The network that is shown and registered: the weight average when there is one."""
+        return self.enhancer if self.average is None else self.average.network
 
 
 def _say_scales_without_photos(scales: Sequence[int], examples: list[_Example], size: int) -> None:

@@ -238,6 +238,29 @@ def test_the_sample_sheet_shows_a_held_photo_of_odd_side_as_serving_crops_it(
     assert sheet.height >= 128  # a row of the photo, less its last row
 
 
+def test_a_run_may_serve_the_average_of_its_networks_weights(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    examples = prepare_examples(model, [photo_like(160, 120, seed=i) for i in range(2)], (2,))
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=2, steps=3, weight_average=0.9)
+    config = config.for_segmenter(model.spec.segmenter)
+    run = tmp_path / "run"
+    trainer = DetailTrainer(config, examples, [], run, torch.device("cpu"), "fp32")
+    served = trainer.run()
+    assert served is not trainer.enhancer  # the average, which no step trained
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(served.parameters(), trainer.enhancer.parameters(), strict=True)
+    )
+    again = DetailTrainer(config, examples, [], run, torch.device("cpu"), "fp32")
+    assert again.load_checkpoint()  # the checkpoint keeps the average
+    for a, b in zip(again.served.parameters(), served.parameters(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="weight_average"):
+        DetailConfig(weight_average=1.0)
+
+
 def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
