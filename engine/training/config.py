@@ -41,9 +41,10 @@ class DetailRecipe:
     picture: str
     periodic: float
     steps: int
-    scales: tuple[int, ...]
-    judged: str
-    enhancer: EnhancerConfig
+    # As both v8 networks learnt: 2x and 3x, the detail judged alone, the default network.
+    scales: tuple[int, ...] = (2, 3)
+    judged: str = "detail"
+    enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
 
 
 # nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again. Both learnt 2x
@@ -51,22 +52,8 @@ class DetailRecipe:
 # photos stored at 1024, two edges networks added less at 1024 px (0.47x and 0.54x the photos'
 # detail, against 0.67x and 0.92x) and one drew a grid (index 3.52).
 BUNDLED_DETAIL_RECIPES = {
-    "clusters": DetailRecipe(
-        picture="generator",
-        periodic=0.0,
-        steps=16_160,
-        scales=(2, 3),
-        judged="detail",
-        enhancer=EnhancerConfig(),
-    ),
-    "edges": DetailRecipe(
-        picture="softened",
-        periodic=50.0,
-        steps=3_200,
-        scales=(2, 3),
-        judged="detail",
-        enhancer=EnhancerConfig(),
-    ),
+    "clusters": DetailRecipe(picture="generator", periodic=0.0, steps=16_160),
+    "edges": DetailRecipe(picture="softened", periodic=50.0, steps=3_200),
 }
 
 
