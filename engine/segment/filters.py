@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 
 
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with reflected borders; sigma <= 0 returns the input."""
+def gaussian_blur(images: torch.Tensor, sigma: float, truncate: float = 3.0) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders, cut `truncate` sigmas out (scipy.ndimage
+    cuts at 4); sigma <= 0 returns the input. Differentiable."""
     if sigma <= 0:
         return images
-    radius = max(1, math.ceil(3 * sigma))
+    radius = max(1, math.ceil(truncate * sigma))
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     kernel = torch.exp(-(x**2) / (2 * sigma**2))
     weights = (kernel / kernel.sum()).tolist()

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from engine.nets import Features
+from engine.segment.filters import gaussian_blur
 
 GanLoss = Literal["bce", "hinge", "lsgan"]
 GAN_LOSSES: tuple[GanLoss, ...] = ("bce", "hinge", "lsgan")
@@ -124,24 +125,11 @@ GRAIN_SIGMA = 2.0  # engine.training.quality's chroma grain blurs with the same 
 GRAIN_MARGIN = int(4 * GRAIN_SIGMA + 0.5)
 
 
-def _gaussian_blur(channels: torch.Tensor, sigma: float) -> torch.Tensor:
-    """(N, C, H, W) -> the same, blurred by a separable Gaussian (reflected borders)."""
-    radius = int(4 * sigma + 0.5)  # scipy.ndimage's truncation at 4 sigma
-    offsets = torch.arange(-radius, radius + 1, device=channels.device, dtype=channels.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()
-    c = channels.shape[1]
-    rows = kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-    cols = kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    padded = F.pad(channels, (radius, radius, radius, radius), mode="reflect")
-    return F.conv2d(F.conv2d(padded, rows, groups=c), cols, groups=c)
-
-
 def _high_pass_spread(channels: torch.Tensor, margin: int = 0) -> torch.Tensor:
     """(N, C, H, W) -> (N,): sqrt(mean over pixels of the sum over channels of hp^2), where hp
     is a channel minus its Gaussian blur (sigma 2): what changes from pixel to pixel; pixels
     within `margin` of a border are left out."""
-    high_pass = channels - _gaussian_blur(channels, GRAIN_SIGMA)
+    high_pass = channels - gaussian_blur(channels, GRAIN_SIGMA, truncate=4.0)
     height, width = high_pass.shape[-2:]
     if margin and min(height, width) > 2 * margin:
         high_pass = high_pass[..., margin : height - margin, margin : width - margin]
