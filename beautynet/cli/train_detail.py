@@ -93,6 +93,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="DECAY",
         help="serve an exponential average of the network's weights, e.g. 0.999; 0: off",
     )
+    parser.add_argument(
+        "--lr-decay-start",
+        type=float,
+        default=DetailConfig.lr_decay_start,
+        metavar="FRACTION",
+        help="after this fraction of the run both learning rates fall linearly to 0 "
+        "(1: they stay)",
+    )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
@@ -133,6 +141,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             periodic=args.periodic,
             judged=args.judged,
             weight_average=args.weight_average,
+            lr_decay_start=args.lr_decay_start,
         )
         engine = build_engine(settings, args.device)
         run_dir = Path(args.run_dir) if args.run_dir else None

@@ -29,6 +29,14 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def linear_decay(progress: float, start: float) -> float:
+    """Learning-rate multiplier after `progress` (0 to 1) of a run: 1 until `start`, then
+    linear to 0 at the end (pix2pix's schedule); `start` 1: no decay."""
+    if progress <= start or start >= 1:
+        return 1.0
+    return max(0.0, (1 - progress) / (1 - start))
+
+
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
 DETAIL_JUDGED = ("auto", "detail", "detail+whole")
 
@@ -120,8 +128,11 @@ class DetailConfig:
     periodic: float | None = None
     judged: str = "auto"  # one of DETAIL_JUDGED
     weight_average: float = 0.0  # decay of the network's weight average, served instead; 0: off
+    lr_decay_start: float = 1.0  # fraction of the run after which both rates fall to 0; 1: none
 
     def __post_init__(self) -> None:
+        if not 0 <= self.lr_decay_start <= 1:
+            raise ValueError(f"lr_decay_start must be in [0, 1], got {self.lr_decay_start}")
         if self.picture not in DETAIL_PICTURES:
             raise ValueError(f"picture must be one of {', '.join(DETAIL_PICTURES)}")
         if self.judged not in DETAIL_JUDGED:
@@ -270,9 +281,7 @@ class TrainConfig:
 
     def lr_factor(self, progress: float) -> float:
         """Learning-rate multiplier after `progress` (0 to 1) of the run: 1, then linear to 0."""
-        if progress <= self.lr_decay_start or self.lr_decay_start >= 1:
-            return 1.0
-        return max(0.0, (1 - progress) / (1 - self.lr_decay_start))
+        return linear_decay(progress, self.lr_decay_start)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -261,6 +261,31 @@ def test_a_run_may_serve_the_average_of_its_networks_weights(
         DetailConfig(weight_average=1.0)
 
 
+def test_learning_rates_may_fall_to_zero_over_the_end_of_a_run(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    examples = prepare_examples(model, [photo_like(160, 120, seed=0)], (2,))
+    config = DetailConfig(SMALL, scales=(2,), crop=64, batch_size=1, steps=4, lr_decay_start=0.5)
+    config = config.for_segmenter(model.spec.segmenter)
+    trainer = DetailTrainer(config, examples, [], tmp_path / "run", torch.device("cpu"), "fp32")
+    rates = []
+    for _ in range(4):
+        trainer.train_step()
+        rates.append(trainer.opt_g.param_groups[0]["lr"] / config.lr_g)
+    assert rates == pytest.approx([1.0, 1.0, 1.0, 0.5])  # steps 0 to 3 of 4: decay after 2
+    assert trainer.opt_d.param_groups[0]["lr"] == pytest.approx(config.lr_d * 0.5)
+    before = [p.clone() for p in trainer.enhancer.parameters()]
+    trainer.step = 4  # the end: the rate is 0, and a step changes nothing
+    trainer.train_step()
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, trainer.enhancer.parameters(), strict=True)
+    )
+    assert DetailConfig().lr_decay_start == 1.0  # the bundled recipes: no decay
+    with pytest.raises(ValueError, match="lr_decay_start"):
+        DetailConfig(lr_decay_start=1.5)
+
+
 def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
