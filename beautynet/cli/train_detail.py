@@ -98,8 +98,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DetailConfig.lr_decay_start,
         metavar="FRACTION",
-        help="after this fraction of the run both learning rates fall linearly to 0 "
-        "(1: they stay)",
+        help="after this fraction of the run both learning rates fall linearly to 0 (1: they stay)",
     )
     parser.add_argument("--checkpoint-every", default="5m", help="checkpoint interval")
     parser.add_argument("--run-dir", help="where checkpoints and samples go")
