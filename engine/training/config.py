@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import torch
 
 from engine.nets import DiscriminatorConfig, EnhancerConfig, GeneratorConfig, default_depth
 from engine.nets.enhancer import UNSHUFFLE as ENHANCER_UNSHUFFLE
@@ -35,6 +38,26 @@ def linear_decay(progress: float, start: float) -> float:
     if progress <= start or start >= 1:
         return 1.0
     return max(0.0, (1 - progress) / (1 - start))
+
+
+def set_decayed_rates(
+    rates: Sequence[tuple[torch.optim.Optimizer, float]],
+    start: float,
+    *,
+    step: int,
+    total_steps: int | None,
+    elapsed_s: float,
+    time_budget_s: float | None,
+) -> None:
+    """Set each optimiser's rate to its base rate decayed (`linear_decay` after `start`) for
+    how far the run is, by steps or by time, whichever is further."""
+    progress = step / total_steps if total_steps else 0.0
+    if time_budget_s:
+        progress = max(progress, elapsed_s / time_budget_s)
+    factor = linear_decay(min(progress, 1.0), start)
+    for optimiser, lr in rates:
+        for group in optimiser.param_groups:
+            group["lr"] = lr * factor
 
 
 DETAIL_PICTURES = ("auto", "generator", "photo", "softened")

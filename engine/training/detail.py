@@ -41,7 +41,7 @@ from engine.pipeline.images import detail_segmentation
 from engine.specs import EnhancerConfig
 
 from .average import WeightAverage
-from .config import DetailConfig, linear_decay, pattern_period
+from .config import DetailConfig, pattern_period, set_decayed_rates
 from .data import split_holdout
 from .losses import (
     adversarial,
@@ -247,15 +247,15 @@ class DetailTrainer:
         return split_halves(scales)
 
     def _set_learning_rates(self) -> None:
-        """Apply the decay for how far the run is, by steps or by time, whichever is further."""
         cfg = self.config
-        progress = self.step / cfg.steps if cfg.steps else 0.0
-        if cfg.time_budget_s:
-            progress = max(progress, self.elapsed_s / cfg.time_budget_s)
-        factor = linear_decay(min(progress, 1.0), cfg.lr_decay_start)
-        for optimiser, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
-            for group in optimiser.param_groups:
-                group["lr"] = lr * factor
+        set_decayed_rates(
+            ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)),
+            cfg.lr_decay_start,
+            step=self.step,
+            total_steps=cfg.steps,
+            elapsed_s=self.elapsed_s,
+            time_budget_s=cfg.time_budget_s,
+        )
 
     def train_step(self) -> dict[str, float]:
         cfg = self.config

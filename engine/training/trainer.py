@@ -35,7 +35,7 @@ from engine.segment import build_segmenter
 from .augment import diff_augment
 from .average import WeightAverage
 from .callbacks import Progress, TrainerCallback, Validation
-from .config import TrainConfig
+from .config import TrainConfig, set_decayed_rates
 from .data import CropSampler, validation_crops
 from .distributed import DistributedContext
 from .losses import (
@@ -161,16 +161,15 @@ class Trainer:
         return split_halves(scales)
 
     def _set_learning_rates(self) -> None:
-        """Apply the decay for how far the run is, by steps or by time, whichever is further."""
-        progress = 0.0
-        if self.total_steps:
-            progress = self.step / self.total_steps
-        if self.config.time_budget_s:
-            progress = max(progress, self.elapsed_s / self.config.time_budget_s)
-        factor = self.config.lr_factor(min(progress, 1.0))
-        for optimiser, lr in ((self.opt_g, self.config.lr_g), (self.opt_d, self.config.lr_d)):
-            for group in optimiser.param_groups:
-                group["lr"] = lr * factor
+        cfg = self.config
+        set_decayed_rates(
+            ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)),
+            cfg.lr_decay_start,
+            step=self.step,
+            total_steps=self.total_steps,
+            elapsed_s=self.elapsed_s,
+            time_budget_s=cfg.time_budget_s,
+        )
 
     def train_step(self) -> dict[str, float]:
         """One discriminator and one generator update; returns the losses."""
