@@ -124,9 +124,10 @@ class MachineStore:
         self._write(path, json.dumps(record, indent=1, sort_keys=True, default=str).encode())
 
     # ---- exported graphs ------------------------------------------------------------------
-    def graph(self, height: int, width: int) -> bytes | None:
-        """The model's exported graph for (height, width) inputs, if one was kept."""
-        path = self._graph_path(height, width)
+    def graph(self, name: str) -> bytes | None:
+        """The model's exported graph `name` ('256x256': for that input size), if one was
+        kept."""
+        path = self._graph_path(name)
         try:
             data = path.read_bytes()
         except OSError:
@@ -134,9 +135,9 @@ class MachineStore:
         path.touch()  # recently used: kept longest
         return data
 
-    def keep_graph(self, height: int, width: int, data: bytes) -> None:
+    def keep_graph(self, name: str, data: bytes) -> None:
         """Keep an exported graph; only the `GRAPHS_KEPT` most recently used stay."""
-        self._write(self._graph_path(height, width), data)
+        self._write(self._graph_path(name), data)
         graphs = sorted(
             self._path("graphs", "x").parent.glob(f"*{GRAPH_SUFFIX}"),
             key=lambda p: p.stat().st_mtime_ns,
@@ -144,9 +145,9 @@ class MachineStore:
         for old in graphs[:-GRAPHS_KEPT]:
             old.unlink(missing_ok=True)
 
-    def _graph_path(self, height: int, width: int) -> Path:
-        exporter = {name: library_versions()[name] for name in ("torch", "onnx")}
-        identity = {"model": self.model, "shape": [height, width], **exporter}
+    def _graph_path(self, name: str) -> Path:
+        exporter = {package: library_versions()[package] for package in ("torch", "onnx")}
+        identity = {"model": self.model, "graph": name, **exporter}
         return self._path("graphs", _digest(identity) + GRAPH_SUFFIX)
 
     # ---- files ------------------------------------------------------------------------------

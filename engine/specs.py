@@ -58,7 +58,7 @@ class GeneratorConfig:
 
 
 # ---- the detail network (issue 36) ------------------------------------------------------
-ENHANCER_SEGMENTATIONS = ("redrawn", "enlarged")
+ENHANCER_SEGMENTATIONS = ("redrawn", "enlarged", "traced")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,10 @@ class EnhancerConfig:
     max_size: int = 1024  # the longest side it was trained to paint
     # What it sees of the segmentation: "redrawn" at the result's size (sharp region borders;
     # for edges, Canny there finds finer edges than the generator drew), or the generator's
-    # own, "enlarged" (the lines the generator painted, and cheaper).
+    # own, "enlarged" (the lines the generator painted, and cheaper), or for edges that map
+    # "traced" one pixel wide at the result's size (lines as sharp as redrawn ones, where the
+    # generator painted them: redrawn edges lie a pixel or two beside, and the network drew
+    # both, as parallel echoes).
     segmentation: str = "redrawn"
 
     def __post_init__(self) -> None:

@@ -42,8 +42,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--segmentation",
         choices=ENHANCER_SEGMENTATIONS,
-        help="what the network sees of the segmentation: drawn again at the answer's size, or "
-        f"the generator's own enlarged (default {EnhancerConfig.segmentation})",
+        help="what the network sees of the segmentation: drawn again at the answer's size, "
+        "the generator's own enlarged, or (edges) traced one pixel wide there "
+        f"(default {EnhancerConfig.segmentation})",
     )
     parser.add_argument("--batch-size", type=int, default=DetailConfig.batch_size)
     parser.add_argument(

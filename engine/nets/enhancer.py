@@ -65,14 +65,52 @@ class DetailEnhancer(nn.Module):
     def forward(self, picture: torch.Tensor, segmentation: torch.Tensor) -> torch.Tensor:
         """picture (B, 3, h, w): the generator's, in [-1, 1]; segmentation (B, 3, H, W) in
         [-1, 1] at the result's size (even sides) -> the result (B, 3, H, W) in [-1, 1]."""
+        enlarged, folded = self.fold(picture, segmentation)
+        return self.unfold(self.paint(folded), enlarged, picture.shape[-2:])
+
+    def fold(
+        self, picture: torch.Tensor, segmentation: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The picture enlarged to the segmentation's size, and both pixel-unshuffled: what
+        `paint` takes."""
         size = segmentation.shape[-2:]
         enlarged = F.interpolate(picture, size=size, mode="bilinear", align_corners=False)
-        x = F.pixel_unshuffle(torch.cat([enlarged, segmentation.to(enlarged.dtype)], 1), UNSHUFFLE)
-        x = self.body(F.leaky_relu(self.head(x), SLOPE))
-        detail = F.pixel_shuffle(self.tail(x), UNSHUFFLE)
+        x = torch.cat([enlarged, segmentation.to(enlarged.dtype)], 1)
+        return enlarged, F.pixel_unshuffle(x, UNSHUFFLE)
+
+    def paint(self, folded: torch.Tensor) -> torch.Tensor:
+        """The convolutions, at half the result's size: nearly all the network's time, and
+        all a runtime needs to run (it has no noise, so one graph serves every size)."""
+        return self.tail(self.body(F.leaky_relu(self.head(folded), SLOPE)))
+
+    def unfold(
+        self, painted: torch.Tensor, enlarged: torch.Tensor, small: Sequence[int]
+    ) -> torch.Tensor:
+        """`paint`'s output as the result: shuffled to full size, smoothed, its coarse part
+        taken out (`small` is the generator's picture's (height, width)) and added."""
+        detail = F.pixel_shuffle(painted.to(enlarged.dtype), UNSHUFFLE)
         smoothing = self.smoothing.to(detail.dtype)
         detail = F.conv2d(F.pad(detail, (1, 1, 1, 1), mode="replicate"), smoothing, groups=3)
-        return (enlarged + without_coarse(detail, picture.shape[-2:])).clamp(-1, 1)
+        return (enlarged + without_coarse(detail, small)).clamp(-1, 1)
+
+    @property
+    def painter(self) -> nn.Module:
+        """A module whose forward is `paint`, sharing these weights: what exporters trace."""
+        return _Painter(self)
+
+    @property
+    def folded_channels(self) -> int:
+        """Channels of `fold`'s output, `paint`'s input."""
+        return self.head.in_channels
+
+
+class _Painter(nn.Module):
+    def __init__(self, enhancer: DetailEnhancer) -> None:
+        super().__init__()
+        self.enhancer = enhancer
+
+    def forward(self, folded: torch.Tensor) -> torch.Tensor:
+        return self.enhancer.paint(folded)
 
 
 def without_coarse(detail: torch.Tensor, small: Sequence[int]) -> torch.Tensor:

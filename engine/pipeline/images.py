@@ -14,19 +14,20 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from engine.device import autocast, one_cpu_thread, resolve_precision
+from engine.device import one_cpu_thread
 from engine.imaging import fit_long_side, fitted_size, side_by_side
 from engine.imaging.tensors import to_image, to_tensor
 from engine.machine import MachineStore
 from engine.models import Model
 from engine.options import Panels, TranslateOptions
-from engine.runtimes import AUTO, GeneratorRunner, RuntimeInfo
+from engine.runtimes import AUTO, DetailRunner, GeneratorRunner, RuntimeInfo
 from engine.segment import (
     ClustersConfig,
     Segmenter,
     SegmenterConfig,
     build_segmenter,
     segment_larger,
+    trace_larger,
 )
 from engine.specs import EnhancerConfig
 
@@ -77,9 +78,11 @@ def detail_segmentation(
 ) -> torch.Tensor:
     """What a detail network sees of the segmentation of (1, 3, H, W) `pixels`, whose
     `translation` the generator painted smaller: drawn again at (H, W) or the generator's
-    own, enlarged, as `enhancer` was trained."""
-    if enhancer.segmentation == "enlarged":
+    own, enlarged or traced, as `enhancer` was trained."""
+    if enhancer.segmentation != "redrawn":
         drawn = to_tensor(translation.segmentation)[None].to(pixels.device)
+        if enhancer.segmentation == "traced":
+            return trace_larger(drawn, *pixels.shape[-2:])
         return F.interpolate(drawn, size=pixels.shape[-2:], mode="bilinear", align_corners=False)
     scale = pixels.shape[-1] / translation.interpretation.width
     return segment_larger(segmenter, pixels, translation.state, scale)
@@ -142,9 +145,11 @@ class ImageTranslator:
         self._network_pool: ThreadPoolExecutor | None = None  # see `overlapped`
         self._pool_lock = threading.Lock()
         self._default_segmenter = build_segmenter(model.spec.segmenter)
-        # The detail network in bf16 where the device runs it natively: 1.7x faster here
-        # (AVX-512 BF16), within 3 levels of fp32.
-        self._detail_precision = resolve_precision(self.device)
+        self.detail_runner = None
+        if model.enhancer is not None:
+            self.detail_runner = DetailRunner(
+                model.enhancer, self.runner.name, threads=self.runner.threads, store=store
+            )
 
     @property
     def runtime(self) -> RuntimeInfo:
@@ -154,8 +159,14 @@ class ImageTranslator:
         return RuntimeInfo(runner.name, self.batch_size, runner.streams, fallbacks, slowdown)
 
     def describe(self) -> str:
-        """'nature v7 on openvino-fp32, batch 1, 2 streams': the model and how it runs."""
-        return f"{self.model.spec.label} on {self.runtime.describe()}"
+        """'nature v8 on openvino-fp32, batch 1, 2 streams; detail on openvino-fp32': the
+        model and how its networks run."""
+        text = f"{self.model.spec.label} on {self.runtime.describe()}"
+        detail = self.detail_runner
+        if detail is not None:
+            text += f"; detail on {detail.name}"
+            text += "".join(f" (instead of {reason})" for reason in detail.fallbacks)
+        return text
 
     def segmenter_for(self, options: TranslateOptions) -> Segmenter:
         """The model's own segmenter, with k overridden when the caller asks."""
@@ -195,10 +206,10 @@ class ImageTranslator:
         detail network: at the size asked, else the input's own up to `largest`, never larger
         than the input or than the network was trained for. Without a detail network, or
         when that is no larger, `translation` itself."""
-        enhancer = self.model.enhancer
-        painted = translation.interpretation
-        if enhancer is None:
+        runner, painted = self.detail_runner, translation.interpretation
+        if runner is None:
             return translation
+        enhancer = runner.enhancer
         side = min(options.size or largest, max(image.size), enhancer.cfg.max_size)
         if side <= max(painted.size):
             return translation
@@ -207,8 +218,7 @@ class ImageTranslator:
         config = self.segmenter_config(options)
         segmentation = detail_segmentation(enhancer.cfg, config, pixels, translation)
         picture = to_tensor(painted)[None].to(self.device) * 2 - 1
-        with autocast(self.device, self._detail_precision):  # bf16 where it is native
-            result = (enhancer(picture, segmentation * 2 - 1).float() + 1) / 2
+        result = (runner(picture, segmentation * 2 - 1) + 1) / 2
         return Translation(
             original, to_image(segmentation[0]), to_image(result[0]), translation.state
         )

@@ -17,7 +17,7 @@ from engine.specs import (
 
 from .base import Segmentation, Segmenter
 from .clusters import ClustersSegmenter
-from .edges import EdgesSegmenter
+from .edges import EdgesSegmenter, trace_larger
 
 
 def build_segmenter(config: SegmenterConfig) -> Segmenter:
@@ -56,4 +56,5 @@ __all__ = [
     "segment_larger",
     "segmenter_config_from_dict",
     "segmenter_label",
+    "trace_larger",
 ]

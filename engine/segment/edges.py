@@ -7,6 +7,8 @@ White edges on black, as Mathematica draws them.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -107,3 +109,41 @@ class EdgesSegmenter:
                 break
             edges = grown
         return edges.float()
+
+
+# From each edge pixel, a line to the centre of each edge neighbour to the right, below and
+# on the two diagonals below (none to itself: a dot); a diagonal only where neither pixel
+# beside it joins the pair already, or a corner would be drawn as a small filled triangle.
+_TRACED_STEPS = (
+    ((0, 0), ()),
+    ((0, 1), ()),
+    ((1, 0), ()),
+    ((1, 1), ((0, 1), (1, 0))),
+    ((1, -1), ((0, -1), (1, 0))),
+)
+
+
+def trace_larger(edges: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A (B, C, h, w) edge map (white on black) drawn at (height, width), one pixel wide: a
+    line between the centres of neighbouring edge pixels, so that its lines lie where the
+    small map's lie, enlarged by any factor."""
+    on = edges[:, 0] > 0.5
+    scale_y, scale_x = height / on.shape[-2], width / on.shape[-1]
+    points = math.ceil(max(scale_y, scale_x)) + 1  # consecutive points at most a pixel apart
+    traced = torch.zeros(on.shape[0], height, width, dtype=torch.bool, device=edges.device)
+    for (dy, dx), beside in _TRACED_STEPS:
+        pairs = on & _shift(on, dy, dx)
+        for by, bx in beside:
+            pairs &= ~_shift(on, by, bx)
+        batch, rows, cols = pairs.nonzero(as_tuple=True)
+        for t in torch.linspace(0, 1, points).tolist():
+            y = _nearest_pixel((rows + t * dy + 0.5) * scale_y, height)
+            x = _nearest_pixel((cols + t * dx + 0.5) * scale_x, width)
+            traced[batch, y, x] = True
+    return traced[:, None].expand(-1, edges.shape[1], -1, -1).to(edges.dtype)
+
+
+def _nearest_pixel(position: torch.Tensor, size: int) -> torch.Tensor:
+    """The pixel whose centre is nearest `position` (pixel edges at whole numbers), halves
+    always rounded up: rounding them to even left every other pixel of a line out."""
+    return position.floor().long().clamp(0, size - 1)

@@ -177,6 +177,8 @@ class DetailConfig:
         scales = recipe.scales if self.scales is None else self.scales
         judged = recipe.judged if self.judged == "auto" else self.judged
         enhancer = recipe.enhancer if self.enhancer is None else self.enhancer
+        if enhancer.segmentation == "traced" and segmenter.kind != "edges":
+            raise ValueError("a traced segmentation is drawn from edges, not from clusters")
         return replace(
             self,
             picture=picture,

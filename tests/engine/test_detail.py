@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+from skimage import measure
 
 from beautynet.components.engine import train_defaults
 from engine.errors import ModelError
@@ -24,6 +25,7 @@ from engine.segment import (
     EdgesConfig,
     build_segmenter,
     segment_larger,
+    trace_larger,
 )
 from engine.segment.color import rgb_to_lab
 from engine.segment.kmeans import assign
@@ -426,6 +428,40 @@ def test_the_network_can_see_the_generators_own_segmentation_enlarged(
         EnhancerConfig(segmentation="sketch")
     older = {k: v for k, v in SMALL.to_dict().items() if k != "segmentation"}
     assert EnhancerConfig(**older).segmentation == "redrawn"  # files from before the option
+
+
+def test_the_network_can_see_the_generators_edges_traced_one_pixel_wide(
+    make_model: MakeModel,
+) -> None:
+    traced = replace(SMALL, segmentation="traced")
+    path = make_model("traced", EdgesConfig(), enhancer=traced)
+    translator = ImageTranslator(
+        load_model(path, torch.device("cpu")), "eager-fp32", batch_size=1, streams=1
+    )
+    small, large = answer(translator, photo_like(256, 192), 1024)
+    drawn = to_tensor(small.segmentation)[None]
+    assert torch.equal(to_tensor(large.segmentation)[None], trace_larger(drawn, 192, 256))
+    with pytest.raises(ValueError, match="traced segmentation is drawn from edges"):
+        DetailConfig(enhancer=traced).for_segmenter(ClustersConfig())
+
+
+@pytest.mark.parametrize("scale", [4.0, 2.5])
+def test_traced_edges_are_connected_lines_through_the_small_pixels_centres(scale: float) -> None:
+    small = torch.zeros(1, 3, 12, 12)
+    line = [(2, 1), (2, 2), (2, 3), (3, 4), (4, 5), (5, 5), (6, 5), (7, 4), (8, 3)]
+    for row, column in line:
+        small[0, :, row, column] = 1
+    side = round(12 * scale)
+    traced = trace_larger(small, side, side)[0, 0] > 0.5
+    assert measure.label(traced.numpy(), connectivity=2).max() == 1  # one line, no gaps
+    centres = torch.tensor([((r + 0.5) * scale, (c + 0.5) * scale) for r, c in line])
+    drawn = traced.nonzero().float() + 0.5
+    # every pixel drawn lies on a segment between neighbouring centres, to within a pixel
+    starts, ends = centres[:-1], centres[1:]
+    along = ((drawn[:, None] - starts) * (ends - starts)).sum(-1) / (ends - starts).pow(2).sum(-1)
+    nearest = starts + along.clamp(0, 1)[..., None] * (ends - starts)
+    assert (drawn[:, None] - nearest).norm(dim=-1).min(dim=1).values.max() <= 0.75
+    assert traced.sum() <= 1.5 * scale * len(line)  # one pixel wide
 
 
 def test_checkpoints_from_before_the_periodic_loss_say_they_were_trained_without_it() -> None:

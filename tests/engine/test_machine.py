@@ -148,10 +148,10 @@ def test_what_is_kept_names_what_it_depends_on(tmp_path: Path, counted: Counted)
 def test_only_the_most_recently_used_graphs_stay(tmp_path: Path) -> None:
     store = MachineStore(tmp_path / "machine", "model-a")
     for size in range(GRAPHS_KEPT + 2):
-        store.keep_graph(size, size, f"graph {size}".encode())
-        os.utime(store._graph_path(size, size), ns=(size, size))  # written in this order
-    assert store.graph(0, 0) is None and store.graph(1, 1) is None
-    assert store.graph(2, 2) == b"graph 2"
+        store.keep_graph(f"{size}x{size}", f"graph {size}".encode())
+        os.utime(store._graph_path(f"{size}x{size}"), ns=(size, size))  # written in this order
+    assert store.graph("0x0") is None and store.graph("1x1") is None
+    assert store.graph("2x2") == b"graph 2"
     kept = list((tmp_path / "machine" / "graphs").iterdir())
     assert len(kept) == GRAPHS_KEPT
 

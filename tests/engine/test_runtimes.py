@@ -1,5 +1,5 @@
 """Runtimes: every exported runtime gives what eager PyTorch gives, on any shape, and one that
-cannot run falls back to eager with its reason."""
+cannot run falls back to eager with its reason; the detail network runs beside the generator."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import torch
 import engine.device
 from engine import runtimes
 from engine.device import resolve_precision
-from engine.nets import GeneratorConfig, UnetGenerator, fix_noise
-from engine.runtimes import GeneratorRunner, RuntimeInfo
+from engine.machine import MachineStore
+from engine.nets import EnhancerConfig, GeneratorConfig, UnetGenerator, fix_noise
+from engine.runtimes import DetailRunner, GeneratorRunner, RuntimeInfo
+from tests.conftest import random_enhancer
 
 CPU = torch.device("cpu")
 
@@ -206,3 +208,53 @@ def test_the_measured_batch_sets_the_pace_expected(tmp_path) -> None:
     chosen = runner.fastest_batch(32, 32, repeats=1)
     (expected,) = runner.pace.expected.items()
     assert expected[0] == (32, 32, chosen) and expected[1] > 0
+
+
+# ---- the detail network ------------------------------------------------------------------------
+def detail_inputs(height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A generator's picture and a segmentation twice and three times its size."""
+    generator = torch.Generator().manual_seed(2)
+    picture = torch.rand(1, 3, height, width, generator=generator) * 2 - 1
+    segmentation = torch.rand(1, 3, 2 * height, 2 * width, generator=generator) * 2 - 1
+    return picture, segmentation
+
+
+def test_the_detail_network_runs_on_openvino_beside_it_with_one_graph_for_every_size(
+    tmp_path,
+) -> None:
+    enhancer = random_enhancer(EnhancerConfig(channels=8, blocks=1))
+    assert enhancer is not None
+    store = MachineStore(tmp_path, "model-a")
+    runner = DetailRunner(enhancer, "openvino-fp32", threads=1, store=store)
+    assert runner.name == "openvino-fp32" and store.graph("detail") is not None
+    for height, width in ((16, 24), (40, 28)):  # sizes the graph never saw exported
+        picture, segmentation = detail_inputs(height, width)
+        with torch.no_grad():
+            expected = enhancer(picture, segmentation)
+        assert torch.allclose(runner(picture, segmentation), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("generator_runtime", ["onnxruntime-fp32", "eager-fp32", "compile-fp32"])
+def test_beside_another_runtime_the_detail_network_runs_eager(
+    generator_runtime: str, cpu_bf16: bool
+) -> None:
+    enhancer = random_enhancer(EnhancerConfig(channels=8, blocks=1))
+    assert enhancer is not None
+    runner = DetailRunner(enhancer, generator_runtime, threads=1)
+    assert runner.name == eager_runtime(cpu_bf16) and not runner.fallbacks
+
+
+def test_a_detail_network_openvino_cannot_build_runs_eager_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, cpu_bf16: bool
+) -> None:
+    enhancer = random_enhancer(EnhancerConfig(channels=8, blocks=1))
+    assert enhancer is not None
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    runner = DetailRunner(enhancer, "openvino-fp32", threads=1)
+    assert runner.name == eager_runtime(cpu_bf16)
+    assert runner.fallbacks == ["openvino is not installed"]
+    picture, segmentation = detail_inputs(8, 8)
+    with torch.no_grad():
+        expected = enhancer(picture, segmentation)
+    tolerance = 0.05 if cpu_bf16 else 1e-5  # eager paints in bf16 where it is native
+    assert torch.allclose(runner(picture, segmentation), expected, atol=tolerance)
