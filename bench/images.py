@@ -162,10 +162,7 @@ def print_whole_path(ref: str, device: torch.device, repeats: int) -> None:
     small, large = (1000 * medians[run] / len(photos) for run in ("small", "large"))
     answer = engines[LARGE].translator(ref)
     painted = "its detail network" if answer.model.enhancer else "no detail network: 256 px"
-    print(
-        f"(c) whole path of {answer.model.spec.label}, 1024x768 JPEG in, PNG out, "
-        f"{answer.runtime.describe()}:"
-    )
+    print(f"(c) whole path, 1024x768 JPEG in, PNG out, {answer.describe()}:")
     print(f"    256 px answer: {small:6.0f} ms per photo")
     print(f"    1024 px answer: {large:6.0f} ms per photo ({painted}); ratio {large / small:.2f}x")
 

@@ -132,7 +132,6 @@ class EdgesConfig:
     sigma: float = 1.5
     low: float = 0.08  # hysteresis thresholds, as fractions of the image's strongest gradient
     high: float = 0.2
-    max_hysteresis_steps: int = 64
 
     def __post_init__(self) -> None:
         if self.sigma < 0:
@@ -152,8 +151,8 @@ def segmenter_config_from_dict(data: dict[str, Any]) -> SegmenterConfig:
     kind = data.get("kind")
     if kind == "clusters":
         return ClustersConfig(**data)
-    if kind == "edges":
-        return EdgesConfig(**data)
+    if kind == "edges":  # files from before exact hysteresis bounded its steps
+        return EdgesConfig(**{k: v for k, v in data.items() if k != "max_hysteresis_steps"})
     raise ValueError(f"segmenter kind must be one of {SEGMENTER_KINDS}, got {kind!r}")
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import struct
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -44,6 +46,9 @@ def encode_image(image: Image.Image, fmt: ImageFormat = "png", quality: int = 90
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_COLOUR_TYPES = {"L": 0, "RGB": 2}
 _PNG_UP_FILTER = 2
+_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, the fastest level
+_PART_BYTES = 1 << 20  # smaller data is deflated whole: threads would cost more than they save
+_PARALLEL_PARTS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _png(image: Image.Image) -> bytes:
@@ -59,9 +64,32 @@ def _png(image: Image.Image) -> bytes:
     filtered[:, 0] = _PNG_UP_FILTER
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # wraps modulo 256, as PNG wants
-    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 9, zlib.Z_RLE)
-    data = compressor.compress(filtered.tobytes()) + compressor.flush()
+    data = _deflated(filtered.tobytes())
     return png_file(image.width, image.height, _PNG_COLOUR_TYPES[image.mode], data)
+
+
+def _deflated(data: bytes) -> bytes:
+    """`data` as a zlib stream, its parts deflated at once on the CPUs, as pigz does: each
+    part on its own (no dictionary across parts), byte-aligned by a sync flush, the last one
+    final. A 1024 px answer's 4.7 MB took 53 ms on one core, about half on two; zlib lets go
+    of the GIL while it works."""
+    parts = max(1, min(_PARALLEL_PARTS, len(data) // _PART_BYTES))
+    step = -(-len(data) // parts)
+    pieces = [data[i : i + step] for i in range(0, len(data), step)]
+
+    def deflate(index: int) -> bytes:
+        compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS, 9, zlib.Z_RLE)
+        last = index == len(pieces) - 1
+        flush = zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+        return compressor.compress(pieces[index]) + compressor.flush(flush)
+
+    if len(pieces) == 1:
+        bodies = [deflate(0)]
+    else:
+        with ThreadPoolExecutor(len(pieces)) as pool:
+            bodies = list(pool.map(deflate, range(len(pieces))))
+    checksum = struct.pack(">I", zlib.adler32(data))
+    return _ZLIB_HEADER + b"".join(bodies) + checksum
 
 
 def png_file(width: int, height: int, colour_type: int, pixel_data: bytes) -> bytes:

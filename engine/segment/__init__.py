@@ -32,15 +32,13 @@ def segment_larger(
 ) -> torch.Tensor:
     """The segmentation of (B, 3, H, W) images that were segmented `scale` times smaller for
     the generator (with `state` from there): the same regions, drawn at this size. Clusters
-    paint with the centroids fitted there; edges smooth and grow `scale` times further, so
-    they find the same edges, one pixel wide here."""
+    paint with the centroids fitted there; edges smooth `scale` times further, so they find
+    the same edges, one pixel wide here."""
     if isinstance(config, ClustersConfig):
         if state is None:
             raise ValueError("clusters need the centroids fitted at the generator's size")
         return ClustersSegmenter(config).paint(images, state, scale)
-    steps = round(config.max_hysteresis_steps * scale)
-    larger = replace(config, sigma=config.sigma * scale, max_hysteresis_steps=steps)
-    return EdgesSegmenter(larger).segment(images).images
+    return EdgesSegmenter(replace(config, sigma=config.sigma * scale)).segment(images).images
 
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -288,10 +289,12 @@ def test_fit_long_side(size_in: tuple[int, int], size: int, expected: tuple[int,
 
 
 @pytest.mark.parametrize(
-    ("mode", "shape"), [("RGB", (37, 53, 3)), ("L", (37, 53)), ("RGB", (1, 1, 3))]
+    ("mode", "shape"),
+    [("RGB", (37, 53, 3)), ("L", (37, 53)), ("RGB", (1, 1, 3)), ("RGB", (768, 2048, 3))],
 )
 def test_png_is_lossless_and_valid(mode: str, shape: tuple[int, ...]) -> None:
-    """The PNG writer (Up filter, zlib) against Pillow's reader, CRCs checked by verify()."""
+    """The PNG writer (Up filter, zlib; a large image's parts deflated at once) against
+    Pillow's reader, CRCs checked by verify(), and zlib's own check of the stream."""
     pixels = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     source = Image.fromarray(pixels)  # uint8 (H, W) is L, (H, W, 3) is RGB
     assert source.mode == mode
@@ -300,6 +303,9 @@ def test_png_is_lossless_and_valid(mode: str, shape: tuple[int, ...]) -> None:
     decoded = Image.open(io.BytesIO(data))
     assert decoded.mode == mode
     assert np.array_equal(np.asarray(decoded), pixels)
+    stream = data[8 + 25 + 8 : -4 - 12]  # IDAT's body: between its header and CRC, before IEND
+    rows = zlib.decompress(stream)  # checks the Adler-32 of every part's bytes, in order
+    assert len(rows) == shape[0] * (1 + int(np.prod(shape[1:])))
 
 
 def test_png_of_other_modes_is_rgb_and_flat_areas_pack_tightly() -> None:

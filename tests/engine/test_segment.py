@@ -120,6 +120,25 @@ def test_edges_trace_the_outline_of_a_square() -> None:
         assert side.float().mean() > 0.9
 
 
+def test_weak_edges_stay_only_where_they_join_a_strong_one_in_the_same_image() -> None:
+    magnitude = torch.zeros(2, 1, 12, 40)
+    magnitude[0, 0, 3, 2:30] = 0.1  # weak, a long line...
+    magnitude[0, 0, 4, 30] = 1.0  # ...touching a strong pixel diagonally: kept, however long
+    magnitude[0, 0, 9, 5:15] = 0.1  # weak, alone: dropped
+    magnitude[1, 0, 3, 2:30] = 0.1  # the same weak line in the next image, whose only
+    magnitude[1, 0, 11, 39] = 1.0  # strong pixel is far away: dropped
+    edges = EdgesSegmenter(EdgesConfig(low=0.08, high=0.2))._hysteresis(magnitude)
+    assert edges[0, 0, 3, 2:30].all() and edges[0, 0, 4, 30] == 1
+    assert edges[0, 0, 9].sum() == 0
+    assert edges[1, 0, 3].sum() == 0 and edges[1, 0, 11, 39] == 1
+    assert edges.sum() == 28 + 1 + 1
+
+
+def test_edges_configs_from_before_exact_hysteresis_still_load() -> None:
+    saved = {"kind": "edges", "sigma": 1.5, "low": 0.08, "high": 0.2, "max_hysteresis_steps": 64}
+    assert segmenter_config_from_dict(saved) == EdgesConfig()
+
+
 def test_edges_are_white_on_black_rgb() -> None:
     out = EdgesSegmenter(EdgesConfig()).segment(square()).images
     assert out.shape == (1, 3, 64, 64)
