@@ -81,7 +81,7 @@ class DetailEnhancer(nn.Module):
     def paint(self, folded: torch.Tensor) -> torch.Tensor:
         """The convolutions, at half the result's size, on `fold`'s output: nearly all the
         network's time, and all a runtime needs to run (they hold no noise, so one graph
-        serves every size; shuffled and smoothed there, they took 13% longer on OpenVINO)."""
+        serves every size; with the shuffle and smoothing in it too, OpenVINO ran no faster)."""
         return self.tail(self.body(F.leaky_relu(self.head(folded), SLOPE)))
 
     def unfold(
