@@ -223,6 +223,25 @@ def _export(
     )
 
 
+def _kept_or_exported(store: MachineStore | None, name: str, export: Callable[[], bytes]) -> bytes:
+    """The graph `name` kept in the store, else `export()`ed now (a second or two) and kept."""
+    graph = store.graph(name) if store else None
+    if graph is None:
+        graph = export()
+        if store:
+            store.keep_graph(name, graph)
+    return graph
+
+
+def _openvino_config(precision: str, threads: int, streams: int) -> dict[str, Any]:
+    """OpenVINO's CPU settings for a model run in `precision` on `threads`, `streams` at once."""
+    return {
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        "INFERENCE_NUM_THREADS": threads,
+        "NUM_STREAMS": streams,
+    }
+
+
 def _require(package: str) -> Any:
     """The runtime's package, or RuntimeUnavailable when it is not installed."""
     try:
@@ -257,13 +276,11 @@ class _Exported(_Backend):
     def _exported(self, height: int, width: int) -> bytes:
         """The ONNX graph for (height, width): the one kept on disk, else exported now (and
         kept), since exporting takes a second or two."""
-        name = f"{height}x{width}"
-        graph = self.store.graph(name) if self.store else None
-        if graph is None:
-            graph = _onnx(self._fixed_copy(height, width), torch.zeros(1, 3, height, width))
-            if self.store:
-                self.store.keep_graph(name, graph)
-        return graph
+        return _kept_or_exported(
+            self.store,
+            f"{height}x{width}",
+            lambda: _onnx(self._fixed_copy(height, width), torch.zeros(1, 3, height, width)),
+        )
 
 
 class _OnnxRuntime(_Exported):
@@ -319,11 +336,7 @@ class _OpenVino(_Exported):
     def _compile(self, model: Any, batch_size: int, height: int, width: int) -> Any:
         shaped = model.clone()
         shaped.reshape({0: [batch_size, 3, height, width]})  # static shapes run fastest
-        config = {
-            "INFERENCE_PRECISION_HINT": "bf16" if self.precision == "bf16" else "f32",
-            "INFERENCE_NUM_THREADS": self.threads,
-            "NUM_STREAMS": self.streams,
-        }
+        config = _openvino_config(self.precision, self.threads, self.streams)
         compiled = self._core.compile_model(shaped, "CPU", config)
         pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for _ in range(self.streams):
@@ -590,7 +603,8 @@ class DetailRunner:
         self.enhancer = enhancer
         self.device = next(enhancer.parameters()).device
         self.threads = threads or torch_threads()
-        self.name = f"eager-{resolve_precision(self.device)}"
+        self.precision = resolve_precision(self.device)  # eager's: bf16 where native
+        self.name = f"eager-{self.precision}"
         self.fallbacks: list[str] = []
         self._paint: Run = self._eager
         kind, precision = generator_runtime.rsplit("-", 1)
@@ -612,23 +626,19 @@ class DetailRunner:
             return self.enhancer.unfold(painted.float(), enlarged, picture.shape[-2:])
 
     def _eager(self, folded: torch.Tensor) -> torch.Tensor:
-        with autocast(self.device, resolve_precision(self.device)):  # bf16 where native
+        with autocast(self.device, self.precision):
             return self.enhancer.paint(folded).float()
 
     def _openvino(self, precision: str, store: MachineStore | None) -> Run:
         runtime = _require("openvino")
-        graph = store.graph("detail") if store else None
-        if graph is None:
-            example = torch.zeros(1, self.enhancer.folded_channels, 16, 16)
-            graph = _onnx(copy.deepcopy(self.enhancer).float().painter, example, axes=(0, 2, 3))
-            if store:
-                store.keep_graph("detail", graph)
+        example = torch.zeros(1, self.enhancer.folded_channels, 16, 16)
+
+        def export() -> bytes:  # an fp32 copy: the network itself may be in another dtype
+            return _onnx(copy.deepcopy(self.enhancer).float().painter, example, axes=(0, 2, 3))
+
+        graph = _kept_or_exported(store, "detail", export)
         core = runtime.Core()
-        config = {
-            "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-            "INFERENCE_NUM_THREADS": self.threads,
-            "NUM_STREAMS": 1,
-        }
+        config = _openvino_config(precision, self.threads, streams=1)
         compiled = core.compile_model(core.read_model(graph), "CPU", config)
         idle: queue.SimpleQueue[Any] = queue.SimpleQueue()  # one request per concurrent call
 
@@ -643,7 +653,7 @@ class DetailRunner:
                 idle.put(request)
             return torch.from_numpy(np.array(output))
 
-        run(torch.zeros(1, self.enhancer.folded_channels, 16, 16))  # failures show at load
+        run(example)  # failures show at load
         return run
 
 

@@ -304,10 +304,6 @@ class TrainConfig:
     def augment_policy(self) -> tuple[str, ...]:
         return parse_policy(self.diff_augment)
 
-    def lr_factor(self, progress: float) -> float:
-        """Learning-rate multiplier after `progress` (0 to 1) of the run: 1, then linear to 0."""
-        return linear_decay(progress, self.lr_decay_start)
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["segmenter"] = self.segmenter.to_dict()

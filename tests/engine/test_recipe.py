@@ -14,6 +14,7 @@ from bench.recipes import variants
 from engine.nets import DiscriminatorConfig, GeneratorConfig, MultiScaleDiscriminator
 from engine.training import TrainConfig, Trainer
 from engine.training.augment import diff_augment, parse_policy
+from engine.training.config import linear_decay
 from engine.training.losses import (
     adversarial,
     chroma_grain_excess,
@@ -64,7 +65,8 @@ def test_each_recipe_trains_both_networks(tmp_path: Path, gan_loss: str) -> None
 
 def test_learning_rates_decay_linearly_after_the_start(tmp_path: Path) -> None:
     recipe = config(epochs=4, epoch_samples=1, lr_decay_start=0.5, lr_g=1e-4, lr_d=4e-4)
-    assert [recipe.lr_factor(p) for p in (0.0, 0.5, 0.75, 1.0)] == [1.0, 1.0, 0.5, 0.0]
+    factors = [linear_decay(p, recipe.lr_decay_start) for p in (0.0, 0.5, 0.75, 1.0)]
+    assert factors == [1.0, 1.0, 0.5, 0.0]
     trainer = Trainer(recipe, photos(2, 0), photos(1, 1), tmp_path, CPU, precision="fp32")
     rates = []
     for _ in range(4):
