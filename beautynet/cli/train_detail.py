@@ -79,6 +79,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         + ")",
     )
     parser.add_argument(
+        "--light-grain",
+        type=float,
+        default=DetailConfig.light_grain,
+        help="weight of the loss on texture in the light and dark short of the photo's (0: "
+        "none; default: " + _by_kind(lambda r: f"{r.light_grain:g}") + ")",
+    )
+    parser.add_argument(
         "--judged",
         choices=DETAIL_JUDGED,
         default=DetailConfig.judged,
@@ -139,6 +146,7 @@ def train_detail_command(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             picture=args.picture,
             periodic=args.periodic,
+            light_grain=args.light_grain,
             judged=args.judged,
             weight_average=args.weight_average,
             lr_decay_start=args.lr_decay_start,

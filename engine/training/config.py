@@ -60,7 +60,7 @@ def set_decayed_rates(
             group["lr"] = lr * factor
 
 
-DETAIL_PICTURES = ("auto", "generator", "photo", "softened")
+DETAIL_PICTURES = ("auto", "generator", "photo", "softened", "sampled", "lined")
 DETAIL_JUDGED = ("auto", "detail", "detail+whole")
 
 
@@ -72,6 +72,7 @@ class DetailRecipe:
     picture: str
     periodic: float
     steps: int
+    light_grain: float = 0.0
     # As both v8 networks learnt: 2x and 3x, the detail judged alone, the default network.
     scales: tuple[int, ...] = (2, 3)
     judged: str = "detail"
@@ -149,6 +150,7 @@ class DetailConfig:
     sample_every: int = 200
     picture: str = "auto"  # one of DETAIL_PICTURES
     periodic: float | None = None
+    light_grain: float | None = None  # weight of lightness grain short of the photo's
     judged: str = "auto"  # one of DETAIL_JUDGED
     weight_average: float = 0.0  # decay of the network's weight average, served instead; 0: off
     lr_decay_start: float = 1.0  # fraction of the run after which both rates fall to 0; 1: none
@@ -172,6 +174,7 @@ class DetailConfig:
         recipe = BUNDLED_DETAIL_RECIPES[segmenter.kind]
         picture = recipe.picture if self.picture == "auto" else self.picture
         periodic = recipe.periodic if self.periodic is None else self.periodic
+        light_grain = recipe.light_grain if self.light_grain is None else self.light_grain
         unbounded = self.steps is None and self.time_budget_s is None
         steps = recipe.steps if unbounded else self.steps
         scales = recipe.scales if self.scales is None else self.scales
@@ -179,10 +182,13 @@ class DetailConfig:
         enhancer = recipe.enhancer if self.enhancer is None else self.enhancer
         if enhancer.segmentation == "traced" and segmenter.kind != "edges":
             raise ValueError("a traced segmentation is drawn from edges, not from clusters")
+        if picture == "lined" and segmenter.kind != "edges":
+            raise ValueError("the generator's lines are drawn along edges, not clusters")
         return replace(
             self,
             picture=picture,
             periodic=periodic,
+            light_grain=light_grain,
             steps=steps,
             scales=scales,
             judged=judged,
@@ -200,6 +206,7 @@ class DetailConfig:
             **{
                 "periodic": 0.0,  # checkpoints from before the loss were trained without it
                 "judged": "detail",  # and from before the option
+                "light_grain": 0.0,  # and from before this one
                 **data,
                 "enhancer": None
                 if data["enhancer"] is None

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+from scipy import ndimage
 
 from engine.atomic import atomic_torch_save
 from engine.device import Precision, autocast, place, resolve_precision
@@ -47,6 +49,7 @@ from .losses import (
     adversarial,
     chroma_grain_excess,
     feature_matching,
+    lightness_grain_deficit,
     periodic_pattern,
     split_halves,
 )
@@ -91,13 +94,30 @@ def softened_to(image: Image.Image, reference: Image.Image) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(high))
 
 
-def _picture(translation: Translation, picture_from: str) -> Image.Image:
+def _picture(translation: Translation, photo: Image.Image, picture_from: str) -> Image.Image:
     """What the network learns to add detail to (see DetailConfig.picture)."""
     if picture_from == "generator":
         return translation.interpretation
     if picture_from == "softened":
         return softened_to(translation.original, translation.interpretation)
+    if picture_from in ("sampled", "lined"):
+        sampled = photo.convert("RGB").resize(translation.original.size, Image.Resampling.NEAREST)
+        softened = softened_to(sampled, translation.interpretation)
+        return softened if picture_from == "sampled" else _with_lines(softened, translation)
     return translation.original
+
+
+LINE_SIGMA = 1.0  # px at the generator's size: what of its picture counts as its lines
+
+
+def _with_lines(picture: Image.Image, translation: Translation) -> Image.Image:
+    """`picture` with the generator's own lines: its picture's high-pass, next to the edges."""
+    painted = np.asarray(translation.interpretation.convert("RGB"), dtype=np.float32)
+    lines = painted - ndimage.gaussian_filter(painted, (LINE_SIGMA, LINE_SIGMA, 0))
+    edges = np.asarray(translation.segmentation.convert("L")) > 127
+    near = ndimage.binary_dilation(edges, np.ones((3, 3), bool))
+    base = np.asarray(picture, dtype=np.float32) + lines * near[..., None]
+    return Image.fromarray(base.clip(0, 255).round().astype(np.uint8))
 
 
 def prepare_examples(
@@ -111,13 +131,14 @@ def prepare_examples(
 ) -> list[_Example]:
     """Every photo at every scale its size allows (or the largest), translated as the engine
     serves it, with the segmentation `enhancer` sees; the picture is the generator's, or the
-    photo fitted to the generator's size ("photo"), or that photo softened ("softened")."""
+    photo fitted to the generator's size ("photo"), that photo softened ("softened"), or the
+    photo point-sampled at that size and softened ("sampled")."""
     translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
     examples: list[_Example] = []
     for photo in photos:
         (translation,) = translator.translate([photo])
         small = translation.original
-        picture = _bytes(to_tensor(_picture(translation, picture_from)))  # at every scale
+        picture = _bytes(to_tensor(_picture(translation, photo, picture_from)))  # every scale
         for scale in sorted(set(scales), reverse=True):
             width, height = small.width * scale, small.height * scale
             if max(width, height) > max(photo.size):
@@ -167,11 +188,13 @@ class DetailTrainer:
             cfg.picture == "auto"
             or cfg.judged == "auto"
             or cfg.periodic is None
+            or cfg.light_grain is None
             or cfg.scales is None
             or cfg.enhancer is None
         ):
             raise ValueError("make the recipe's choices for the model first (for_segmenter)")
         self.periodic_weight = cfg.periodic
+        self.light_grain_weight = cfg.light_grain
         self.precision = resolve_precision(self.device, self.precision)
         torch.manual_seed(cfg.seed)
         self.enhancer = place(DetailEnhancer(cfg.enhancer), self.device)
@@ -279,6 +302,7 @@ class DetailTrainer:
         fake_detail, real_detail = without_coarse(fake, small), without_coarse(batch.photo, small)
         loss_l1 = F.l1_loss(fake_detail, real_detail)
         loss_grain = chroma_grain_excess(fake, batch.photo)
+        loss_light = lightness_grain_deficit(fake, batch.photo)
         # The photos repeat nothing on the pixel grid: any pattern the network repeats is a flaw.
         loss_periodic = periodic_pattern(fake_detail, pattern_period(batch.scale)).abs().mean()
         loss_g = (
@@ -287,6 +311,7 @@ class DetailTrainer:
             + cfg.l1_weight * loss_l1
             + cfg.chroma_grain * loss_grain
             + self.periodic_weight * loss_periodic
+            + self.light_grain_weight * loss_light
         )
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -301,6 +326,7 @@ class DetailTrainer:
             "g_l1": loss_l1.item(),
             "g_grain": loss_grain.item(),
             "g_periodic": loss_periodic.item(),
+            "g_light": loss_light.item(),
         }
 
     # ---- samples ------------------------------------------------------------------------
@@ -459,11 +485,12 @@ def train_detail_network(
     train_paths, held_paths = split_holdout(photos, HOLDOUT_FRACTION, config.seed)
     log.info(
         "translating %d photos at scales %s (detail added to the picture: %s; periodic %g; "
-        "judged: %s)",
+        "light grain %g; judged: %s)",
         len(photos),
         config.scales,
         config.picture,
         config.periodic,
+        config.light_grain,
         config.judged,
     )
     train_photos = [read_image(p) for p in train_paths]

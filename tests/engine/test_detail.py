@@ -288,6 +288,33 @@ def test_learning_rates_may_fall_to_zero_over_the_end_of_a_run(
         DetailConfig(lr_decay_start=1.5)
 
 
+def test_texture_short_of_the_photos_may_be_priced(tmp_path: Path, make_model: MakeModel) -> None:
+    """The untrained network adds nothing to the photo's small picture, so its result has less
+    fine texture than the photo: with a weight, that shortfall is a loss that moves the
+    network; without, it is only shown."""
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    photos = [photo_like(160, 120, seed=0)]
+    examples = prepare_examples(model, photos, (2,), picture_from="photo")  # enlarged: softer
+
+    def first_step(weight: float) -> tuple[dict[str, float], list[torch.Tensor]]:
+        config = DetailConfig(
+            SMALL, scales=(2,), crop=64, batch_size=1, steps=1, light_grain=weight
+        )
+        config = config.for_segmenter(model.spec.segmenter)
+        run = tmp_path / f"run-{weight:g}"
+        trainer = DetailTrainer(config, examples, [], run, torch.device("cpu"), "fp32")
+        losses = trainer.train_step()
+        return losses, [p.detach().clone() for p in trainer.enhancer.parameters()]
+
+    (priced, moved), (shown, kept) = first_step(100.0), first_step(0.0)
+    assert priced["g_light"] == pytest.approx(shown["g_light"]) and priced["g_light"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(moved, kept, strict=True))
+    saved = DetailConfig(light_grain=100.0).to_dict()
+    assert DetailConfig.from_dict(saved).light_grain == 100.0
+    del saved["light_grain"]
+    assert DetailConfig.from_dict(saved).light_grain == 0.0  # checkpoints from before
+
+
 def test_a_discriminator_may_judge_the_whole_result_beside_its_detail(
     tmp_path: Path, make_model: MakeModel
 ) -> None:
@@ -386,6 +413,50 @@ def test_examples_from_the_photo_carry_the_photo_fitted_to_the_generators_size(
         softened.segmentation,
         (F.interpolate(drawn, scale_factor=2, mode="bilinear")[0] * 255).round().to(torch.uint8),
     )
+
+
+def _half_level_crossing(row: torch.Tensor) -> float:
+    """Where a rising step in `row` crosses halfway, in pixels (pixel i spans [i, i + 1))."""
+    middle = (row.min() + row.max()) / 2
+    after = int(torch.nonzero(row > middle)[0])
+    below, above = float(row[after - 1]), float(row[after])
+    return after - 0.5 + (float(middle) - below) / (above - below)
+
+
+def test_a_sampled_picture_has_its_edges_on_the_generators_pixel_grid(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    """The generator draws its lines on the pixels of its edge map, so they lie up to half a
+    pixel from the photo's edge; the "sampled" picture's edges do too, the fitted photo's not."""
+    model = load_model(make_model(directory=tmp_path / "models"), torch.device("cpu"))
+    step = Image.new("RGB", (256, 192), (40, 40, 40))
+    step.paste((220, 220, 220), (101, 0, 256, 192))  # at 25.25 of the generator's 64 px
+    (fitted,) = prepare_examples(model, [step], (2,), picture_from="photo")
+    (sampled,) = prepare_examples(model, [step], (2,), picture_from="sampled")
+    fitted_at = _half_level_crossing(fitted.picture[0, 24].float())
+    sampled_at = _half_level_crossing(sampled.picture[0, 24].float())
+    assert fitted_at == pytest.approx(25.25, abs=0.1)
+    assert sampled_at == pytest.approx(25.0, abs=0.01)  # the border of two pixels
+    assert torch.equal(sampled.photo, fitted.photo)  # what it learns to paint is the same
+
+
+def test_a_lined_picture_carries_the_generators_lines_beside_its_edges_only(
+    tmp_path: Path, make_model: MakeModel
+) -> None:
+    path = make_model(directory=tmp_path / "models", segmenter=EdgesConfig())
+    model = load_model(path, torch.device("cpu"))
+    photos = [photo_like(256, 192, seed=3)]
+    (sampled,) = prepare_examples(model, photos, (2,), picture_from="sampled")
+    (lined,) = prepare_examples(model, photos, (2,), picture_from="lined")
+    translator = ImageTranslator(model, "eager-fp32", batch_size=1, streams=1)
+    (translation,) = translator.translate(photos)
+    edges = to_tensor(translation.segmentation).mean(0) > 0.5
+    near = F.max_pool2d(edges[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
+    changed = (lined.picture != sampled.picture).any(0)
+    assert 0 < int(edges.sum()) and bool(changed[near].any())
+    assert not bool(changed[~near].any())  # away from the lines: the sampled photo
+    with pytest.raises(ValueError, match="lines are drawn along edges"):
+        DetailConfig(picture="lined").for_segmenter(ClustersConfig())
 
 
 def test_a_pattern_repeated_on_the_grid_is_found_and_a_texture_averages_out() -> None:
