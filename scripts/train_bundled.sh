@@ -12,8 +12,12 @@
 #     and lightness-grain losses at 100 (no colour speckle beyond the photo's, no less texture
 #     in the light and dark); nature at the default learning rates, nature-edges at half;
 #   v8 of both: v7's generator with a detail network (answers up to 1024 px, issue 36),
-#     `beautynet train-detail` with its defaults (which are per segmenter), 100 minutes
-#     (nature) and 3200 steps, about 15 minutes (nature-edges: longer runs drew a pixel grid).
+#     `beautynet train-detail`, 100 minutes (nature, with its defaults) and 3200 steps, about
+#     15 minutes (nature-edges: longer runs drew a pixel grid), from the softened photo and
+#     judged on the detail alone;
+#   nature-edges v9: v7's generator with a new detail network, `beautynet train-detail` with
+#     its defaults for edges (the photo point-sampled, softened and lined as the generator
+#     draws, the whole result judged, texture priced), 3200 steps: no echoes beside edges.
 # Budgets are minutes of training on this project's 2-core CPU, epochs ("7epochs") or steps
 # ("3200steps").
 # Usage: scripts/train_bundled.sh WORK_DIR    e.g. scripts/train_bundled.sh /tmp/v7
@@ -80,7 +84,9 @@ edges() {
     stage nature-edges nature-edges edges 7epochs "${recipe[@]}" --seed 1  # v6
     stage edges-grain nature-edges edges 20m --init-from "nature-edges@$(newest nature-edges)" \
         "${recipe[@]}" --lr-g 5e-5 --lr-d 2e-4 "${grain[@]}"  # v7
-    detail edges-detail nature-edges 3200steps  # v8
+    detail edges-detail nature-edges 3200steps --picture softened --judged detail \
+        --light-grain 0  # v8
+    detail edges-lined nature-edges 3200steps  # v9: a new detail network for v8's generator
 }
 mkdir -p "$work"
 nature &

@@ -67,8 +67,10 @@ def register(parser: argparse.ArgumentParser) -> None:
         choices=DETAIL_PICTURES,
         default=DetailConfig.picture,
         help="learn to add detail to the generator's picture or the photo's own at its size, "
-        "maybe softened to the generator's sharpness (auto: the generator's for clusters, the "
-        "softened photo's for edges)",
+        "maybe softened to the generator's sharpness, point-sampled (its edges on the "
+        "generator's pixels) and lined as the generator draws (auto: "
+        + _by_kind(lambda r: r.picture)
+        + ")",
     )
     parser.add_argument(
         "--periodic",

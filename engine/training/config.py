@@ -72,20 +72,23 @@ class DetailRecipe:
     picture: str
     periodic: float
     steps: int
-    light_grain: float = 0.0
-    # As both v8 networks learnt: 2x and 3x, the detail judged alone, the default network.
-    scales: tuple[int, ...] = (2, 3)
     judged: str = "detail"
+    light_grain: float = 0.0
+    # As every bundled network learnt: 2x and 3x, the default network.
+    scales: tuple[int, ...] = (2, 3)
     enhancer: EnhancerConfig = field(default_factory=EnhancerConfig)
 
 
-# nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again. Both learnt 2x
+# nature v8 trained for 100 minutes; longer edges runs drew a pixel grid again. All learnt 2x
 # and 3x only (the dataset's photos are 512 px on their short side): taught 4x as well, from
 # photos stored at 1024, two edges networks added less at 1024 px (0.47x and 0.54x the photos'
-# detail, against 0.67x and 0.92x) and one drew a grid (index 3.52).
+# detail, against 0.67x and 0.92x) and one drew a grid (index 3.52). nature-edges v9: the
+# generator's lines, the whole result judged, and texture priced (no echoes; see DetailConfig).
 BUNDLED_DETAIL_RECIPES = {
     "clusters": DetailRecipe(picture="generator", periodic=0.0, steps=16_160),
-    "edges": DetailRecipe(picture="softened", periodic=50.0, steps=3_200),
+    "edges": DetailRecipe(
+        picture="lined", periodic=50.0, steps=3_200, judged="detail+whole", light_grain=100.0
+    ),
 }
 
 
@@ -107,13 +110,19 @@ class DetailConfig:
     picture, the photo itself fitted to the generator's size, or that photo "softened"
     (blurred until its Laplacian spread is the generator picture's: trained on the sharper
     photo, the network added too little to the generator's softer picture when serving).
+    "sampled" softens the photo point-sampled at that size: its edges then lie on the
+    generator's pixel grid, up to half a pixel (2 px at 4x) off the edges the segmentation
+    draws at the result's size, as the generator's own lines do. Trained on photos whose small
+    picture put every edge exactly on the segmentation's, nature-edges v8 sharpened both the
+    generator's line and the segmentation's beside it: echoes. "lined" adds the generator's
+    lines (its picture's high-pass, beside its edge map's pixels) to that picture.
 
     From an edge map the generator invents which side of an edge is light, so the photo's
     detail across an edge has no fixed sign against the generator's picture: L1 then asks for
     nothing there and the discriminator for something, and the network drew every edge as a
     symmetric ridge with echoes (the first nature-edges detail network, not shipped). The
     photo's own small picture agrees with its detail. "auto": the generator's for clusters
-    (whose colours follow the photo's), the softened photo's for edges.
+    (whose colours follow the photo's), the lined photo's for edges.
 
     `periodic` weighs a loss on what the network paints the same way in every cell of the
     generator's pixel grid and of its own (half-size) grid: an edges network trained without
@@ -125,6 +134,12 @@ class DetailConfig:
     judged there alone learnt to draw such pairs along edges the generator's picture lacks:
     echoes beside every stroke (nature-edges v8). Seeing the whole result, the discriminator
     tells a pair on a flat picture from a photo's edge (stop 44: no echoes, less detail).
+    "auto": the detail alone for clusters, the whole result too for edges.
+
+    `light_grain` weighs a loss on fine texture in the light and dark short of the photo's
+    (`lightness_grain_deficit`): without it, edges networks without echoes added too little
+    (0.61x the photos' detail at 1024 px from the lined picture; 0.52x judged whole, from the
+    softened one). None: 100 for edges, 0 for clusters.
     """
 
     enhancer: EnhancerConfig | None = None  # None: the recipe's network

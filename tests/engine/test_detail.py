@@ -360,16 +360,18 @@ def test_a_trained_detail_network_is_registered_with_its_generator(
 def test_the_recipe_is_made_per_segmenter_as_the_bundled_models_were_trained() -> None:
     """An edge map does not say which side of an edge is light: the edge generator's picture
     has no fixed sign against the photo, so its detail network learns from the photo's own,
-    softened, with the loss on a repeated pattern; clusters from the generator's, without."""
+    point-sampled, softened and lined as the generator's, judged whole, with the losses on a
+    repeated pattern and on missing texture; clusters from the generator's, without."""
     edges, clusters = (
         DetailConfig().for_segmenter(EdgesConfig()),
         DetailConfig().for_segmenter(ClustersConfig()),
     )
-    assert (edges.picture, edges.periodic) == ("softened", 50.0)
-    assert (clusters.picture, clusters.periodic) == ("generator", 0.0)
+    assert (edges.picture, edges.periodic, edges.light_grain) == ("lined", 50.0, 100.0)
+    assert (clusters.picture, clusters.periodic, clusters.light_grain) == ("generator", 0.0, 0.0)
+    assert (edges.judged, clusters.judged) == ("detail+whole", "detail")
     assert (edges.steps, clusters.steps) == (3_200, 16_160)  # as long as the bundled ones
-    for recipe in (edges, clusters):  # as both v8 networks learnt
-        assert (recipe.scales, recipe.judged, recipe.enhancer) == ((2, 3), "detail", SHIPPED)
+    for recipe in (edges, clusters):  # as every bundled network learnt
+        assert (recipe.scales, recipe.enhancer) == ((2, 3), SHIPPED)
     assert DetailConfig.from_dict(DetailConfig().to_dict()).enhancer is None  # as admins' runs
     chosen = DetailConfig(
         picture="photo", periodic=0.0, steps=5, scales=(2,), judged="detail"
@@ -453,7 +455,7 @@ def test_a_lined_picture_carries_the_generators_lines_beside_its_edges_only(
     edges = to_tensor(translation.segmentation).mean(0) > 0.5
     near = F.max_pool2d(edges[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
     changed = (lined.picture != sampled.picture).any(0)
-    assert 0 < int(edges.sum()) and bool(changed[near].any())
+    assert int(edges.sum()) > 0 and bool(changed[near].any())
     assert not bool(changed[~near].any())  # away from the lines: the sampled photo
     with pytest.raises(ValueError, match="lines are drawn along edges"):
         DetailConfig(picture="lined").for_segmenter(ClustersConfig())
