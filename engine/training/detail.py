@@ -4,14 +4,15 @@ Each photo is translated once, as the engine serves it: fitted to the model's si
 segmented, painted by the (frozen) generator. The photo is then also taken at `scale` times
 that size (2, 3 and 4: results of 512 to 1024 px), with its segmentation at that size. A
 step draws crops of one scale: the picture of the crop (the generator's, or for edges the
-photo's own at the generator's size, softened: see `DetailConfig.picture`), the segmentation
-and the photo at the larger size. The network learns to add the photo's detail to the picture.
+photo's own at the generator's size, point-sampled, softened and lined as the generator draws:
+see `DetailConfig.picture`), the segmentation and the photo at the larger size. The network
+learns to add the photo's detail to the picture.
 
 Losses see only detail (the image minus its average over each generator pixel, the band the
 network can change): a PatchGAN pair of scales judges it beside the segmentation, its
-features are matched (pix2pixHD), an L1 term keeps it near the photo's, and colour grain
-beyond the photo's is penalised. A checkpoint every `checkpoint_interval_s` makes a run
-resumable across sessions.
+features are matched (pix2pixHD), an L1 term keeps it near the photo's, colour grain
+beyond the photo's is penalised, and so, if the recipe says, is texture short of it. A
+checkpoint every `checkpoint_interval_s` makes a run resumable across sessions.
 """
 
 from __future__ import annotations
