@@ -95,8 +95,8 @@ class EdgesSegmenter:
 
     def _hysteresis(self, magnitude: torch.Tensor) -> torch.Tensor:
         """Strong edges and the weak ones connected to them; (B, 1, H, W) in {0, 1}: the
-        weak mask's connected components that hold a strong pixel (scipy's labelling, 10x
-        faster than growing the strong edges a pixel a step, 48 ms of a 1024 px answer)."""
+        weak mask's connected components that hold a strong pixel (scipy's labelling: 5 ms
+        at 1024 px, where growing the strong edges a pixel a step took 48)."""
         peak = magnitude.flatten(1).amax(1).clamp(min=1e-6).view(-1, 1, 1, 1)
         weak = (magnitude > self.config.low * peak)[:, 0].cpu().numpy()
         strong = (magnitude > self.config.high * peak)[:, 0].cpu().numpy()

@@ -99,13 +99,13 @@ def _picture(translation: Translation, photo: Image.Image, picture_from: str) ->
     """What the network learns to add detail to (see DetailConfig.picture)."""
     if picture_from == "generator":
         return translation.interpretation
-    if picture_from == "softened":
-        return softened_to(translation.original, translation.interpretation)
+    if picture_from == "photo":
+        return translation.original
+    small = translation.original  # "softened": fitted by averaging, so edges fall between pixels
     if picture_from in ("sampled", "lined"):
-        sampled = photo.convert("RGB").resize(translation.original.size, Image.Resampling.NEAREST)
-        softened = softened_to(sampled, translation.interpretation)
-        return softened if picture_from == "sampled" else _with_lines(softened, translation)
-    return translation.original
+        small = photo.convert("RGB").resize(small.size, Image.Resampling.NEAREST)
+    softened = softened_to(small, translation.interpretation)
+    return _with_lines(softened, translation) if picture_from == "lined" else softened
 
 
 LINE_SIGMA = 1.0  # px at the generator's size: what of its picture counts as its lines
